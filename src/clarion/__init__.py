@@ -1,0 +1,5 @@
+"""Clarion: self-hosted push notification platform."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

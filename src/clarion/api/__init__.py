@@ -1,0 +1,1 @@
+"""HTTP API: native /v1 routers, auth, errors and dialects."""

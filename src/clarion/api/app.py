@@ -1,0 +1,49 @@
+"""The FastAPI application: routers, middleware, error handlers and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from clarion import __version__
+from clarion.api.body_limit import BodyLimitMiddleware
+from clarion.api.errors import install_error_handlers
+from clarion.api.metrics import MetricsMiddleware
+from clarion.api.state import AppState
+from clarion.api.v1 import apps, contacts, health, installations, projects, providers
+from clarion.config import Settings
+from clarion.store.engine import create_engine
+from clarion.store.migrate import upgrade
+from clarion.store.secrets import SecretBox, load_or_create_secret
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the Clarion HTTP application for the given settings."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.effective_database_url)
+        if migrate:
+            await upgrade(engine)
+        secret = load_or_create_secret(settings.secret_key, settings.var_dir)
+        app.state.clarion = AppState(settings=settings, engine=engine, secrets=SecretBox(secret))
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Clarion",
+        version=__version__,
+        description="Self-hosted push notifications: APNs, FCM and Web Push.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, projects, apps, providers, contacts, installations):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

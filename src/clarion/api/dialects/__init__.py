@@ -1,0 +1,1 @@
+"""Translators from existing push APIs into the native send model."""

@@ -1,0 +1,106 @@
+"""Native error model: every failure answers {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """An error answered to the client with a status, a code and the field at fault."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def not_found(what: str, field: str | None = None) -> ApiError:
+    """A 404 for a missing resource."""
+    return ApiError(404, "NOT_FOUND", f"{what} not found", field)
+
+
+def malformed(field: str, message: str) -> ApiError:
+    """A 400 for a value that is present but wrong."""
+    return ApiError(400, "MALFORMED_PARAMETER", message, field)
+
+
+def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
+    """The JSON body of a native error."""
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    """A JSON response carrying a native error."""
+    return JSONResponse(error_body(code, message, field), status_code=status)
+
+
+def field_path(location: tuple[Any, ...] | list[Any]) -> str | None:
+    """Turn a pydantic error location into a dotted path such as recipients.tokens[3]."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and (part.startswith("function-") or "[" in part):
+            continue  # pydantic's internal names for validators and union branches
+        else:
+            path += f".{part}" if path else str(part)
+    return path or None
+
+
+def validation_error_response(errors: list[Any]) -> JSONResponse:
+    """Map the first pydantic validation error to the native error codes."""
+    first = errors[0] if errors else {"type": "value_error", "loc": (), "msg": "invalid request"}
+    kind = str(first.get("type", ""))
+    location = tuple(first.get("loc", ()))
+    field = field_path(location)
+    if kind == "json_invalid":
+        return error_response(400, "MALFORMED_JSON_BODY", "the request body is not valid JSON")
+    if kind == "missing":
+        if field is None:
+            return error_response(400, "MISSING_PARAMETER", "a JSON body is required", None)
+        return error_response(400, "MISSING_PARAMETER", f"{field} is required", field)
+    message = str(first.get("msg", "invalid value"))
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if kind == "model_attributes_type" or (kind.endswith("_type") and field is None):
+        return error_response(400, "MALFORMED_JSON_BODY", "the request body must be a JSON object")
+    return error_response(400, "MALFORMED_PARAMETER", f"{field or 'body'}: {message}", field)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error of the app answer in the native shape."""
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error_response(list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(404, "ROUTE_NOT_FOUND", "no such route")
+        if exc.status_code == 405:
+            return error_response(405, "METHOD_NOT_ALLOWED", "method not allowed on this route")
+        return error_response(exc.status_code, "HTTP_ERROR", str(exc.detail))
+
+    @app.exception_handler(json.JSONDecodeError)
+    async def on_json(_request: Request, _exc: json.JSONDecodeError) -> JSONResponse:
+        return error_response(400, "MALFORMED_JSON_BODY", "the request body is not valid JSON")
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        return error_response(500, "SERVER_ERROR", "internal error; see the server log")

@@ -1,0 +1,1 @@
+"""Routers of the native /v1 API."""

@@ -1,0 +1,32 @@
+"""Settings read from the environment (prefix CLARION_) and the command line."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of a Clarion server or worker."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARION_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    secret_key: str = ""
+    admin_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    inprocess_workers: bool = True
+    worker_concurrency: int = 200
+    max_body_bytes: int = 1024 * 1024
+    extra_ca_file: Path | None = None
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """Database URL, defaulting to a SQLite file under the var directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'clarion.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Local APNs, FCM, Web Push and SMS servers with fault injection."""

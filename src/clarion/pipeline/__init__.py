@@ -1,0 +1,1 @@
+"""Planner, dispatcher and fallback: from accepted sends to delivery jobs."""

@@ -1,0 +1,1 @@
+"""Client transports to APNs, FCM, Web Push services and SMS gateways."""

@@ -1,0 +1,1 @@
+"""Durable job queue with leases on SQLite and PostgreSQL."""

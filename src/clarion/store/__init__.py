@@ -1,0 +1,1 @@
+"""Durable store: SQLAlchemy Core tables, queries and migrations."""

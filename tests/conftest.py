@@ -1,0 +1,121 @@
+"""Shared fixtures: a real database per backend and a running Clarion app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from clarion.api.app import create_app
+from clarion.config import Settings
+
+ADMIN_KEY = "test-admin-key-0123456789"
+PG_ADMIN_DSN = os.environ.get(
+    "CLARION_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_server_dsn(database: str) -> str:
+    base, _, _ = PG_ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    name = f"clarion_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield "postgresql+asyncpg://" + _pg_server_dsn(name).split("://", 1)[1]
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests run against a SQLite file and a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'clarion.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings of a test server with a known admin key."""
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a started Clarion app (lifespan run, migrations applied)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://clarion.test") as http:
+            yield http
+
+
+def admin_headers(project_id: str | None = None) -> dict[str, str]:
+    """Headers of the server admin key, optionally acting in a project."""
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    if project_id:
+        headers["Clarion-Project"] = project_id
+    return headers
+
+
+class Project:
+    """A project made for one test, with a key holding every scope."""
+
+    def __init__(self, project_id: str, key: str) -> None:
+        self.id = project_id
+        self.key = key
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers authenticating with the project's full key."""
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def make_project(http: httpx.AsyncClient, scopes: list[str] | None = None) -> Project:
+    """Create a project through the API and an admin-scoped key for it."""
+    project_id = f"p-{uuid.uuid4().hex[:8]}"
+    response = await http.post(
+        "/v1/projects", json={"id": project_id, "name": "Test"}, headers=admin_headers()
+    )
+    assert response.status_code == 201, response.text
+    response = await http.post(
+        "/v1/keys", json={"scopes": scopes or ["admin"]}, headers=admin_headers(project_id)
+    )
+    assert response.status_code == 201, response.text
+    return Project(project_id, response.json()["key"])
+
+
+@pytest.fixture
+async def project(client: httpx.AsyncClient) -> Project:
+    """A fresh project with an admin key."""
+    return await make_project(client)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The native error object of a response."""
+    body: dict[str, Any] = response.json()
+    return body["error"]  # type: ignore[no-any-return]

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     inprocess_workers: bool = True
-    worker_concurrency: int = 200
+    worker_concurrency: int = 16
     max_body_bytes: int = 1024 * 1024
     extra_ca_file: Path | None = None
 

@@ -12,8 +12,10 @@ from clarion.api.body_limit import BodyLimitMiddleware
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.state import AppState
-from clarion.api.v1 import apps, contacts, health, installations, projects, providers
+from clarion.api.v1 import apps, contacts, health, installations, projects, providers, sends
 from clarion.config import Settings
+from clarion.pipeline.runtime import DeliveryRuntime
+from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
 from clarion.store.migrate import upgrade
 from clarion.store.secrets import SecretBox, load_or_create_secret
@@ -28,11 +30,25 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         engine = create_engine(settings.effective_database_url)
         if migrate:
             await upgrade(engine)
-        secret = load_or_create_secret(settings.secret_key, settings.var_dir)
-        app.state.clarion = AppState(settings=settings, engine=engine, secrets=SecretBox(secret))
+        secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
+        queue = SqlJobQueue(engine)
+        app.state.clarion = AppState(settings=settings, engine=engine, secrets=secrets, queue=queue)
+        runtime = None
+        if settings.inprocess_workers:
+            runtime = DeliveryRuntime(
+                engine,
+                queue,
+                secrets,
+                extra_ca_file=settings.extra_ca_file,
+                concurrency=settings.worker_concurrency,
+            )
+            runtime.start()
         try:
             yield
         finally:
+            if runtime is not None:
+                await runtime.stop()
+            await queue.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -42,7 +58,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, projects, apps, providers, contacts, installations):
+    for module in (health, projects, apps, providers, contacts, installations, sends):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)

@@ -10,6 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clarion.domain.errors import DomainError
+
+# Domain error codes answered with something other than 400.
+_DOMAIN_STATUS = {"FORBIDDEN": 403, "NOT_FOUND": 404, "PAYLOAD_TOO_LARGE": 400}
+
 
 class ApiError(Exception):
     """An error answered to the client with a status, a code and the field at fault."""
@@ -84,6 +89,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(DomainError)
+    async def on_domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(_DOMAIN_STATUS.get(exc.code, 400), exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

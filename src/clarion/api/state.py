@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.config import Settings
+from clarion.queue.sql import SqlJobQueue
 from clarion.store.secrets import SecretBox
 
 
@@ -18,6 +19,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     secrets: SecretBox
+    queue: SqlJobQueue
 
 
 def get_state(request: Request) -> AppState:

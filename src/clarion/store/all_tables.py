@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from clarion.store import tables
+from clarion.queue import schema as queue_schema
+from clarion.store import send_tables, tables
 
-__all__ = ["tables"]
+__all__ = ["queue_schema", "send_tables", "tables"]

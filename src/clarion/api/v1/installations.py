@@ -127,6 +127,9 @@ async def put_installation(
     _check_address(body)
     app = await resolve_app(state, context, app_id)
     values = body.model_dump(exclude={"external_id"})
+    if body.subscription is not None:
+        # The endpoint is a web device's address: stored as its token so sends can name it.
+        values["token"] = body.subscription.endpoint
     async with state.engine.begin() as conn:
         values["contact_pk"] = (
             await contact_store.ensure_contact(conn, context.project_id, body.external_id)

@@ -1,0 +1,222 @@
+"""Transactional sends: accept (durably, idempotently), report status and the per-device trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import Field, StringConstraints
+from sqlalchemy.exc import IntegrityError
+
+from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.errors import ApiError, not_found
+from clarion.api.state import AppState, get_state
+from clarion.api.v1.paging import Page
+from clarion.api.v1.validators import Slug, StrictModel
+from clarion.pipeline.commands import SendCommand, parse_send_command
+from clarion.pipeline.jobs import plan_job
+from clarion.store import sends as send_store
+
+router = APIRouter(tags=["sends"])
+
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class SendIn(StrictModel):
+    """A transactional send: recipients, content (or per-language contents) and options."""
+
+    recipients: dict[str, Any] = Field(
+        description="tokens, installation_ids, external_ids, emails, advertising_ids "
+        "(10,000 in all), all_devices"
+    )
+    apps: list[Slug] | None = Field(None, description="Only target installations of these apps")
+    content: dict[str, Any] | None = Field(None, description="title, subtitle, body, sound, ...")
+    contents: list[dict[str, Any]] | None = Field(
+        None, description="Per-language contents; exactly one without language is the fallback"
+    )
+    options: dict[str, Any] | None = Field(
+        None, description="priority, ttl, collapse_key, push_type, sandbox, ..."
+    )
+    idempotency_key: IdempotencyKey | None = None
+
+
+def _request_hash(document: dict[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def send_out(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """Public representation of a send."""
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "created_at": row["created_at"].isoformat(),
+        "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
+    }
+    if counts is not None:
+        out["counts"] = {"targeted": row["targeted"], **counts}
+    if row.get("error"):
+        out["error"] = row["error"]
+    return out
+
+
+@router.post("/v1/sends", status_code=201)
+async def create_send(
+    body: SendIn,
+    response: Response,
+    idempotency_header: IdempotencyKey | None = Header(None, alias="Idempotency-Key"),
+    context: ProjectContext = project_scope("send"),
+    state: AppState = Depends(get_state),
+) -> dict[str, Any]:
+    """Accept a send: it is stored with its planning job before this answers 201."""
+    key = idempotency_header or body.idempotency_key
+    document = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
+    command: SendCommand = parse_send_command(document, context.principal.app_ids)
+    request_hash = _request_hash(document)
+    if key is not None:
+        replay = await _replay(state, context.project_id, key, request_hash)
+        if replay is not None:
+            response.status_code = 200
+            return replay
+    send_id = send_store.new_send_id()
+    try:
+        async with state.engine.begin() as conn:
+            await send_store.insert_send(
+                conn,
+                send_id,
+                context.project_id,
+                "transactional",
+                command.to_document(),
+                request_hash,
+                key,
+            )
+            await state.queue.enqueue(conn, [plan_job(send_id)])
+    except IntegrityError:
+        # A concurrent request with the same key won the insert: answer with its send.
+        if key is None:
+            raise
+        replay = await _replay(state, context.project_id, key, request_hash)
+        if replay is None:
+            raise
+        response.status_code = 200
+        return replay
+    return {"id": send_id, "status": "accepted", "recipients": command.recipients.total()}
+
+
+async def _replay(
+    state: AppState, project_id: str, key: str, request_hash: str
+) -> dict[str, Any] | None:
+    async with state.engine.connect() as conn:
+        existing = await send_store.find_by_idempotency_key(conn, project_id, key)
+    if existing is None:
+        return None
+    if existing["request_hash"] != request_hash:
+        raise ApiError(
+            409,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this idempotency key was used for a different request",
+            "Idempotency-Key",
+        )
+    total = SendCommand.from_document(existing["request"]).recipients.total()
+    return {
+        "id": existing["id"],
+        "status": existing["status"],
+        "recipients": total,
+        "replayed": True,
+    }
+
+
+async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> dict[str, Any]:
+    async with state.engine.connect() as conn:
+        row = await send_store.get_send(conn, send_id)
+    if row is None or row["project_id"] != context.project_id:
+        raise not_found("send", "send_id")
+    return row
+
+
+@router.get("/v1/sends/{send_id}")
+async def get_send(
+    send_id: str,
+    context: ProjectContext = project_scope("read"),
+    state: AppState = Depends(get_state),
+) -> dict[str, Any]:
+    """Status of a send with its delivery counts."""
+    row = await _own_send(state, context, send_id)
+    async with state.engine.connect() as conn:
+        counts = await send_store.outcome_counts(conn, send_id)
+    return send_out(row, counts)
+
+
+@router.get("/v1/sends/{send_id}/deliveries")
+async def list_deliveries(
+    send_id: str,
+    page: Page = Depends(),
+    outcome: str | None = Query(None, description="Only deliveries with this outcome"),
+    context: ProjectContext = project_scope("read"),
+    state: AppState = Depends(get_state),
+) -> dict[str, Any]:
+    """Per-device trail: token, platform, outcome, provider status and reason, attempts, times."""
+    await _own_send(state, context, send_id)
+    async with state.engine.connect() as conn:
+        rows = await send_store.list_deliveries(
+            conn, send_id, page.after_int(), page.limit, outcome
+        )
+    return page.envelope([delivery_out(r) for r in rows], rows[-1]["id"] if rows else None)
+
+
+@router.post("/v1/sends/{send_id}/cancel")
+async def cancel_send(
+    send_id: str,
+    context: ProjectContext = project_scope("send"),
+    state: AppState = Depends(get_state),
+) -> dict[str, Any]:
+    """Cancel a send: what has not been handed to a provider yet is not sent."""
+    await _own_send(state, context, send_id)
+    async with state.engine.begin() as conn:
+        moved = await send_store.set_status(
+            conn,
+            send_id,
+            "cancelled",
+            only_from=("accepted", "scheduled", "planning", "delivering"),
+        )
+        if moved:
+            await send_store.cancel_pending(conn, send_id)
+    if moved:
+        await state.queue.cancel_send(send_id)
+    async with state.engine.connect() as conn:
+        row = await send_store.get_send(conn, send_id)
+        counts = await send_store.outcome_counts(conn, send_id)
+    assert row is not None
+    if not moved:
+        raise ApiError(409, "SEND_FINISHED", f"the send is already {row['status']}", "send_id")
+    return send_out(row, counts)
+
+
+def delivery_out(row: dict[str, Any]) -> dict[str, Any]:
+    """Public representation of one delivery."""
+
+    def iso(name: str) -> str | None:
+        value = row[name]
+        return value.isoformat() if value else None
+
+    return {
+        "id": row["id"],
+        "recipient": {"kind": row["recipient_kind"], "value": row["recipient"]},
+        "app_id": row["app_id"],
+        "installation_id": row["installation_id"],
+        "platform": row["platform"],
+        "token": row["token"],
+        "language": row["language"],
+        "outcome": row["outcome"],
+        "provider_status": row["provider_status"],
+        "provider_reason": row["provider_reason"],
+        "provider_message_id": row["provider_message_id"],
+        "attempts": row["attempts"],
+        "created_at": iso("created_at"),
+        "first_attempt_at": iso("first_attempt_at"),
+        "last_attempt_at": iso("last_attempt_at"),
+        "completed_at": iso("completed_at"),
+    }

@@ -1,0 +1,332 @@
+"""Liquid personalization of every text field: compiled once per send, rendered per recipient.
+
+Rules:
+- The context offers four objects: `contact`, `installation`, `params` (the send's
+  custom parameters) and `current` (request-time data).
+- A missing variable renders as an empty string, never an error; use
+  `{{ contact.first_name | default: "there" }}` to supply a fallback.
+- An optional text field (title, subtitle, body, deeplink, media and landing texts)
+  that renders to only whitespace is dropped, as if it had not been given.
+- A template that does not parse, uses an unknown filter or the unavailable
+  `include`/`render` tags is refused at compile time with its line and column.
+- Keys of custom data are never rendered; string values are, at any depth.
+- An error while rendering (for example `divided_by: 0`) raises RENDER_FAILED for
+  that recipient only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, TypeVar
+
+from liquid import Environment, Mode, Undefined
+from liquid.exceptions import Error as LiquidError
+from liquid.exceptions import LiquidSyntaxError
+from liquid.template import BoundTemplate
+from pydantic import JsonValue
+
+from clarion.domain.errors import MALFORMED_PARAMETER, RENDER_FAILED, DomainError, join_path
+from clarion.domain.message import (
+    Action,
+    Content,
+    Landing,
+    LandingAction,
+    LandingContent,
+    Media,
+    data_key_path,
+    has_template_markup,
+)
+
+_Content = TypeVar("_Content", bound=Content)
+TextMapper = Callable[[str, str], str]
+
+_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_OPENER = re.compile(r"\{\{|\{%")
+
+
+class _ClarionLiquid(Environment):
+    # Bounds keep a hostile template from exhausting a worker.
+    loop_iteration_limit = 1_000
+    output_stream_limit = 65_536
+    context_depth_limit = 30
+    local_namespace_limit = 10_000
+
+
+def _environment() -> Environment:
+    env = _ClarionLiquid(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=True)
+    # Partials would read other templates: a content is self-contained.
+    for tag in ("include", "render"):
+        env.tags.pop(tag, None)
+    return env
+
+
+ENVIRONMENT: Final = _environment()
+
+
+class TemplateSyntaxError(DomainError):
+    """A template that cannot be compiled, with its 1-based line and column."""
+
+    def __init__(self, message: str, field: str | None, line: int, column: int) -> None:
+        super().__init__(
+            MALFORMED_PARAMETER, f"template error at line {line}, column {column}: {message}", field
+        )
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """The variables a template may read for one recipient."""
+
+    contact: Mapping[str, Any] = field(default_factory=dict)
+    installation: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    current: Mapping[str, Any] = field(default_factory=dict)
+
+    def variables(self) -> dict[str, Any]:
+        """The globals handed to Liquid."""
+        return {
+            "contact": self.contact,
+            "installation": self.installation,
+            "params": self.params,
+            "current": self.current,
+        }
+
+
+def _line_and_column(source: str, offset: int) -> tuple[int, int]:
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _syntax_position(source: str, reported_line: int) -> tuple[int, int]:
+    """Locate a syntax error more precisely than Liquid's line number.
+
+    Liquid reports the line of the enclosing text for errors inside `{{ }}`, so each
+    output statement is parsed alone first; an unclosed opener is found next; for tag
+    errors Liquid's line is right and the column is that of the line's first tag.
+    """
+    closed_end = 0
+    for match in _MARKUP.finditer(source):
+        closed_end = match.end()
+        if match.group().startswith("{{"):
+            try:
+                ENVIRONMENT.from_string(match.group())
+            except LiquidError:
+                return _line_and_column(source, match.start())
+    for match in _OPENER.finditer(source, closed_end):
+        return _line_and_column(source, match.start())
+    line_start = 0
+    for _ in range(max(reported_line, 1) - 1):
+        line_start = source.find("\n", line_start) + 1
+        if line_start == 0:
+            return reported_line, 1
+    line_end = source.find("\n", line_start)
+    text = source[line_start : line_end if line_end >= 0 else len(source)]
+    tag = text.find("{%")
+    return reported_line, (tag + 1 if tag >= 0 else 1)
+
+
+def _unknown_filter(template: BoundTemplate, source: str) -> tuple[str, int, int] | None:
+    for name, places in template.analyze().filters.items():
+        if name in ENVIRONMENT.filters:
+            continue
+        line = places[0][1] if places else 1
+        found = re.search(rf"\|\s*{re.escape(name)}\b", source)
+        column = _line_and_column(source, found.start())[1] if found else 1
+        return name, line, column
+    return None
+
+
+def compile_template(source: str, field_path: str | None = None) -> BoundTemplate:
+    """Parse one template, refusing syntax errors and unknown filters with their position."""
+    try:
+        template = ENVIRONMENT.from_string(source)
+    except LiquidSyntaxError as exc:
+        line, column = _syntax_position(source, exc.linenum or 1)
+        raise TemplateSyntaxError(str(exc.message or exc), field_path, line, column) from None
+    except LiquidError as exc:
+        raise TemplateSyntaxError(str(exc), field_path, 1, 1) from None
+    unknown = _unknown_filter(template, source)
+    if unknown is not None:
+        name, line, column = unknown
+        raise TemplateSyntaxError(f"unknown filter {name!r}", field_path, line, column)
+    return template
+
+
+class TemplateCache:
+    """Compiled templates keyed by source text, shared by all recipients of one send."""
+
+    def __init__(self) -> None:
+        self._templates: dict[str, BoundTemplate] = {}
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def compile(self, source: str, field_path: str | None = None) -> str:
+        """Compile `source` once (plain text needs nothing) and return it unchanged."""
+        if has_template_markup(source) and source not in self._templates:
+            self._templates[source] = compile_template(source, field_path)
+        return source
+
+    def render(self, source: str, context: RenderContext, field_path: str | None = None) -> str:
+        """Render `source` for one recipient; plain text is returned as is."""
+        if not has_template_markup(source):
+            return source
+        template = self._templates.get(source)
+        if template is None:
+            template = self._templates[source] = compile_template(source, field_path)
+        try:
+            rendered: str = template.render(**context.variables())
+        except LiquidError as exc:
+            raise DomainError(RENDER_FAILED, f"template failed: {exc}", field_path) from None
+        return rendered
+
+
+@dataclass(frozen=True)
+class CompiledContent(Generic[_Content]):
+    """A content whose templates are compiled; render it with `render_content`."""
+
+    content: _Content
+    cache: TemplateCache
+    field: str | None
+
+    @property
+    def language(self) -> str | None:
+        """The language of the compiled content, so `choose_content` can pick among these."""
+        return getattr(self.content, "language", None)
+
+
+def _optional(mapper: TextMapper, value: str | None, path: str | None) -> str | None:
+    if value is None:
+        return None
+    result = mapper(value, path or "")
+    return result if result.strip() else None
+
+
+def _json(mapper: TextMapper, value: JsonValue, path: str | None) -> JsonValue:
+    if isinstance(value, str):
+        return mapper(value, path or "")
+    if isinstance(value, list):
+        return [_json(mapper, item, join_path(path, index)) for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {
+            key: _json(mapper, item, join_path(path, data_key_path(key)))
+            for key, item in value.items()
+        }
+    return value
+
+
+def _data(mapper: TextMapper, data: dict[str, JsonValue], path: str | None) -> dict[str, JsonValue]:
+    return {
+        key: _json(mapper, item, join_path(path, data_key_path(key))) for key, item in data.items()
+    }
+
+
+def _media(mapper: TextMapper, media: Media, path: str | None) -> Media:
+    if media.is_empty():
+        return media
+    return media.model_copy(
+        update={
+            name: _optional(mapper, getattr(media, name), join_path(path, name))
+            for name in ("icon", "picture", "audio", "video")
+        }
+    )
+
+
+def _action(mapper: TextMapper, action: Action, path: str | None) -> Action:
+    return action.model_copy(
+        update={
+            "label": mapper(action.label, join_path(path, "label") or ""),
+            "deeplink": _optional(mapper, action.deeplink, join_path(path, "deeplink")),
+        }
+    )
+
+
+def _landing_action(mapper: TextMapper, action: LandingAction, path: str | None) -> LandingAction:
+    return action.model_copy(
+        update={
+            "label": mapper(action.label, join_path(path, "label") or ""),
+            "args": _data(mapper, action.args, join_path(path, "args")),
+        }
+    )
+
+
+_LANDING_TEXTS: Final = ("header", "title", "body", "image", "image_description")
+
+
+def _landing_content(mapper: TextMapper, item: LandingContent, path: str | None) -> LandingContent:
+    update: dict[str, Any] = {
+        name: _optional(mapper, getattr(item, name), join_path(path, name))
+        for name in _LANDING_TEXTS
+    }
+    update["actions"] = tuple(
+        _landing_action(mapper, action, join_path(path, "actions", index))
+        for index, action in enumerate(item.actions)
+    )
+    return item.model_copy(update=update)
+
+
+def _landing(mapper: TextMapper, landing: Landing, path: str | None) -> Landing:
+    update: dict[str, Any] = {
+        name: _optional(mapper, getattr(landing, name), join_path(path, name))
+        for name in (*_LANDING_TEXTS, "webview_url")
+    }
+    update["actions"] = tuple(
+        _landing_action(mapper, action, join_path(path, "actions", index))
+        for index, action in enumerate(landing.actions)
+    )
+    update["contents"] = tuple(
+        _landing_content(mapper, item, join_path(path, "contents", index))
+        for index, item in enumerate(landing.contents)
+    )
+    return landing.model_copy(update=update)
+
+
+def map_texts(content: _Content, mapper: TextMapper, path: str | None = None) -> _Content:
+    """Apply `mapper(text, field_path)` to every personalizable text of a content."""
+    update: dict[str, Any] = {
+        name: _optional(mapper, getattr(content, name), join_path(path, name))
+        for name in ("title", "subtitle", "body", "deeplink")
+    }
+    update["media"] = _media(mapper, content.media, join_path(path, "media"))
+    update["data"] = _data(mapper, content.data, join_path(path, "data"))
+    update["actions"] = tuple(
+        _action(mapper, action, join_path(path, "actions", index))
+        for index, action in enumerate(content.actions)
+    )
+    if content.landing is not None:
+        update["landing"] = _landing(mapper, content.landing, join_path(path, "landing"))
+    return content.model_copy(update=update)
+
+
+def compile_content(
+    content: _Content, cache: TemplateCache | None = None, field_path: str | None = "content"
+) -> CompiledContent[_Content]:
+    """Compile every template of a content (raising TemplateSyntaxError with its field)."""
+    shared = cache if cache is not None else TemplateCache()
+    map_texts(content, shared.compile, field_path)
+    return CompiledContent(content, shared, field_path)
+
+
+def compile_contents(
+    contents: tuple[_Content, ...], field_path: str = "contents"
+) -> tuple[CompiledContent[_Content], ...]:
+    """Compile all localized contents of a send with one shared cache."""
+    cache = TemplateCache()
+    return tuple(
+        compile_content(content, cache, join_path(field_path, index))
+        for index, content in enumerate(contents)
+    )
+
+
+def render_content(compiled: CompiledContent[_Content], context: RenderContext) -> _Content:
+    """The content personalized for one recipient."""
+
+    def render(source: str, path: str) -> str:
+        """Render one text of the content for this recipient."""
+        return compiled.cache.render(source, context, path or None)
+
+    return map_texts(compiled.content, render, compiled.field)

@@ -1,0 +1,126 @@
+"""Provider clients built from an app's stored credentials, kept open and reused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clarion.providers.apns import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, ApnsClient
+from clarion.providers.fcm import FcmClient
+from clarion.providers.tls import client_ssl_context
+from clarion.providers.webpush import WebPushClient
+from clarion.store import apps as app_store
+from clarion.store.secrets import SecretBox
+
+Client = ApnsClient | FcmClient | WebPushClient
+
+
+class MissingCredentials(Exception):
+    """The app has no credentials for the provider a device needs."""
+
+
+@dataclass
+class _Entry:
+    updated_at: datetime
+    client: Client
+    public: dict[str, Any]
+
+
+class ProviderClients:
+    """One client per (app, provider), rebuilt when the app's credentials change."""
+
+    def __init__(self, engine: AsyncEngine, secrets: SecretBox, extra_ca_file: Path | None) -> None:
+        self.engine = engine
+        self.secrets = secrets
+        self.extra_ca_file = extra_ca_file
+        self._entries: dict[tuple[int, str, bool], _Entry] = {}
+        self._lock = asyncio.Lock()
+        self._files = tempfile.TemporaryDirectory(prefix="clarion-certs-")
+
+    def _ssl(self) -> ssl.SSLContext:
+        return client_ssl_context(self.extra_ca_file)
+
+    async def get(
+        self, app_pk: int, provider: str, sandbox: bool = False
+    ) -> tuple[Client, dict[str, Any]]:
+        """The client for one app and provider, with the credentials' public fields."""
+        async with self.engine.connect() as conn:
+            row = await app_store.get_credentials(conn, app_pk, provider)
+        if row is None:
+            raise MissingCredentials(f"no {provider} credentials for this app")
+        key = (app_pk, provider, sandbox)
+        async with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.updated_at == row["updated_at"]:
+                return entry.client, entry.public
+            if entry is not None:
+                await entry.client.close()
+            client = self._build(
+                provider, row["public_config"], self.secrets.open(row["secret_blob"]), sandbox
+            )
+            self._entries[key] = _Entry(row["updated_at"], client, row["public_config"])
+            return client, row["public_config"]
+
+    def _build(
+        self, provider: str, public: dict[str, Any], secret: dict[str, Any], sandbox: bool
+    ) -> Client:
+        if provider == "apns":
+            return self._apns(public, secret, sandbox)
+        if provider == "fcm":
+            account = dict(secret["service_account"])
+            if public.get("token_uri"):
+                account["token_uri"] = public["token_uri"]
+            endpoint = public.get("endpoint") or "https://fcm.googleapis.com"
+            return FcmClient(account, endpoint, ssl_context=self._ssl())
+        if provider == "webpush":
+            return WebPushClient(secret["private_key"], public["subject"], ssl_context=self._ssl())
+        raise MissingCredentials(f"unknown provider {provider}")
+
+    def _apns(self, public: dict[str, Any], secret: dict[str, Any], sandbox: bool) -> ApnsClient:
+        # An explicit endpoint wins; otherwise the device's sandbox flag or the app's environment.
+        endpoint = public.get("endpoint") or (
+            SANDBOX_ENDPOINT
+            if sandbox or public.get("environment") == "sandbox"
+            else PRODUCTION_ENDPOINT
+        )
+        if public.get("auth_type", "token") == "token":
+            return ApnsClient(
+                public["team_id"],
+                public["key_id"],
+                secret["private_key"],
+                endpoint,
+                ca_file=self.extra_ca_file,
+            )
+        cert_file = self._private_file("cert.pem", secret["certificate"])
+        key_file = self._private_file("key.pem", secret["private_key"])
+        return ApnsClient(
+            None,
+            None,
+            None,
+            endpoint,
+            ca_file=self.extra_ca_file,
+            client_cert_file=cert_file,
+            client_key_file=key_file,
+        )
+
+    def _private_file(self, name: str, text: str) -> Path:
+        # ssl only loads client certificates from files; keep them private and short-lived.
+        fd, path = tempfile.mkstemp(suffix="-" + name, dir=self._files.name)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        return Path(path)
+
+    async def close(self) -> None:
+        """Close every open client."""
+        for entry in self._entries.values():
+            await entry.client.close()
+        self._entries.clear()
+        self._files.cleanup()

@@ -1,0 +1,81 @@
+"""The native send command every API form is translated into before it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clarion.domain.errors import DomainError
+from clarion.domain.message import Message, parse_message
+from clarion.domain.payloads.build import build_payload
+from clarion.domain.personalize import compile_content, compile_contents
+from clarion.domain.platforms import Platform
+from clarion.domain.recipients import Recipients, parse_recipients
+
+_PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")
+# Stand-ins for the per-device parts; neither counts toward any provider's size limit.
+_SAMPLE_TARGET = {"apns": "com.example.app", "fcm": "sample-token", "webpush": ""}
+
+
+@dataclass(frozen=True)
+class SendCommand:
+    """Who to reach (recipients, optionally only some apps) and what to send."""
+
+    recipients: Recipients
+    message: Message
+    apps: tuple[str, ...] | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """JSON form stored with the send, so planning can resume after a restart."""
+        return {
+            "recipients": self.recipients.model_dump(mode="json"),
+            "message": self.message.model_dump(mode="json", exclude_none=True),
+            "apps": list(self.apps) if self.apps is not None else None,
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> SendCommand:
+        """Rebuild a command from its stored JSON form."""
+        apps = document.get("apps")
+        return cls(
+            recipients=Recipients.model_validate(document["recipients"]),
+            message=Message.model_validate(document["message"]),
+            apps=tuple(apps) if apps is not None else None,
+        )
+
+
+def parse_send_command(
+    document: dict[str, Any], allowed_apps: frozenset[str] | None
+) -> SendCommand:
+    """Validate a native send body; a key limited to apps only reaches those apps."""
+    recipients = parse_recipients(document.get("recipients"))
+    message = parse_message(
+        {name: document[name] for name in ("content", "contents", "options") if name in document}
+    )
+    check_message(message, "contents" if "contents" in document else "content")
+    apps = document.get("apps")
+    if apps is not None and allowed_apps is not None:
+        for index, app_id in enumerate(apps):
+            if app_id not in allowed_apps:
+                raise DomainError(
+                    "FORBIDDEN", f"the API key may not send for app {app_id!r}", f"apps[{index}]"
+                )
+    if apps is None and allowed_apps is not None:
+        apps = sorted(allowed_apps)
+    return SendCommand(recipients, message, tuple(apps) if apps is not None else None)
+
+
+def check_message(message: Message, field: str) -> None:
+    """Refuse at the door what no device could receive: bad templates, oversized payloads."""
+    contents = message.localized()
+    if field == "contents":
+        compile_contents(contents, field)
+    else:
+        compile_content(contents[0], field_path=field)
+    for index, content in enumerate(contents):
+        where = f"{field}[{index}]" if field == "contents" else field
+        for platform in _PLATFORMS:
+            try:
+                build_payload(platform, content, message.options, _SAMPLE_TARGET[platform])
+            except DomainError as exc:
+                raise DomainError(exc.code, exc.message, where) from None

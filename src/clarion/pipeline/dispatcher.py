@@ -1,0 +1,318 @@
+"""Delivering a batch of a send's devices: content, payload, provider call, recorded outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from clarion.domain.errors import DomainError
+from clarion.domain.language import choose_content
+from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
+from clarion.domain.payloads.build import build_payload
+from clarion.domain.personalize import (
+    CompiledContent,
+    RenderContext,
+    compile_contents,
+    render_content,
+)
+from clarion.pipeline.clients import MissingCredentials, ProviderClients
+from clarion.pipeline.commands import SendCommand
+from clarion.pipeline.jobs import deliver_job
+from clarion.providers.apns import ApnsClient
+from clarion.providers.backoff import backoff_delay
+from clarion.providers.fcm import FcmClient
+from clarion.providers.result import DeliveryResult, Outcome
+from clarion.providers.webpush import WebPushClient
+from clarion.queue.models import HandlerResult, Job
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import sends as send_store
+from clarion.store.send_tables import deliveries
+from clarion.store.tables import apps, contacts, installations
+from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+PLATFORM_PROVIDER = {"ios": "apns", "android": "fcm", "web": "webpush"}
+#: Provider attempts per device before its outcome is recorded as an error.
+MAX_DELIVERY_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    send_id: str
+    message: Message
+    compiled: tuple[CompiledContent[LocalizedContent], ...]
+
+
+@dataclass
+class _Result:
+    delivery_id: int
+    outcome: str
+    attempts: int
+    status: int | None = None
+    reason: str | None = None
+    message_id: str | None = None
+    language: str | None = None
+    retry_after: float | None = None
+    invalidate_pk: int | None = None
+    first_attempt: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Dispatcher:
+    """Handler of `deliver` jobs."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        queue: SqlJobQueue,
+        clients: ProviderClients,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.queue = queue
+        self.clients = clients
+        self._rng = rng or random.Random()
+        self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+
+    async def handle(self, job: Job) -> HandlerResult:
+        """Deliver the still-pending devices of the batch and record every outcome."""
+        send_id = str(job.payload["send_id"])
+        ids = [int(i) for i in job.payload["delivery_ids"]]
+        async with self.engine.connect() as conn:
+            send = await send_store.get_send(conn, send_id)
+            if send is None or send["status"] == "cancelled":
+                return HandlerResult.done()
+            rows = await _pending_rows(conn, ids)
+            pending = await _still_pending(conn, ids)
+        # A device deleted since planning has no row to join: close its delivery.
+        gone = [
+            _Result(i, "not_found", 0, reason="InstallationDeleted")
+            for i in sorted(pending - {r.id for r in rows})
+        ]
+        if not rows and not gone:
+            return HandlerResult.done()
+        prepared = self._prepare(send_id, send["request"])
+        results = [*await asyncio.gather(*(self._deliver(prepared, row) for row in rows)), *gone]
+        await self.queue.writer.write(lambda conn: self._record(conn, send_id, results))
+        return HandlerResult.done()
+
+    def _prepare(self, send_id: str, document: dict[str, Any]) -> _Prepared:
+        # Parsing and compiling templates once per send, not once per device.
+        cached = self._prepared.get(send_id)
+        if cached is not None:
+            self._prepared.move_to_end(send_id)
+            return cached
+        message = SendCommand.from_document(document).message
+        prepared = _Prepared(send_id, message, compile_contents(message.localized()))
+        self._prepared[send_id] = prepared
+        if len(self._prepared) > 256:
+            self._prepared.popitem(last=False)
+        return prepared
+
+    async def _deliver(self, prepared: _Prepared, row: Any) -> _Result:
+        attempts = int(row.attempts) + 1
+        result = _Result(row.id, "pending", attempts, first_attempt=row.first_attempt_at is None)
+        provider = PLATFORM_PROVIDER.get(row.platform)
+        if provider is None:
+            result.outcome, result.reason = "undeliverable", f"UnsupportedPlatform:{row.platform}"
+            return result
+        try:
+            index, content = self._content_for(prepared, row)
+            result.language = content.language
+            client, public = await self.clients.get(row.app_pk, provider, bool(row.sandbox))
+            delivery = await self._call(client, public, prepared.message, content, row)
+        except MissingCredentials as exc:
+            result.outcome, result.reason = "error", "MissingCredentials"
+            log.warning("delivery %s: %s", row.id, exc)
+            return result
+        except DomainError as exc:
+            result.outcome, result.reason = "error", exc.code
+            log.warning("delivery %s: %s", row.id, exc.message)
+            return result
+        del index
+        return _apply(result, delivery, row)
+
+    def _content_for(self, prepared: _Prepared, row: Any) -> tuple[int, LocalizedContent]:
+        contents = prepared.message.localized()
+        chosen = choose_content(contents, None, row.contact_language, row.language)
+        index = contents.index(chosen)
+        context = RenderContext(
+            contact={
+                "external_id": row.external_id,
+                "email": row.email,
+                "phone": row.phone,
+                "language": row.contact_language,
+                "timezone": row.contact_timezone,
+                "attributes": row.contact_attributes or {},
+            },
+            installation={
+                "installation_id": row.installation_id,
+                "platform": row.platform,
+                "language": row.language,
+                "timezone": row.timezone,
+                "tags": row.tags or [],
+                "attributes": row.attributes or {},
+            },
+            current={"send_id": prepared.send_id, "now": utcnow().isoformat()},
+        )
+        return index, render_content(prepared.compiled[index], context)
+
+    async def _call(
+        self,
+        client: Any,
+        public: dict[str, Any],
+        message: Message,
+        content: LocalizedContent,
+        row: Any,
+    ) -> DeliveryResult:
+        options = message.options
+        if isinstance(client, ApnsClient):
+            _, apns = build_payload("apns", content, options, public["topic"])
+            return await client.send(row.token, apns.headers, apns.body)
+        if isinstance(client, FcmClient):
+            _, fcm = build_payload("fcm", content, options, row.token)
+            return await client.send(json.loads(fcm.body)["message"])
+        assert isinstance(client, WebPushClient)
+        _, web = build_payload("webpush", content, options, "")
+        ttl = int(web.headers.get("TTL", options.ttl or MAX_TTL_SECONDS))
+        return await client.send(
+            row.subscription, web.body, ttl, web.headers.get("Urgency"), web.headers.get("Topic")
+        )
+
+    async def _record(self, conn: AsyncConnection, send_id: str, results: list[_Result]) -> None:
+        now = utcnow()
+        retry: list[_Result] = []
+        params = []
+        for result in results:
+            final = result.outcome != "pending"
+            if not final:
+                retry.append(result)
+            params.append(
+                {
+                    "b_id": result.delivery_id,
+                    "b_outcome": result.outcome,
+                    "b_status": result.status,
+                    "b_reason": result.reason,
+                    "b_message_id": result.message_id,
+                    "b_language": result.language,
+                    "b_attempts": result.attempts,
+                    "b_last": now,
+                    "b_completed": now if final else None,
+                }
+            )
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == send_store.PENDING)
+            .values(
+                outcome=bindparam("b_outcome"),
+                provider_status=bindparam("b_status"),
+                provider_reason=bindparam("b_reason"),
+                provider_message_id=bindparam("b_message_id"),
+                language=bindparam("b_language"),
+                attempts=bindparam("b_attempts"),
+                last_attempt_at=bindparam("b_last"),
+                completed_at=bindparam("b_completed"),
+            ),
+            params,
+        )
+        firsts = [{"b_id": r.delivery_id, "b_first": now} for r in results if r.first_attempt]
+        if firsts:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("b_id"))
+                .values(first_attempt_at=bindparam("b_first")),
+                firsts,
+            )
+        invalid = [
+            {"b_pk": r.invalidate_pk, "b_reason": r.reason, "b_at": now}
+            for r in results
+            if r.invalidate_pk
+        ]
+        if invalid:
+            await conn.execute(
+                update(installations)
+                .where(installations.c.pk == bindparam("b_pk"))
+                .values(invalidated_at=bindparam("b_at"), invalid_reason=bindparam("b_reason")),
+                invalid,
+            )
+        if retry:
+            await self.queue.enqueue(
+                conn,
+                [deliver_job(send_id, [r.delivery_id for r in retry], self._retry_at(now, retry))],
+            )
+        elif not await send_store.has_pending(conn, send_id):
+            await send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+
+    def _retry_at(self, now: datetime, retry: list[_Result]) -> datetime:
+        attempts = max(r.attempts for r in retry)
+        hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
+        delay = backoff_delay(attempts, retry_after=hinted, random_fraction=self._rng.random)
+        return now + timedelta(seconds=delay)
+
+
+def _apply(result: _Result, delivery: DeliveryResult, row: Any) -> _Result:
+    result.status = delivery.status
+    result.reason = delivery.reason
+    result.message_id = delivery.provider_message_id
+    if delivery.outcome is Outcome.SENT:
+        result.outcome = "sent"
+    elif delivery.outcome is Outcome.INVALID_TOKEN:
+        result.outcome = "undeliverable"
+        result.invalidate_pk = int(row.installation_pk)
+    elif delivery.outcome is Outcome.FAILED or result.attempts >= MAX_DELIVERY_ATTEMPTS:
+        result.outcome = "error"
+    else:
+        result.retry_after = delivery.retry_after
+    return result
+
+
+async def _still_pending(conn: AsyncConnection, ids: list[int]) -> set[int]:
+    query = select(deliveries.c.id).where(
+        deliveries.c.id.in_(ids), deliveries.c.outcome == send_store.PENDING
+    )
+    return {row.id for row in await conn.execute(query)}
+
+
+async def _pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
+    query = (
+        select(
+            deliveries.c.id,
+            deliveries.c.attempts,
+            deliveries.c.first_attempt_at,
+            deliveries.c.installation_pk,
+            installations.c.installation_id,
+            installations.c.app_pk,
+            installations.c.platform,
+            installations.c.token,
+            installations.c.subscription,
+            installations.c.language,
+            installations.c.timezone,
+            installations.c.tags,
+            installations.c.attributes,
+            installations.c.sandbox,
+            contacts.c.external_id,
+            contacts.c.email,
+            contacts.c.phone,
+            contacts.c.language.label("contact_language"),
+            contacts.c.timezone.label("contact_timezone"),
+            contacts.c.attributes.label("contact_attributes"),
+        )
+        .select_from(
+            deliveries.join(installations, deliveries.c.installation_pk == installations.c.pk)
+            .join(apps, installations.c.app_pk == apps.c.pk)
+            .outerjoin(contacts, installations.c.contact_pk == contacts.c.pk)
+        )
+        .where(deliveries.c.id.in_(ids), deliveries.c.outcome == send_store.PENDING)
+        .order_by(deliveries.c.id)
+    )
+    return list(await conn.execute(query))

@@ -1,0 +1,29 @@
+"""The kinds of jobs the pipeline puts on the queue and their payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from clarion.queue.models import NewJob
+
+PLAN_SEND = "plan_send"
+DELIVER = "deliver"
+
+#: Devices per delivery job: big enough to amortize the database round trips, small
+#: enough that a worker killed mid-batch re-sends little (only its in-flight batch).
+DELIVERY_BATCH = 100
+
+
+def plan_job(send_id: str) -> NewJob:
+    """The job that resolves a send's recipients into deliveries."""
+    return NewJob(kind=PLAN_SEND, payload={"send_id": send_id}, send_id=send_id, priority=10)
+
+
+def deliver_job(send_id: str, delivery_ids: list[int], run_at: datetime | None = None) -> NewJob:
+    """A job delivering a batch of a send's pending deliveries."""
+    return NewJob(
+        kind=DELIVER,
+        payload={"send_id": send_id, "delivery_ids": delivery_ids},
+        send_id=send_id,
+        run_at=run_at,
+    )

@@ -1,0 +1,58 @@
+"""The delivery runtime: queue, planner, dispatcher and worker wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clarion.pipeline.clients import ProviderClients
+from clarion.pipeline.dispatcher import Dispatcher
+from clarion.pipeline.jobs import DELIVER, PLAN_SEND
+from clarion.pipeline.planner import Planner
+from clarion.queue.sql import SqlJobQueue
+from clarion.queue.worker import Worker
+from clarion.store.secrets import SecretBox
+
+
+class DeliveryRuntime:
+    """Runs the workers of one process until stopped."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        queue: SqlJobQueue,
+        secrets: SecretBox,
+        *,
+        extra_ca_file: Path | None = None,
+        concurrency: int = 16,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        self.clients = ProviderClients(engine, secrets, extra_ca_file)
+        self.planner = Planner(engine, queue)
+        self.dispatcher = Dispatcher(engine, queue, self.clients)
+        self.worker = Worker(
+            queue,
+            {PLAN_SEND: self.planner.handle, DELIVER: self.dispatcher.handle},
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the worker loop in the background."""
+        self._task = asyncio.create_task(self.worker.run(), name="clarion-worker")
+
+    async def run(self) -> None:
+        """Run the worker loop in the foreground."""
+        await self.worker.run()
+
+    async def stop(self) -> None:
+        """Finish or hand back in-flight jobs, then close the provider clients."""
+        await self.worker.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.clients.close()

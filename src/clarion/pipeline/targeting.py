@@ -1,0 +1,147 @@
+"""Resolving a send's recipients to installations, in bounded chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.domain.recipients import Recipients
+from clarion.store.tables import apps, contacts, installations
+
+#: Devices a contact is reached on unless the send asks for all of them.
+RECENT_DEVICES = 10
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Target:
+    """One device a send will try to reach, and which recipient asked for it."""
+
+    installation_pk: int
+    app_id: str
+    installation_id: str
+    platform: str
+    token: str | None
+    recipient_kind: str
+    recipient: str
+    invalid_reason: str | None
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A recipient that matched no installation."""
+
+    recipient_kind: str
+    recipient: str
+
+
+def _base(project_id: str, app_ids: Sequence[str] | None) -> Select[Any]:
+    query = (
+        select(
+            installations.c.pk,
+            installations.c.installation_id,
+            installations.c.platform,
+            installations.c.token,
+            installations.c.invalidated_at,
+            installations.c.invalid_reason,
+            installations.c.advertising_id,
+            installations.c.contact_pk,
+            installations.c.updated_at,
+            installations.c.last_engaged_at,
+            apps.c.id.label("app_id"),
+        )
+        .select_from(installations.join(apps, installations.c.app_pk == apps.c.pk))
+        .where(apps.c.project_id == project_id)
+    )
+    if app_ids is not None:
+        query = query.where(apps.c.id.in_(list(app_ids)))
+    return query
+
+
+def _chunks(values: Sequence[str]) -> list[list[str]]:
+    return [list(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
+
+
+def _target(row: Any, kind: str, recipient: str) -> Target:
+    invalid = row.invalid_reason or "invalidated" if row.invalidated_at is not None else None
+    return Target(
+        row.pk, row.app_id, row.installation_id, row.platform, row.token, kind, recipient, invalid
+    )
+
+
+async def resolve(
+    conn: AsyncConnection, project_id: str, recipients: Recipients, app_ids: Sequence[str] | None
+) -> tuple[list[Target], list[Unmatched]]:
+    """Every device the recipients name (each device once) and the recipients that named none."""
+    targets: dict[int, Target] = {}
+    unmatched: list[Unmatched] = []
+
+    async def by_column(kind: str, values: Sequence[str], column: Any) -> None:
+        found: dict[str, list[Any]] = {}
+        for chunk in _chunks(values):
+            for row in await conn.execute(_base(project_id, app_ids).where(column.in_(chunk))):
+                found.setdefault(getattr(row, column.name), []).append(row)
+        for value in values:
+            rows = found.get(value, [])
+            if not rows:
+                unmatched.append(Unmatched(kind, value))
+            for row in rows:
+                targets.setdefault(row.pk, _target(row, kind, value))
+
+    await by_column("token", recipients.tokens, installations.c.token)
+    await by_column("installation_id", recipients.installation_ids, installations.c.installation_id)
+    await by_column("advertising_id", recipients.advertising_ids, installations.c.advertising_id)
+    for kind, values, column in (
+        ("external_id", recipients.external_ids, contacts.c.external_id),
+        ("email", recipients.emails, contacts.c.email),
+    ):
+        await _by_contact(
+            conn,
+            project_id,
+            app_ids,
+            kind,
+            values,
+            column,
+            recipients.all_devices,
+            targets,
+            unmatched,
+        )
+    return list(targets.values()), unmatched
+
+
+async def _by_contact(
+    conn: AsyncConnection,
+    project_id: str,
+    app_ids: Sequence[str] | None,
+    kind: str,
+    values: Sequence[str],
+    column: Any,
+    all_devices: bool,
+    targets: dict[int, Target],
+    unmatched: list[Unmatched],
+) -> None:
+    recency = func.coalesce(installations.c.last_engaged_at, installations.c.updated_at)
+    found: dict[str, list[Any]] = {}
+    for chunk in _chunks(values):
+        query = (
+            _base(project_id, app_ids)
+            .add_columns(column.label("contact_key"))
+            .join(contacts, installations.c.contact_pk == contacts.c.pk)
+            .where(contacts.c.project_id == project_id, column.in_(chunk))
+            .order_by(recency.desc(), installations.c.pk.desc())
+        )
+        for row in await conn.execute(query):
+            found.setdefault(row.contact_key, []).append(row)
+    for value in values:
+        rows = found.get(value, [])
+        # Only valid devices count toward the most recent ones a contact is reached on.
+        valid = [row for row in rows if row.invalidated_at is None]
+        chosen = valid if all_devices else valid[:RECENT_DEVICES]
+        if not chosen:
+            unmatched.append(Unmatched(kind, value))
+        for row in chosen:
+            targets.setdefault(row.pk, _target(row, kind, value))

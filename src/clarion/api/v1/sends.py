@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import Field, StringConstraints
-from sqlalchemy.exc import IntegrityError
 
 from clarion.api.auth import ProjectContext, project_scope
 from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.jobs import plan_job
+from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
+from clarion.pipeline.commands import parse_send_command
 from clarion.store import sends as send_store
 
 router = APIRouter(tags=["sends"])
@@ -40,11 +37,6 @@ class SendIn(StrictModel):
         None, description="priority, ttl, collapse_key, push_type, sandbox, ..."
     )
     idempotency_key: IdempotencyKey | None = None
-
-
-def _request_hash(document: dict[str, Any]) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def send_out(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[str, Any]:
@@ -74,59 +66,26 @@ async def create_send(
     """Accept a send: it is stored with its planning job before this answers 201."""
     key = idempotency_header or body.idempotency_key
     document = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
-    command: SendCommand = parse_send_command(document, context.principal.app_ids)
-    request_hash = _request_hash(document)
-    if key is not None:
-        replay = await _replay(state, context.project_id, key, request_hash)
-        if replay is not None:
-            response.status_code = 200
-            return replay
-    send_id = send_store.new_send_id()
+    command = parse_send_command(document, context.principal.app_ids)
     try:
-        async with state.engine.begin() as conn:
-            await send_store.insert_send(
-                conn,
-                send_id,
-                context.project_id,
-                "transactional",
-                command.to_document(),
-                request_hash,
-                key,
-            )
-            await state.queue.enqueue(conn, [plan_job(send_id)])
-    except IntegrityError:
-        # A concurrent request with the same key won the insert: answer with its send.
-        if key is None:
-            raise
-        replay = await _replay(state, context.project_id, key, request_hash)
-        if replay is None:
-            raise
-        response.status_code = 200
-        return replay
-    return {"id": send_id, "status": "accepted", "recipients": command.recipients.total()}
-
-
-async def _replay(
-    state: AppState, project_id: str, key: str, request_hash: str
-) -> dict[str, Any] | None:
-    async with state.engine.connect() as conn:
-        existing = await send_store.find_by_idempotency_key(conn, project_id, key)
-    if existing is None:
-        return None
-    if existing["request_hash"] != request_hash:
+        accepted = await accept_send(
+            state.engine,
+            state.queue,
+            context.project_id,
+            command,
+            fingerprint=request_hash(document),
+            idempotency_key=key,
+        )
+    except IdempotencyConflict as exc:
         raise ApiError(
             409,
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for a different request",
             "Idempotency-Key",
-        )
-    total = SendCommand.from_document(existing["request"]).recipients.total()
-    return {
-        "id": existing["id"],
-        "status": existing["status"],
-        "recipients": total,
-        "replayed": True,
-    }
+        ) from exc
+    if accepted.replayed:
+        response.status_code = 200
+    return accepted.to_json()
 
 
 async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> dict[str, Any]:

@@ -119,3 +119,12 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     """The native error object of a response."""
     body: dict[str, Any] = response.json()
     return body["error"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """Clarion with in-process workers, the emulators, and an app configured for all three."""
+    from tests.delivery_env import delivery_env
+
+    async with delivery_env(database_url, tmp_path) as harness:
+        yield harness

@@ -70,6 +70,19 @@ def _print_demo(settings: Settings) -> None:
 
 
 @app.command()
+def worker(
+    database: str | None = DatabaseOption,
+    concurrency: int = typer.Option(16, help="Jobs run at once by this process."),
+) -> None:
+    """Run delivery workers without the HTTP API (processes may share a PostgreSQL queue)."""
+    from clarion.worker_main import run_worker
+
+    settings = _settings(database, worker_concurrency=concurrency)
+    typer.echo(f"Clarion worker on {_redacted(settings)}")
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
 def migrate(database: str | None = DatabaseOption) -> None:
     """Apply the database migrations."""
     from clarion.store.engine import create_engine
@@ -131,6 +144,17 @@ def _redacted(settings: Settings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+
+
+def _register_emulate() -> None:
+    from clarion.emulators.cli import emulate_command
+
+    app.command("emulate", help="Run the local APNs, FCM, Web Push and SMS emulators.")(
+        emulate_command
+    )
+
+
+_register_emulate()
 
 
 def main() -> None:

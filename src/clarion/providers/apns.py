@@ -1,0 +1,148 @@
+"""APNs transport: HTTP/2 requests to Apple or a compatible server, token or certificate auth."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from clarion.providers.apns_jwt import ProviderTokenSource
+from clarion.providers.apns_reasons import outcome_for
+from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
+from clarion.providers.h2_errors import Http2Error, InvalidRequestError, QueueTimeoutError
+from clarion.providers.h2_pool import Http2Pool
+from clarion.providers.result import DeliveryResult, Outcome
+from clarion.providers.retry_after import parse_retry_after
+from clarion.providers.tls import client_ssl_context
+
+PRODUCTION_ENDPOINT = "https://api.push.apple.com"
+SANDBOX_ENDPOINT = "https://api.sandbox.push.apple.com"
+
+
+class ApnsClient:
+    """Sends notifications to one APNs endpoint for one team (token auth) or one certificate."""
+
+    def __init__(
+        self,
+        team_id: str | None,
+        key_id: str | None,
+        private_key_pem: str | bytes | None,
+        endpoint: str = PRODUCTION_ENDPOINT,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: Path | str | None = None,
+        client_cert_file: Path | str | None = None,
+        client_key_file: Path | str | None = None,
+        max_connections: int = 4,
+        request_timeout: float = 10.0,
+        queue_timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        ping_timeout: float = PING_TIMEOUT_SECONDS,
+    ) -> None:
+        token_auth = team_id is not None and key_id is not None and private_key_pem is not None
+        if not token_auth and client_cert_file is None:
+            raise ValueError("give team_id, key_id and private_key_pem, or a client certificate")
+        self._tokens = (
+            ProviderTokenSource(team_id, key_id, private_key_pem)
+            if team_id is not None and key_id is not None and private_key_pem is not None
+            else None
+        )
+        parts = urlsplit(endpoint)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"APNs endpoint must be an https URL, got {endpoint!r}")
+        if ssl_context is None:
+            ssl_context = client_ssl_context(
+                ca_file, cert_file=client_cert_file, key_file=client_key_file
+            )
+        # ALPN must offer h2 whatever context the caller built.
+        ssl_context.set_alpn_protocols(["h2"])
+        self._request_timeout = request_timeout
+        self._queue_timeout = queue_timeout
+        self._pool = Http2Pool(
+            parts.hostname,
+            parts.port or 443,
+            ssl_context,
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+            ping_timeout=ping_timeout,
+        )
+
+    @property
+    def pool(self) -> Http2Pool:
+        """The underlying connection pool (for metrics and tests)."""
+        return self._pool
+
+    async def send(self, token: str, headers: dict[str, str], payload: bytes) -> DeliveryResult:
+        """Deliver one notification; transport failures come back as `retry`, never raise."""
+        path = "/3/device/" + quote(token, safe="")
+        try:
+            return await self._send_with_auth(path, headers, payload)
+        except QueueTimeoutError:
+            return DeliveryResult.transport_error("queue_timeout")
+        except TimeoutError:
+            return DeliveryResult.transport_error("timeout")
+        except InvalidRequestError as error:
+            return DeliveryResult(Outcome.FAILED, reason=str(error))
+        except (Http2Error, OSError) as error:
+            # ssl.SSLError is an OSError: handshake failures are retried like resets.
+            return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
+
+    async def _send_with_auth(
+        self, path: str, headers: dict[str, str], payload: bytes
+    ) -> DeliveryResult:
+        bearer = self._tokens.current() if self._tokens else None
+        result = await self._post(path, headers, payload, bearer)
+        stale = result.reason == "ExpiredProviderToken"
+        if stale and self._tokens is not None and bearer is not None:
+            # One fresh token is all a stale one deserves; a second refusal is permanent.
+            result = await self._post(path, headers, payload, self._tokens.renew(bearer))
+        return result
+
+    async def _post(
+        self, path: str, headers: dict[str, str], payload: bytes, bearer: str | None
+    ) -> DeliveryResult:
+        request_headers = [(name, value) for name, value in headers.items()]
+        if bearer is not None:
+            request_headers.append(("authorization", f"bearer {bearer}"))
+        response = await self._pool.request(
+            "POST",
+            path,
+            request_headers,
+            payload,
+            attempt_timeout=self._request_timeout,
+            queue_timeout=self._queue_timeout,
+        )
+        return _result_from(response)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._pool.close()
+
+
+def _result_from(response: Http2Response) -> DeliveryResult:
+    reason = _reason(response.body)
+    outcome = outcome_for(response.status, reason)
+    return DeliveryResult(
+        outcome=outcome,
+        status=response.status,
+        reason=reason,
+        provider_message_id=response.headers.get("apns-id"),
+        retry_after=(
+            parse_retry_after(response.headers.get("retry-after"))
+            if outcome is Outcome.RETRY
+            else None
+        ),
+    )
+
+
+def _reason(body: bytes) -> str | None:
+    if not body:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace")
+    if isinstance(document, dict) and isinstance(document.get("reason"), str):
+        return str(document["reason"])
+    return None

@@ -1,0 +1,115 @@
+"""FCM HTTP v1 transport: one message per request, OAuth2 token cached and refreshed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from typing import Any
+
+import aiohttp
+
+from clarion.providers.fcm_auth import AccessTokenSource, ServiceAccount, TokenEndpointError
+from clarion.providers.fcm_errors import outcome_for, parse_error
+from clarion.providers.http_session import new_session
+from clarion.providers.result import DeliveryResult, Outcome
+from clarion.providers.retry_after import parse_retry_after
+
+DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
+
+
+class FcmClient:
+    """Sends messages for one Firebase project with one service account."""
+
+    def __init__(
+        self,
+        service_account: dict[str, Any],
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        request_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        max_connections: int = 100,
+    ) -> None:
+        self._account = ServiceAccount.from_json(service_account)
+        self._tokens = AccessTokenSource(self._account)
+        self._url = f"{endpoint.rstrip('/')}/v1/projects/{self._account.project_id}/messages:send"
+        self._ssl_context = ssl_context
+        self._request_timeout = request_timeout
+        self._connect_timeout = connect_timeout
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def project_id(self) -> str:
+        """The Firebase project messages are sent for."""
+        return self._account.project_id
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        # Created on first use: aiohttp sessions belong to the running event loop.
+        if self._session is None:
+            self._session = new_session(
+                self._ssl_context,
+                request_timeout=self._request_timeout,
+                connect_timeout=self._connect_timeout,
+                max_connections=self._max_connections,
+            )
+        return self._session
+
+    async def send(self, message: dict[str, Any]) -> DeliveryResult:
+        """Deliver one message (the v1 `message` object); never raises for transport failures."""
+        session = self._client_session()
+        try:
+            token = await self._tokens.current(session)
+            result = await self._post(session, message, token)
+            if result.status == 401 and result.reason != "THIRD_PARTY_AUTH_ERROR":
+                # Our token may have been revoked early; one fresh token, then give up.
+                token = await self._tokens.refresh(session, token)
+                result = await self._post(session, message, token)
+            return result
+        except TokenEndpointError as error:
+            outcome = Outcome.RETRY if error.retryable else Outcome.FAILED
+            return DeliveryResult(outcome, status=error.status, reason=f"oauth: {error}")
+        except TimeoutError:
+            return DeliveryResult.transport_error("timeout")
+        except (aiohttp.ClientError, OSError) as error:
+            return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
+
+    async def _post(
+        self, session: aiohttp.ClientSession, message: dict[str, Any], token: str
+    ) -> DeliveryResult:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = json.dumps({"message": message}).encode()
+        async with session.post(self._url, data=body, headers=headers) as response:
+            raw = await response.read()
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            status = response.status
+        document = _json_or_none(raw)
+        if 200 <= status < 300:
+            name = document.get("name") if isinstance(document, dict) else None
+            return DeliveryResult(
+                Outcome.SENT, status=status, provider_message_id=str(name) if name else None
+            )
+        error = parse_error(document)
+        outcome = outcome_for(status, error)
+        return DeliveryResult(
+            outcome,
+            status=status,
+            reason=error.reason or (raw[:200].decode("utf-8", "replace") or None),
+            retry_after=retry_after if outcome is Outcome.RETRY else None,
+        )
+
+    async def close(self) -> None:
+        """Close pooled connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        # Let the SSL transports finish closing before the loop may end.
+        await asyncio.sleep(0)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None

@@ -1,0 +1,174 @@
+"""A pool of HTTP/2 connections to one origin that never exceeds the server's stream limits."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+
+from clarion.providers.h2_connection import (
+    PING_TIMEOUT_SECONDS,
+    Http2Connection,
+    Http2Response,
+)
+from clarion.providers.h2_errors import QueueTimeoutError, StreamRefusedError
+
+# A request refused this many times in a row (GOAWAY storms) is given up on;
+# the caller's timeout usually ends such a storm first.
+MAX_TRANSPARENT_RESENDS = 10
+
+
+class Http2Pool:
+    """Spreads requests over up to `max_connections` connections, waiting for free streams."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        max_connections: int = 4,
+        connect_timeout: float = 10.0,
+        ping_timeout: float = PING_TIMEOUT_SECONDS,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._host = host
+        self._port = port
+        self._ssl_context = ssl_context
+        self._max_connections = max_connections
+        self._connect_timeout = connect_timeout
+        self._ping_timeout = ping_timeout
+        self._connections: list[Http2Connection] = []
+        self._opening = 0
+        self._opened_total = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    @property
+    def connections(self) -> list[Http2Connection]:
+        """Live connections (for metrics and tests)."""
+        return [c for c in self._connections if not c.is_closed]
+
+    @property
+    def connections_opened(self) -> int:
+        """How many connections this pool has opened over its life (reconnects included)."""
+        return self._opened_total
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        attempt_timeout: float | None = None,
+        queue_timeout: float | None = None,
+    ) -> Http2Response:
+        """Send one request, resending transparently when the server never processed it.
+
+        `queue_timeout` bounds the wait for a free stream (and any connect);
+        `attempt_timeout` bounds each attempt once its stream is open.
+        """
+        for attempt in range(MAX_TRANSPARENT_RESENDS + 1):
+            try:
+                async with asyncio.timeout(queue_timeout):
+                    connection = await self._acquire()
+            except TimeoutError as error:
+                raise QueueTimeoutError("no free HTTP/2 stream in time") from error
+            try:
+                async with asyncio.timeout(attempt_timeout):
+                    return await connection.request(method, path, headers, body)
+            except StreamRefusedError:
+                if attempt == MAX_TRANSPARENT_RESENDS:
+                    raise
+            finally:
+                connection.release()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _acquire(self) -> Http2Connection:
+        """A connection with a reserved stream slot, opening one if the cap allows."""
+        queued_before = False
+        while True:
+            if self._closed:
+                raise RuntimeError("pool is closed")
+            self._connections = [c for c in self._connections if not c.is_closed]
+            connection = self._least_loaded()
+            if connection is not None:
+                connection.reserve()
+                return connection
+            if self._can_open_another():
+                await self._open_one()
+                continue
+            waiter = asyncio.get_running_loop().create_future()
+            # A woken waiter that lost its slot to a newcomer keeps its place at the front.
+            if queued_before:
+                self._waiters.appendleft(waiter)
+            else:
+                self._waiters.append(waiter)
+            queued_before = True
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    # We were handed capacity we will not use: pass it on.
+                    self._wake_waiters()
+                else:
+                    self._waiters.remove(waiter)
+                raise
+
+    def _least_loaded(self) -> Http2Connection | None:
+        best: Http2Connection | None = None
+        for connection in self._connections:
+            if connection.free_slots > 0 and (best is None or connection.in_use < best.in_use):
+                best = connection
+        return best
+
+    def _can_open_another(self) -> bool:
+        usable = sum(1 for c in self._connections if c.usable)
+        return usable + self._opening < self._max_connections
+
+    async def _open_one(self) -> None:
+        self._opening += 1
+        try:
+            connection = await Http2Connection.open(
+                self._host,
+                self._port,
+                self._ssl_context,
+                on_capacity_change=self._wake_waiters,
+                connect_timeout=self._connect_timeout,
+                ping_timeout=self._ping_timeout,
+            )
+        finally:
+            self._opening -= 1
+            self._wake_waiters()
+        if self._closed:
+            connection.close()
+            return
+        self._opened_total += 1
+        self._connections.append(connection)
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """Wake as many queued requests as there is room for, oldest first."""
+        room = sum(c.free_slots for c in self._connections)
+        if self._closed or self._can_open_another():
+            room += 1
+        while room > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
+
+    async def close(self) -> None:
+        """Close every connection and refuse further requests."""
+        self._closed = True
+        connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        for connection in connections:
+            await connection.wait_closed()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)

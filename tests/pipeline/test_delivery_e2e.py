@@ -1,0 +1,80 @@
+"""Transactional sends delivered end to end through the APNs, FCM and Web Push emulators."""
+
+from __future__ import annotations
+
+from tests.delivery_env import TOPIC, DeliveryEnv
+
+
+async def test_one_send_reaches_every_platform(env: DeliveryEnv) -> None:
+    ios = await env.ios("iphone", external_id="ann", language="fr")
+    android = await env.android("pixel", external_id="ann")
+    endpoint = await env.web("browser", external_id="ann", language="de-AT")
+    await env.http.put(
+        "/v1/contacts/ann", json={"attributes": {"first_name": "Ann"}}, headers=env.headers
+    )
+    send_id = await env.send(
+        {
+            "recipients": {"external_ids": ["ann"]},
+            "contents": [
+                {"title": "Hello {{ contact.attributes.first_name }}", "body": "Fallback"},
+                {
+                    "language": "fr",
+                    "title": "Bonjour {{ contact.attributes.first_name }}",
+                    "body": "FR",
+                },
+                {"language": "de", "title": "Hallo", "body": "DE"},
+            ],
+            "options": {"priority": "high", "ttl": 3600, "collapse_key": "greeting"},
+        }
+    )
+    done = await env.wait_done(send_id)
+    assert done["counts"]["sent"] == 3 and done["counts"]["pending"] == 0, done
+
+    apns = [d for d in env.emulators.apns.deliveries if d.target == ios]
+    assert len(apns) == 1
+    assert apns[0].payload["aps"]["alert"]["title"] == "Bonjour Ann"
+    assert (
+        apns[0].headers["apns-topic"] == TOPIC and apns[0].headers["apns-collapse-id"] == "greeting"
+    )
+    fcm = [d for d in env.emulators.fcm.deliveries if d.target == android]
+    assert len(fcm) == 1
+    message = fcm[0].payload.get("message", fcm[0].payload)
+    assert message["notification"]["title"] == "Hello Ann", fcm[0].payload
+    web = env.emulators.webpush.deliveries_for(endpoint)
+    assert len(web) == 1 and web[0].payload["title"] == "Hallo"
+
+    trail = {d["installation_id"]: d for d in await env.deliveries(send_id)}
+    assert trail["iphone"]["outcome"] == "sent" and trail["iphone"]["provider_status"] == 200
+    assert trail["iphone"]["language"] == "fr" and trail["browser"]["language"] == "de"
+    assert trail["pixel"]["provider_message_id"]
+    assert all(d["attempts"] == 1 and d["completed_at"] for d in trail.values())
+
+
+async def test_invalid_tokens_are_pruned_and_not_targeted_again(env: DeliveryEnv) -> None:
+    gone = await env.ios("old-phone", external_id="bob")
+    await env.android("new-phone", external_id="bob")
+    env.emulators.apns.unregister_device(gone)
+    first = await env.wait_done(
+        await env.send({"recipients": {"external_ids": ["bob"]}, "content": {"body": "1"}})
+    )
+    assert first["counts"]["sent"] == 1 and first["counts"]["undeliverable"] == 1
+    device = (
+        await env.http.get(f"/v1/apps/{env.app_id}/installations/old-phone", headers=env.headers)
+    ).json()
+    assert device["valid"] is False and device["invalid_reason"] == "Unregistered"
+    second = await env.wait_done(
+        await env.send({"recipients": {"external_ids": ["bob"]}, "content": {"body": "2"}})
+    )
+    assert second["counts"]["targeted"] == 1 and second["counts"]["sent"] == 1
+    assert len([d for d in env.emulators.apns.deliveries if d.target == gone]) == 0
+
+
+async def test_retries_after_server_errors_until_delivered(env: DeliveryEnv) -> None:
+    token = await env.android("flaky")
+    env.emulators.fcm.faults.add_error_rate(1.0, "UNAVAILABLE", count=2)
+    done = await env.wait_done(
+        await env.send({"recipients": {"tokens": [token]}, "content": {"body": "x"}})
+    )
+    assert done["counts"]["sent"] == 1
+    (trail,) = await env.deliveries(done["id"])
+    assert trail["attempts"] == 3 and trail["provider_status"] == 200

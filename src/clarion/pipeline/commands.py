@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clarion.domain.errors import DomainError
@@ -11,6 +11,7 @@ from clarion.domain.payloads.build import build_payload
 from clarion.domain.personalize import compile_content, compile_contents
 from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
+from clarion.domain.tags import normalize_language_tag as check_language_tag
 
 _PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")
 # Stand-ins for the per-device parts; neither counts toward any provider's size limit.
@@ -19,11 +20,18 @@ _SAMPLE_TARGET = {"apns": "com.example.app", "fcm": "sample-token", "webpush": "
 
 @dataclass(frozen=True)
 class SendCommand:
-    """Who to reach (recipients, optionally only some apps) and what to send."""
+    """Who to reach (recipients, optionally only some apps) and what to send.
+
+    `params` and `current` are the custom parameters and request-time data templates
+    read as `params.*` and `current.*`; `language` overrides every recipient's language.
+    """
 
     recipients: Recipients
     message: Message
     apps: tuple[str, ...] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    current: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         """JSON form stored with the send, so planning can resume after a restart."""
@@ -31,6 +39,9 @@ class SendCommand:
             "recipients": self.recipients.model_dump(mode="json"),
             "message": self.message.model_dump(mode="json", exclude_none=True),
             "apps": list(self.apps) if self.apps is not None else None,
+            "params": self.params,
+            "current": self.current,
+            "language": self.language,
         }
 
     @classmethod
@@ -41,6 +52,9 @@ class SendCommand:
             recipients=Recipients.model_validate(document["recipients"]),
             message=Message.model_validate(document["message"]),
             apps=tuple(apps) if apps is not None else None,
+            params=dict(document.get("params") or {}),
+            current=dict(document.get("current") or {}),
+            language=document.get("language"),
         )
 
 
@@ -62,7 +76,19 @@ def parse_send_command(
                 )
     if apps is None and allowed_apps is not None:
         apps = sorted(allowed_apps)
-    return SendCommand(recipients, message, tuple(apps) if apps is not None else None)
+    params = document.get("params") or {}
+    if not isinstance(params, dict):
+        raise DomainError("MALFORMED_PARAMETER", "params must be an object", "params")
+    language = document.get("language")
+    if language is not None and check_language_tag(language) is None:
+        raise DomainError("MALFORMED_PARAMETER", f"{language!r} is not a language tag", "language")
+    return SendCommand(
+        recipients,
+        message,
+        tuple(apps) if apps is not None else None,
+        params=params,
+        language=check_language_tag(language) if language is not None else None,
+    )
 
 
 def check_message(message: Message, field: str) -> None:

@@ -49,8 +49,12 @@ MAX_DELIVERY_ATTEMPTS = 8
 @dataclass(frozen=True)
 class _Prepared:
     send_id: str
-    message: Message
+    command: SendCommand
     compiled: tuple[CompiledContent[LocalizedContent], ...]
+
+    @property
+    def message(self) -> Message:
+        return self.command.message
 
 
 @dataclass
@@ -112,8 +116,8 @@ class Dispatcher:
         if cached is not None:
             self._prepared.move_to_end(send_id)
             return cached
-        message = SendCommand.from_document(document).message
-        prepared = _Prepared(send_id, message, compile_contents(message.localized()))
+        command = SendCommand.from_document(document)
+        prepared = _Prepared(send_id, command, compile_contents(command.message.localized()))
         self._prepared[send_id] = prepared
         if len(self._prepared) > 256:
             self._prepared.popitem(last=False)
@@ -144,7 +148,8 @@ class Dispatcher:
 
     def _content_for(self, prepared: _Prepared, row: Any) -> tuple[int, LocalizedContent]:
         contents = prepared.message.localized()
-        chosen = choose_content(contents, None, row.contact_language, row.language)
+        language = prepared.command.language
+        chosen = choose_content(contents, language, row.contact_language, row.language)
         index = contents.index(chosen)
         context = RenderContext(
             contact={
@@ -163,7 +168,9 @@ class Dispatcher:
                 "tags": row.tags or [],
                 "attributes": row.attributes or {},
             },
-            current={"send_id": prepared.send_id, "now": utcnow().isoformat()},
+            params=prepared.command.params,
+            current={"send_id": prepared.send_id, "now": utcnow().isoformat()}
+            | prepared.command.current,
         )
         return index, render_content(prepared.compiled[index], context)
 

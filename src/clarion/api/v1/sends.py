@@ -36,6 +36,10 @@ class SendIn(StrictModel):
     options: dict[str, Any] | None = Field(
         None, description="priority, ttl, collapse_key, push_type, sandbox, ..."
     )
+    params: dict[str, Any] | None = Field(
+        None, description="Custom parameters templates read as {{ params.name }}"
+    )
+    language: str | None = Field(None, description="Language override for every recipient")
     idempotency_key: IdempotencyKey | None = None
 
 

@@ -126,9 +126,23 @@ def test_serve_demo_prints_url_and_key_on_embedded_sqlite(tmp_path: Path) -> Non
                 key = line.split("API key:")[1].split()[0]
         assert key.startswith("clk_")
         _wait_ready(base, server)
-        apps = httpx.get(base + "/v1/apps", headers={"Authorization": f"Bearer {key}"}).json()
+        headers = {"Authorization": f"Bearer {key}"}
+        apps = httpx.get(base + "/v1/apps", headers=headers).json()
         assert [a["id"] for a in apps["data"]] == ["demo-app"]
         assert (tmp_path / "var" / "clarion.db").exists()
+        body = {
+            "recipients": {"external_ids": ["demo-user"]},
+            "content": {"title": "Hi", "body": "Demo"},
+        }
+        send_id = httpx.post(base + "/v1/sends", json=body, headers=headers).json()["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            send = httpx.get(f"{base}/v1/sends/{send_id}", headers=headers).json()
+            if send["status"] == "done":
+                break
+            time.sleep(0.1)
+        # The demo app is wired to the emulators: all three demo devices really receive it.
+        assert send["counts"]["sent"] == 3, send
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)

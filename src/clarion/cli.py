@@ -40,33 +40,58 @@ def serve(
     from clarion.api.app import create_app
 
     settings = _settings(database, host=host, port=port)
-    if demo:
-        _print_demo(settings)
-    typer.echo(f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if not demo:
+        typer.echo(f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)})")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    asyncio.run(_serve_demo(settings))
 
 
-def _print_demo(settings: Settings) -> None:
-    from clarion.demo import prepare_demo
+async def _serve_demo(settings: Settings) -> None:
+    """Emulators, demo data and the API in one process, so everything works offline."""
+    import uvicorn
+
+    from clarion.api.app import create_app
+    from clarion.demo import DEMO_IOS_TOKEN, prepare_demo
+    from clarion.emulators.suite import EmulatorSuite
     from clarion.store.engine import create_engine
     from clarion.store.migrate import upgrade
+    from clarion.store.secrets import SecretBox, load_or_create_secret
 
-    async def run() -> None:
+    async with EmulatorSuite(settings.var_dir / "emulators") as emulators:
+        settings.extra_ca_file = emulators.ca_file
         engine = create_engine(settings.effective_database_url)
         try:
             await upgrade(engine)
-            demo = await prepare_demo(engine, settings.var_dir)
+            box = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
+            demo = await prepare_demo(engine, settings.var_dir, box, emulators)
         finally:
             await engine.dispose()
         base = f"http://{settings.host}:{settings.port}"
-        typer.echo("")
-        typer.echo(f"  URL:      {base}   (API docs: {base}/docs)")
-        typer.echo(f"  API key:  {demo.api_key}   (project {demo.project_id})")
-        typer.echo(f"  App:      {demo.app_id}")
-        typer.echo(f"  Try:      curl -H 'Authorization: Bearer {demo.api_key}' {base}/v1/apps")
-        typer.echo("")
-
-    asyncio.run(run())
+        auth = f"-H 'Authorization: Bearer {demo.api_key}'"
+        body = (
+            '{"recipients": {"external_ids": ["' + demo.contact + '"]}, '
+            '"content": {"title": "Hello", "body": "From Clarion"}}'
+        )
+        lines = [
+            "",
+            f"  URL:        {base}   (API docs: {base}/docs)",
+            f"  API key:    {demo.api_key}   (project {demo.project_id}, app {demo.app_id})",
+            f"  Database:   {_redacted(settings)}",
+            f"  Emulators:  APNs {emulators.apns.url}, FCM {emulators.fcm.url}, "
+            f"Web Push {emulators.webpush.url}, SMS {emulators.sms.url}",
+            f"              pushes received: {emulators.apns.control_url}/_emulator/deliveries",
+            f"  Try a send: curl {auth} -H 'Content-Type: application/json' "
+            f"-d '{body}' {base}/v1/sends",
+            f"  Demo devices of {demo.contact}: iOS token {DEMO_IOS_TOKEN[:8]}..., "
+            "an Android phone and a browser",
+            "",
+        ]
+        typer.echo("\n".join(lines))
+        config = uvicorn.Config(
+            create_app(settings), host=settings.host, port=settings.port, log_level="info"
+        )
+        await uvicorn.Server(config).serve()
 
 
 @app.command()

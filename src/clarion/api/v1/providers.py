@@ -110,7 +110,8 @@ class WebPushIn(StrictModel):
     vapid_private_key: Pem | None = None
 
 
-def _apns_documents(body: ApnsIn) -> tuple[dict[str, Any], dict[str, Any]]:
+def apns_documents(body: ApnsIn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split APNs credentials into public fields and sealed secrets."""
     if body.auth_type == "token":
         for field in ("team_id", "key_id", "private_key"):
             if getattr(body, field) is None:
@@ -129,7 +130,8 @@ def _apns_documents(body: ApnsIn) -> tuple[dict[str, Any], dict[str, Any]]:
     return public, secret
 
 
-def _fcm_documents(body: FcmIn) -> tuple[dict[str, Any], dict[str, Any]]:
+def fcm_documents(body: FcmIn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split an FCM service account into public fields and sealed secrets."""
     account = body.service_account
     assert isinstance(account, dict)
     public = {
@@ -141,7 +143,8 @@ def _fcm_documents(body: FcmIn) -> tuple[dict[str, Any], dict[str, Any]]:
     return public, {"service_account": account}
 
 
-def _webpush_documents(body: WebPushIn) -> tuple[dict[str, Any], dict[str, Any]]:
+def webpush_documents(body: WebPushIn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The VAPID identity (generating a key pair when none is given), public and secret halves."""
     if body.vapid_private_key is None:
         key = ec.generate_private_key(ec.SECP256R1())
     else:
@@ -204,7 +207,7 @@ async def put_apns(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Set the app's APNs credentials."""
-    return await _store(state, context, app_id, "apns", _apns_documents(body))
+    return await _store(state, context, app_id, "apns", apns_documents(body))
 
 
 @router.put("/v1/apps/{app_id}/providers/fcm")
@@ -215,7 +218,7 @@ async def put_fcm(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Set the app's FCM service account."""
-    return await _store(state, context, app_id, "fcm", _fcm_documents(body))
+    return await _store(state, context, app_id, "fcm", fcm_documents(body))
 
 
 @router.put("/v1/apps/{app_id}/providers/webpush")
@@ -226,7 +229,7 @@ async def put_webpush(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Set the app's VAPID identity; the public key is what browsers subscribe with."""
-    return await _store(state, context, app_id, "webpush", _webpush_documents(body))
+    return await _store(state, context, app_id, "webpush", webpush_documents(body))
 
 
 @router.get("/v1/apps/{app_id}/providers")

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     port: int = 8080
     inprocess_workers: bool = True
     worker_concurrency: int = 16
+    # How long a worker holds a job without renewing: also how soon a dead worker's jobs return.
+    lease_seconds: float = 30.0
     max_body_bytes: int = 1024 * 1024
     extra_ca_file: Path | None = None
 

@@ -27,6 +27,7 @@ async def run_worker(settings: Settings) -> None:
         secrets,
         extra_ca_file=settings.extra_ca_file,
         concurrency=settings.worker_concurrency,
+        lease_seconds=settings.lease_seconds,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,10 +9,21 @@ from fastapi import FastAPI
 
 from clarion import __version__
 from clarion.api.body_limit import BodyLimitMiddleware
+from clarion.api.dialects import batch, dengage, sfmc
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.state import AppState
-from clarion.api.v1 import apps, contacts, health, installations, projects, providers, sends
+from clarion.api.v1 import (
+    apps,
+    contacts,
+    health,
+    installations,
+    preview,
+    projects,
+    providers,
+    sends,
+    templates,
+)
 from clarion.config import Settings
 from clarion.pipeline.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
@@ -41,6 +52,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 secrets,
                 extra_ca_file=settings.extra_ca_file,
                 concurrency=settings.worker_concurrency,
+                lease_seconds=settings.lease_seconds,
             )
             runtime.start()
         try:
@@ -58,7 +70,22 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, projects, apps, providers, contacts, installations, sends):
+    # preview before sends, so that /v1/sends/preview is not read as a send id.
+    routers = (
+        health,
+        projects,
+        apps,
+        providers,
+        contacts,
+        installations,
+        templates,
+        preview,
+        sends,
+        batch,
+        dengage,
+        sfmc,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)

@@ -6,6 +6,7 @@ import asyncio
 import os
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +28,16 @@ class MissingCredentials(Exception):
     """The app has no credentials for the provider a device needs."""
 
 
+#: How long a client is used before the stored credentials are checked for a change.
+RECHECK_SECONDS = 5.0
+
+
 @dataclass
 class _Entry:
     updated_at: datetime
     client: Client
     public: dict[str, Any]
+    checked_at: float
 
 
 class ProviderClients:
@@ -52,21 +58,29 @@ class ProviderClients:
         self, app_pk: int, provider: str, sandbox: bool = False
     ) -> tuple[Client, dict[str, Any]]:
         """The client for one app and provider, with the credentials' public fields."""
+        key = (app_pk, provider, sandbox)
+        cached = self._entries.get(key)
+        # Every device of a batch needs the same client: read the credentials row only
+        # every few seconds, not once per notification.
+        if cached is not None and time.monotonic() - cached.checked_at < RECHECK_SECONDS:
+            return cached.client, cached.public
         async with self.engine.connect() as conn:
             row = await app_store.get_credentials(conn, app_pk, provider)
         if row is None:
             raise MissingCredentials(f"no {provider} credentials for this app")
-        key = (app_pk, provider, sandbox)
         async with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.updated_at == row["updated_at"]:
+                entry.checked_at = time.monotonic()
                 return entry.client, entry.public
             if entry is not None:
                 await entry.client.close()
             client = self._build(
                 provider, row["public_config"], self.secrets.open(row["secret_blob"]), sandbox
             )
-            self._entries[key] = _Entry(row["updated_at"], client, row["public_config"])
+            self._entries[key] = _Entry(
+                row["updated_at"], client, row["public_config"], time.monotonic()
+            )
             return client, row["public_config"]
 
     def _build(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from clarion import __version__
 from clarion.api.body_limit import BodyLimitMiddleware
-from clarion.api.dialects import batch, dengage, sfmc
+from clarion.api.dialects import batch, dengage, pushv2, sfmc
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.state import AppState
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         sends,
         batch,
         dengage,
+        pushv2,
         sfmc,
     )
     for module in routers:

@@ -13,7 +13,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clarion.domain.errors import DomainError
 
 # Domain error codes answered with something other than 400.
-_DOMAIN_STATUS = {"FORBIDDEN": 403, "NOT_FOUND": 404, "PAYLOAD_TOO_LARGE": 400}
+_DOMAIN_STATUS = {
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "PAYLOAD_TOO_LARGE": 400,
+    # A template that exists but cannot be sent now: the request is well-formed.
+    "TEMPLATE_INACTIVE": 422,
+    "TEMPLATE_OUT_OF_WINDOW": 422,
+}
 
 
 class ApiError(Exception):

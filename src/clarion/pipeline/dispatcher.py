@@ -15,18 +15,18 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.domain.errors import DomainError
-from clarion.domain.language import choose_content
+from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
-from clarion.domain.payloads.build import build_payload
-from clarion.domain.personalize import (
-    CompiledContent,
-    RenderContext,
-    compile_contents,
-    render_content,
-)
+from clarion.domain.personalize import CompiledContent
 from clarion.pipeline.clients import MissingCredentials, ProviderClients
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.jobs import deliver_job
+from clarion.pipeline.rendering import (
+    compile_command,
+    device_from_row,
+    provider_of,
+    render_for_device,
+)
 from clarion.providers.apns import ApnsClient
 from clarion.providers.backoff import backoff_delay
 from clarion.providers.fcm import FcmClient
@@ -41,7 +41,6 @@ from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-PLATFORM_PROVIDER = {"ios": "apns", "android": "fcm", "web": "webpush"}
 #: Provider attempts per device before its outcome is recorded as an error.
 MAX_DELIVERY_ATTEMPTS = 8
 
@@ -117,7 +116,7 @@ class Dispatcher:
             self._prepared.move_to_end(send_id)
             return cached
         command = SendCommand.from_document(document)
-        prepared = _Prepared(send_id, command, compile_contents(command.message.localized()))
+        prepared = _Prepared(send_id, command, compile_command(command))
         self._prepared[send_id] = prepared
         if len(self._prepared) > 256:
             self._prepared.popitem(last=False)
@@ -126,15 +125,22 @@ class Dispatcher:
     async def _deliver(self, prepared: _Prepared, row: Any) -> _Result:
         attempts = int(row.attempts) + 1
         result = _Result(row.id, "pending", attempts, first_attempt=row.first_attempt_at is None)
-        provider = PLATFORM_PROVIDER.get(row.platform)
+        provider = provider_of(row.platform)
         if provider is None:
             result.outcome, result.reason = "undeliverable", f"UnsupportedPlatform:{row.platform}"
             return result
         try:
-            index, content = self._content_for(prepared, row)
-            result.language = content.language
             client, public = await self.clients.get(row.app_pk, provider, bool(row.sandbox))
-            delivery = await self._call(client, public, prepared.message, content, row)
+            rendered = render_for_device(
+                prepared.command,
+                prepared.compiled,
+                device_from_row(row),
+                public,
+                send_id=prepared.send_id,
+                now=utcnow(),
+            )
+            result.language = rendered.language
+            delivery = await self._call(client, rendered.payload, row)
         except MissingCredentials as exc:
             result.outcome, result.reason = "error", "MissingCredentials"
             log.warning("delivery %s: %s", row.id, exc)
@@ -143,57 +149,21 @@ class Dispatcher:
             result.outcome, result.reason = "error", exc.code
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
-        del index
         return _apply(result, delivery, row)
 
-    def _content_for(self, prepared: _Prepared, row: Any) -> tuple[int, LocalizedContent]:
-        contents = prepared.message.localized()
-        language = prepared.command.language
-        chosen = choose_content(contents, language, row.contact_language, row.language)
-        index = contents.index(chosen)
-        context = RenderContext(
-            contact={
-                "external_id": row.external_id,
-                "email": row.email,
-                "phone": row.phone,
-                "language": row.contact_language,
-                "timezone": row.contact_timezone,
-                "attributes": row.contact_attributes or {},
-            },
-            installation={
-                "installation_id": row.installation_id,
-                "platform": row.platform,
-                "language": row.language,
-                "timezone": row.timezone,
-                "tags": row.tags or [],
-                "attributes": row.attributes or {},
-            },
-            params=prepared.command.params,
-            current={"send_id": prepared.send_id, "now": utcnow().isoformat()}
-            | prepared.command.current,
-        )
-        return index, render_content(prepared.compiled[index], context)
-
-    async def _call(
-        self,
-        client: Any,
-        public: dict[str, Any],
-        message: Message,
-        content: LocalizedContent,
-        row: Any,
-    ) -> DeliveryResult:
-        options = message.options
+    async def _call(self, client: Any, payload: BuiltPayload, row: Any) -> DeliveryResult:
         if isinstance(client, ApnsClient):
-            _, apns = build_payload("apns", content, options, public["topic"])
-            return await client.send(row.token, apns.headers, apns.body)
+            return await client.send(row.token, payload.headers, payload.body)
         if isinstance(client, FcmClient):
-            _, fcm = build_payload("fcm", content, options, row.token)
-            return await client.send(json.loads(fcm.body)["message"])
+            return await client.send(json.loads(payload.body)["message"])
         assert isinstance(client, WebPushClient)
-        _, web = build_payload("webpush", content, options, "")
-        ttl = int(web.headers.get("TTL", options.ttl or MAX_TTL_SECONDS))
+        ttl = int(payload.headers.get("TTL", MAX_TTL_SECONDS))
         return await client.send(
-            row.subscription, web.body, ttl, web.headers.get("Urgency"), web.headers.get("Topic")
+            row.subscription,
+            payload.body,
+            ttl,
+            payload.headers.get("Urgency"),
+            payload.headers.get("Topic"),
         )
 
     async def _record(self, conn: AsyncConnection, send_id: str, results: list[_Result]) -> None:

@@ -14,7 +14,10 @@ from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
+from clarion.pipeline.media_check import check_media
+from clarion.pipeline.templates import expand_template
 from clarion.store import sends as send_store
+from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"])
 
@@ -40,6 +43,11 @@ class SendIn(StrictModel):
         None, description="Custom parameters templates read as {{ params.name }}"
     )
     language: str | None = Field(None, description="Language override for every recipient")
+    template_id: str | None = Field(
+        None,
+        description="Send a template's contents (not with content/contents); "
+        "options given here override the template's defaults",
+    )
     idempotency_key: IdempotencyKey | None = None
 
 
@@ -70,7 +78,16 @@ async def create_send(
     """Accept a send: it is stored with its planning job before this answers 201."""
     key = idempotency_header or body.idempotency_key
     document = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
-    command = parse_send_command(document, context.principal.app_ids)
+    expanded = document
+    if body.template_id is not None:
+        async with state.engine.connect() as conn:
+            expanded = await expand_template(conn, context.project_id, document, utcnow())
+    command = parse_send_command(expanded, context.principal.app_ids)
+    await check_media(
+        command.message,
+        "contents" if "contents" in expanded else "content",
+        extra_ca_file=state.settings.extra_ca_file,
+    )
     try:
         accepted = await accept_send(
             state.engine,

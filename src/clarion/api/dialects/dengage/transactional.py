@@ -1,0 +1,179 @@
+"""SendTransactionalPush: the request model and its translation into a native send command."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
+
+from clarion.api.dialects.dengage.errors import from_domain, validation_error
+from clarion.domain.errors import DomainError
+from clarion.pipeline.commands import SendCommand, parse_send_command
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CustomParameter(_Strict):
+    """One personalization value, read by templates as `{{ params.<key> }}`."""
+
+    key: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    value: JsonValue = None
+
+
+class FallbackChannel(_Strict):
+    """SMS sent when the push cannot be delivered: a template or a text, optionally a number."""
+
+    channel: Literal["SMS"]
+    templateId: Id | None = None
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1600)] | None = None
+    phoneNumber: Annotated[str, StringConstraints(min_length=3, max_length=32)] | None = None
+
+    @field_validator("phoneNumber")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError(f"{value!r} is not an international phone number") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise ValueError(f"{value!r} is not a valid phone number")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class InboxParams(_Strict):
+    """Keep the notification in the contact's inbox until `expireDate`."""
+
+    saveToInbox: bool = True
+    expireDate: datetime | None = None
+    category: Tag | None = None
+
+
+class TransactionalPush(_Strict):
+    """The SendTransactionalPush body, field names as the platform spells them."""
+
+    appId: Id | None = None
+    contactKey: Id | None = None
+    templateId: Id
+    current: dict[str, JsonValue] = Field(default_factory=dict)
+    customParameters: list[CustomParameter] = Field(default_factory=list)
+    fallbackChannel: FallbackChannel | None = None
+    inboxParams: InboxParams | None = None
+    language: Annotated[str, StringConstraints(min_length=1, max_length=35)] | None = None
+    sendToAll: bool = False
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    traceId: Id | None = None
+
+    def check_targeting(self) -> None:
+        """Exactly one of contactKey and token; the rules binding appId and sendToAll."""
+        if self.contactKey is None and self.token is None:
+            raise validation_error("contactKey or token is required", "contactKey")
+        if self.contactKey is not None and self.token is not None:
+            raise validation_error("give either contactKey or token, not both", "token")
+        if self.token is not None and self.sendToAll:
+            raise validation_error("sendToAll cannot be used with token", "sendToAll")
+        if self.token is not None and self.appId is None:
+            raise validation_error("appId is required when sending to a token", "appId")
+        if self.fallbackChannel is not None and not (
+            self.fallbackChannel.templateId or self.fallbackChannel.message
+        ):
+            raise validation_error(
+                "fallbackChannel needs a templateId or a message", "fallbackChannel.templateId"
+            )
+
+    def params(self) -> dict[str, Any]:
+        """customParameters as the native send's params."""
+        params: dict[str, Any] = {}
+        for index, parameter in enumerate(self.customParameters):
+            if parameter.key in params:
+                raise validation_error(
+                    f"custom parameter {parameter.key!r} is given twice",
+                    f"customParameters[{index}].key",
+                )
+            params[parameter.key] = parameter.value
+        return params
+
+    def extras(self) -> dict[str, Any]:
+        """Fields the core keeps with the send for features built later (SMS fallback, inbox)."""
+        return {
+            "tags": list(self.tags),
+            "fallbackChannel": self.fallbackChannel.model_dump(mode="json")
+            if self.fallbackChannel
+            else None,
+            "inboxParams": self.inboxParams.model_dump(mode="json") if self.inboxParams else None,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class DengageCommand(SendCommand):
+    """A native command that also stores the dialect fields the core does not act on yet."""
+
+    dengage: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_document(self) -> dict[str, Any]:
+        """The native stored form plus a `dengage` section (ignored by the planner)."""
+        return {**super().to_document(), "dengage": self.dengage}
+
+
+#: Native field prefixes and the dengage names they are reported under.
+_FIELD_NAMES = (
+    ("recipients.tokens", "token"),
+    ("recipients.external_ids", "contactKey"),
+    ("recipients", "contactKey"),
+    ("apps", "appId"),
+    ("params", "customParameters"),
+    ("language", "language"),
+    ("contents", "templateId"),
+    ("options", "templateId"),
+    ("template_id", "templateId"),
+)
+
+
+def dengage_field(native: str | None) -> str | None:
+    """The dengage field name of a native field path."""
+    if native is None:
+        return None
+    for prefix, name in _FIELD_NAMES:
+        if native == prefix or native.startswith((prefix + ".", prefix + "[")):
+            return name
+    return native
+
+
+def build_command(
+    push: TransactionalPush,
+    template: dict[str, Any],
+    allowed_apps: frozenset[str] | None,
+) -> DengageCommand:
+    """The native command for a validated request and its template document."""
+    recipients: dict[str, Any]
+    if push.token is not None:
+        recipients = {"tokens": [push.token]}
+    else:
+        recipients = {"external_ids": [push.contactKey], "all_devices": push.sendToAll}
+    document: dict[str, Any] = {
+        "recipients": recipients,
+        "contents": template["contents"],
+        "options": template["options"],
+        "params": push.params(),
+    }
+    if push.appId is not None:
+        document["apps"] = [push.appId]
+    if push.language is not None:
+        document["language"] = push.language
+    try:
+        command = parse_send_command(document, allowed_apps)
+    except DomainError as exc:
+        raise from_domain(exc, dengage_field(exc.field)) from None
+    fields = {item.name: getattr(command, item.name) for item in dataclasses.fields(command)}
+    fields["current"] = dict(push.current)
+    return DengageCommand(**fields, dengage=push.extras())

@@ -1,0 +1,252 @@
+"""HTTP routes of the sfmc dialect; every failure under /push/v1 answers in its error bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from clarion.api.dialects.sfmc.auth import Caller, authorize
+from clarion.api.dialects.sfmc.definition import Definition, parse_definition
+from clarion.api.dialects.sfmc.errors import SfmcError, bad_request, from_domain
+from clarion.api.dialects.sfmc.sending import (
+    BatchSend,
+    ContactSend,
+    batch_message,
+    build_command,
+    check_audience,
+    check_message_id,
+    check_sendable,
+    contact_text,
+    native_document,
+    parse_body,
+)
+from clarion.api.state import AppState, get_state
+from clarion.domain.errors import DomainError
+from clarion.pipeline.accept import accept_send, request_hash
+from clarion.store import apps as app_store
+from clarion.store import sfmc_messages as message_store
+from clarion.store.types import utcnow
+
+router = APIRouter(tags=["dialect: sfmc"])
+log = structlog.get_logger(__name__)
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
+    try:
+        return await work()
+    except SfmcError as exc:
+        return exc.response()
+    except DomainError as exc:
+        return from_domain(exc).response()
+    except Exception:
+        log.exception("sfmc_request_failed")
+        return SfmcError(500, ["An internal error occurred; see the server log."]).response()
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise bad_request("The request body is not valid JSON.") from None
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    document = await _json(request)
+    if not isinstance(document, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return document
+
+
+async def _valid_definition(
+    state: AppState, caller: Caller, document: dict[str, Any]
+) -> dict[str, Any]:
+    definition, problems = parse_definition(document)
+    if definition is None:
+        raise bad_request(*problems)
+    app_id = definition.application.id
+    async with state.engine.connect() as conn:
+        app = await app_store.get_app(conn, app_id)
+    if app is None or app["project_id"] != caller.project_id or not caller.may_use_app(app_id):
+        raise bad_request(f"Application {app_id} is not valid for the client.")
+    return definition.echo()
+
+
+async def _stored(
+    state: AppState, caller: Caller, message_id: str, missing_status: int
+) -> dict[str, Any]:
+    check_message_id(message_id)
+    async with state.engine.connect() as conn:
+        row = await message_store.get_message(conn, caller.project_id, message_id)
+    if row is None:
+        raise SfmcError(missing_status, [f"Message {message_id} is not valid for the client."])
+    return row
+
+
+@router.post("/push/v1/message")
+async def create_message(request: Request) -> Response:
+    """Create a push message definition; 201 echoes it with its id."""
+
+    async def work() -> Response:
+        state = get_state(request)
+        caller = await authorize(request, state, "send")
+        echo = await _valid_definition(state, caller, await _json_object(request))
+        message_id = message_store.new_message_id()
+        async with state.engine.begin() as conn:
+            await message_store.insert_message(conn, message_id, caller.project_id, echo)
+        return JSONResponse({"id": message_id, **echo}, status_code=201)
+
+    return await _guarded(work)
+
+
+@router.get("/push/v1/message/{message_id}")
+async def get_message(request: Request, message_id: str) -> Response:
+    """Read a definition."""
+
+    async def work() -> Response:
+        state = get_state(request)
+        caller = await authorize(request, state, "read")
+        row = await _stored(state, caller, message_id, 404)
+        return JSONResponse({"id": message_id, **row["definition"]})
+
+    return await _guarded(work)
+
+
+@router.patch("/push/v1/message/{message_id}")
+async def update_message(request: Request, message_id: str) -> Response:
+    """Update a definition: the given fields replace the stored ones, then all is re-validated."""
+
+    async def work() -> Response:
+        state = get_state(request)
+        caller = await authorize(request, state, "send")
+        changes = await _json_object(request)
+        row = await _stored(state, caller, message_id, 404)
+        merged = {**row["definition"], **changes}
+        merged.pop("id", None)
+        echo = await _valid_definition(state, caller, merged)
+        async with state.engine.begin() as conn:
+            await message_store.replace_message(conn, caller.project_id, message_id, echo)
+        return JSONResponse({"id": message_id, **echo})
+
+    return await _guarded(work)
+
+
+# PUT is accepted as a synonym of PATCH; only PATCH is listed in the OpenAPI document.
+router.add_api_route(
+    "/push/v1/message/{message_id}", update_message, methods=["PUT"], include_in_schema=False
+)
+
+
+@router.delete("/push/v1/message/{message_id}")
+async def delete_message(request: Request, message_id: str) -> Response:
+    """Delete a definition; later sends of it answer that it is not valid."""
+
+    async def work() -> Response:
+        state = get_state(request)
+        caller = await authorize(request, state, "send")
+        check_message_id(message_id)
+        async with state.engine.begin() as conn:
+            deleted = await message_store.delete_message(conn, caller.project_id, message_id)
+        if not deleted:
+            raise SfmcError(404, [f"Message {message_id} is not valid for the client."])
+        return Response(status_code=204)
+
+    return await _guarded(work)
+
+
+async def _sendable(
+    request: Request, message_id: str
+) -> tuple[AppState, Caller, Definition, dict[str, Any]]:
+    state = get_state(request)
+    caller = await authorize(request, state, "send")
+    document = await _json_object(request)
+    row = await _stored(state, caller, message_id, 400)
+    definition = Definition.model_validate(row["definition"])
+    check_sendable(message_id, definition, utcnow())
+    return state, caller, definition, document
+
+
+async def _accept(
+    state: AppState, caller: Caller, message_id: str, native: dict[str, Any], raw: Any
+) -> Response:
+    command = build_command(native, caller.app_ids)
+    accepted = await accept_send(
+        state.engine,
+        state.queue,
+        caller.project_id,
+        command,
+        fingerprint=request_hash({"message": message_id, "body": raw}),
+    )
+    return JSONResponse({"tokenId": accepted.id}, status_code=202)
+
+
+@router.post("/push/v1/messageContact/{message_id}/send")
+async def send_to_contacts(request: Request, message_id: str) -> Response:
+    """Send a definition to device tokens and/or subscriber keys (5000 each at most)."""
+
+    async def work() -> Response:
+        state, caller, definition, document = await _sendable(request, message_id)
+        body: ContactSend = parse_body(ContactSend, document)
+        check_audience(body, definition, utcnow())
+        text = contact_text(message_id, body, definition)
+        native = native_document(definition, text, body, body)
+        return await _accept(state, caller, message_id, native, document)
+
+    return await _guarded(work)
+
+
+@router.post("/push/v1/messageBatch/{message_id}/send")
+async def send_batch(request: Request, message_id: str) -> Response:
+    """Send a definition with the batch's own alert to explicit recipients."""
+
+    async def work() -> Response:
+        state, caller, definition, document = await _sendable(request, message_id)
+        body: BatchSend = parse_body(BatchSend, document)
+        check_audience(body, definition, utcnow())
+        message = batch_message(body)
+        if not message.alert.strip():
+            raise bad_request("Message is blank and no override message was provided.")
+        native = native_document(definition, message.alert, body, message)
+        return await _accept(state, caller, message_id, native, document)
+
+    return await _guarded(work)
+
+
+async def _audience_send(request: Request, message_id: str, field: str, what: str) -> Response:
+    async def work() -> Response:
+        _state, _caller, _definition, document = await _sendable(request, message_id)
+        values = document.get(field)
+        if not isinstance(values, list) or not values:
+            raise bad_request(f"{field} is required.")
+        raise bad_request(
+            f"Sends to {what} are not supported yet: they wait on audience sends. "
+            "Use messageContact or messageBatch with deviceTokens or subscriberKeys."
+        )
+
+    return await _guarded(work)
+
+
+@router.post("/push/v1/messageList/{message_id}/send")
+async def send_to_lists(request: Request, message_id: str) -> Response:
+    """List sends: validated, then refused until audience sends exist."""
+    return await _audience_send(request, message_id, "inclusionListIds", "lists")
+
+
+@router.post("/push/v1/messageTag/{message_id}/send")
+async def send_to_tags(request: Request, message_id: str) -> Response:
+    """Tag sends: validated, then refused until audience sends exist."""
+    return await _audience_send(request, message_id, "inclusionTags", "tags")
+
+
+async def _unknown_route(request: Request) -> Response:
+    return SfmcError(404, [f"No route {request.method} {request.url.path}."]).response()
+
+
+router.add_api_route(
+    "/push/v1/{rest:path}", _unknown_route, methods=_METHODS, include_in_schema=False
+)

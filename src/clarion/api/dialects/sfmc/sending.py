@@ -1,0 +1,227 @@
+"""Sends of a stored definition: the request bodies, their documented errors, the native command."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from clarion.api.dialects.sfmc.definition import (
+    ACTIVE,
+    INBOX_ALERT,
+    INBOX_ONLY,
+    Definition,
+    KeyValue,
+    validation_lines,
+)
+from clarion.api.dialects.sfmc.errors import bad_request, from_domain
+from clarion.domain.errors import DomainError
+from clarion.pipeline.commands import SendCommand, parse_send_command
+
+MAX_VALUES: Final = 5000
+SEND_TIME_FORMAT: Final = "%Y-%m-%d %H:%M"
+_SEND_TIME: Final = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
+_MESSAGE_ID: Final = re.compile(r"^[A-Za-z0-9_=-]{1,64}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Overrides(_Model):
+    """What a send may change in the definition's content."""
+
+    title: Annotated[str, StringConstraints(max_length=16_384)] | None = None
+    subtitle: Annotated[str, StringConstraints(max_length=16_384)] | None = None
+    mutable_content: bool | None = Field(None, alias="mutable-content")
+    sound: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    badge: int | Annotated[str, StringConstraints(pattern=r"^\+?\d{1,9}$")] | None = None
+    openDirect: Annotated[str, StringConstraints(min_length=1, max_length=15)] | None = None
+    keys: list[KeyValue] | None = None
+
+
+class Audience(_Model):
+    """Who a send reaches, and when."""
+
+    deviceTokens: list[str] | None = None
+    subscriberKeys: list[str] | None = None
+    inclusionTags: list[str] | None = None
+    exclusionTags: list[str] | None = None
+    sendTime: str | None = None
+
+
+class ContactSend(Audience, Overrides):
+    """POST /push/v1/messageContact/{messageId}/send."""
+
+    override: bool = False
+    messageText: Annotated[str, StringConstraints(max_length=16_384)] | None = None
+
+
+class BatchMessage(Overrides):
+    """The message part of a messageBatch send; alert is required there."""
+
+    alert: Annotated[str, StringConstraints(max_length=16_384)]
+
+
+class BatchSend(Audience):
+    """POST /push/v1/messageBatch/{messageId}/send."""
+
+    message: BatchMessage | list[BatchMessage]
+
+
+def check_message_id(message_id: str) -> None:
+    """Refuse an id that cannot be one of ours."""
+    if not _MESSAGE_ID.match(message_id):
+        raise bad_request(f"Message id {message_id} is not valid.")
+
+
+def check_sendable(message_id: str, definition: Definition, now: datetime) -> None:
+    """A definition can be sent when active, an alert, and inside its availability window."""
+    if definition.status != ACTIVE:
+        raise bad_request(f"The status for Message {message_id} is not set to Active.")
+    if definition.is_location():
+        raise bad_request(
+            f"Message {message_id} is a location or beacon message: the device shows it "
+            "when it enters or leaves a geofence or beacon region, it cannot be sent by API."
+        )
+    if definition.contentType == INBOX_ONLY:
+        raise bad_request("Inbox-only messages cannot be sent yet: the inbox is not built.")
+    if now < definition.startDate:
+        raise bad_request(f"Message {message_id} is not available for sends before its startDate.")
+    if definition.endDate is not None and now >= definition.endDate:
+        raise bad_request(f"Message {message_id} is no longer available for sends (endDate).")
+
+
+def parse_body(model: type[ContactSend] | type[BatchSend], document: dict[str, Any]) -> Any:
+    """Validate a send body, listing every problem."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise bad_request(*validation_lines(exc)) from None
+
+
+def check_audience(audience: Audience, definition: Definition, now: datetime) -> None:
+    """Explicit recipients only (tags wait on segments); sendTime now or past, well formed."""
+    problems: list[str] = []
+    if audience.inclusionTags or audience.exclusionTags:
+        problems.append(
+            "inclusionTags and exclusionTags are not supported yet: tag audiences wait on "
+            "segments; send to deviceTokens or subscriberKeys."
+        )
+    if audience.deviceTokens is None and audience.subscriberKeys is None:
+        problems.append("One or more DeviceTokens must be specified in order to send a message.")
+    elif not audience.deviceTokens and not audience.subscriberKeys:
+        problems.append("The count of DeviceTokens cannot be zero.")
+    for name in ("deviceTokens", "subscriberKeys"):
+        values = getattr(audience, name) or []
+        if len(values) > MAX_VALUES:
+            problems.append(f"The count of {name} cannot exceed {MAX_VALUES}.")
+    if audience.sendTime is not None:
+        send_at = parse_send_time(audience.sendTime, definition)
+        if send_at is None:
+            problems.append(f"{audience.sendTime} is not a valid send time (yyyy-MM-dd HH:mm).")
+        elif send_at > now:
+            problems.append(
+                "Scheduled sends (a sendTime in the future) are not supported yet; "
+                "omit sendTime to send now."
+            )
+    if problems:
+        raise bad_request(*problems)
+
+
+def parse_send_time(value: str, definition: Definition) -> datetime | None:
+    """sendTime read in the definition's scheduledTzOffset (default UTC-6), or None if invalid."""
+    if not _SEND_TIME.match(value):
+        return None
+    try:
+        local = datetime.strptime(value, SEND_TIME_FORMAT)
+    except ValueError:
+        return None
+    offset = definition.scheduledTzOffset if definition.scheduledTzOffset is not None else -6.0
+    return local.replace(tzinfo=timezone(timedelta(hours=offset)))
+
+
+def contact_text(message_id: str, body: ContactSend, definition: Definition) -> str:
+    """The alert text after the override rules."""
+    text = body.messageText
+    if body.override:
+        if text is None or not text.strip():
+            raise bad_request("Cannot override message text with a blank message.")
+        return text
+    if text is not None:
+        raise bad_request("MessageText is not applicable when Override is false.")
+    if not definition.alert or not definition.alert.strip():
+        raise bad_request("Message is blank and no override message was provided.")
+    return definition.alert
+
+
+def _badge(content: dict[str, Any], badge: int | str | None) -> None:
+    if badge is None:
+        return
+    if isinstance(badge, str) and badge.startswith("+"):
+        content["badge_increment"] = int(badge[1:])
+    else:
+        content["badge"] = int(badge)
+
+
+def native_document(
+    definition: Definition, text: str, audience: Audience, overrides: Overrides
+) -> dict[str, Any]:
+    """The native send body for a definition, the final text and a send's overrides."""
+    data: dict[str, Any] = dict(definition.custom or {})
+    for pair in [*(definition.keys or []), *(overrides.keys or [])]:
+        data[pair.key] = pair.value
+    open_direct = overrides.openDirect or definition.openDirect
+    if open_direct:
+        data["_od"] = open_direct
+    content: dict[str, Any] = {
+        "body": text,
+        "title": overrides.title if overrides.title is not None else definition.title,
+        "subtitle": overrides.subtitle if overrides.subtitle is not None else definition.subtitle,
+        "sound": overrides.sound or definition.sound,
+        "data": data,
+    }
+    _badge(content, overrides.badge if overrides.badge is not None else definition.badge)
+    if definition.media is not None:
+        picture = definition.media.iosUrl or definition.media.androidUrl
+        if picture:
+            content["media"] = {"picture": picture}
+        if definition.media.alt:
+            data["_mediaAlt"] = definition.media.alt
+    if definition.contentType == INBOX_ALERT and definition.url:
+        content["deeplink"] = definition.url
+    mutable = overrides.mutable_content
+    options = {
+        "content_available": definition.content_available == 1,
+        "mutable_content": bool(definition.mutable_content if mutable is None else mutable),
+    }
+    recipients: dict[str, Any] = {}
+    if audience.deviceTokens:
+        recipients["tokens"] = audience.deviceTokens
+    if audience.subscriberKeys:
+        recipients["external_ids"] = audience.subscriberKeys
+    return {
+        "recipients": recipients,
+        "apps": [definition.application.id],
+        "content": {key: value for key, value in content.items() if value is not None},
+        "options": options,
+    }
+
+
+def build_command(document: dict[str, Any], allowed_apps: frozenset[str] | None) -> SendCommand:
+    """The native command, core errors reported under the sfmc field names."""
+    try:
+        return parse_send_command(document, allowed_apps)
+    except DomainError as exc:
+        raise from_domain(exc) from None
+
+
+def batch_message(body: BatchSend) -> BatchMessage:
+    """The one message of a batch (documented as an array, used as one object)."""
+    if isinstance(body.message, list):
+        if len(body.message) != 1:
+            raise bad_request("message must hold exactly one message.")
+        return body.message[0]
+    return body.message

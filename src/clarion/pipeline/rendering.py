@@ -1,0 +1,184 @@
+"""What one device receives for a send: language choice, personalization and provider request.
+
+Delivery and preview both call `render_for_device`, so a preview shows exactly
+the request a delivery makes (except authentication headers, which the
+transports add, and `current.send_id`, which a preview does not have).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from clarion.domain.errors import DomainError
+from clarion.domain.language import choose_content
+from clarion.domain.limits import BuiltPayload
+from clarion.domain.message import Content, LocalizedContent
+from clarion.domain.payloads.build import build_payload
+from clarion.domain.personalize import (
+    CompiledContent,
+    RenderContext,
+    compile_contents,
+    render_content,
+)
+from clarion.domain.platforms import Platform
+from clarion.pipeline.commands import SendCommand
+
+PLATFORM_PROVIDER: Final[dict[str, Platform]] = {"ios": "apns", "android": "fcm", "web": "webpush"}
+
+Compiled = tuple[CompiledContent[LocalizedContent], ...]
+
+
+@dataclass(frozen=True)
+class Device:
+    """The facts about one installation (and its contact) that templates and payloads read."""
+
+    platform: str
+    installation_id: str
+    token: str | None = None
+    subscription: dict[str, Any] | None = None
+    language: str | None = None
+    timezone: str | None = None
+    tags: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    contact: dict[str, Any] | None = None
+
+    @property
+    def contact_language(self) -> str | None:
+        """The contact's language, when the device belongs to a contact that has one."""
+        return (self.contact or {}).get("language")
+
+    def context_objects(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The `contact` and `installation` objects templates read."""
+        installation = {
+            "installation_id": self.installation_id,
+            "platform": self.platform,
+            "language": self.language,
+            "timezone": self.timezone,
+            "tags": self.tags,
+            "attributes": self.attributes,
+        }
+        return dict(self.contact or {}), installation
+
+
+def device_from_row(row: Any) -> Device:
+    """A Device from a row joining installations and contacts (contact columns prefixed)."""
+    contact = None
+    if row.external_id is not None:
+        contact = {
+            "external_id": row.external_id,
+            "email": row.email,
+            "phone": row.phone,
+            "language": row.contact_language,
+            "timezone": row.contact_timezone,
+            "attributes": row.contact_attributes or {},
+        }
+    return Device(
+        platform=row.platform,
+        installation_id=row.installation_id,
+        token=row.token,
+        subscription=row.subscription,
+        language=row.language,
+        timezone=row.timezone,
+        tags=list(row.tags or []),
+        attributes=dict(row.attributes or {}),
+        contact=contact,
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The outcome of rendering for one device: language, content sent and provider request."""
+
+    provider: Platform
+    language: str | None
+    content: Content
+    payload: BuiltPayload
+
+
+def compile_command(command: SendCommand) -> Compiled:
+    """Compile a send's templates once, for all of its devices."""
+    return compile_contents(command.message.localized())
+
+
+def provider_of(platform: str) -> Platform | None:
+    """The provider serving an installation platform, or None when none does."""
+    return PLATFORM_PROVIDER.get(platform)
+
+
+def _target(provider: Platform, device: Device, public: Mapping[str, Any]) -> str:
+    if provider == "apns":
+        topic = public.get("topic")
+        if not topic:
+            raise DomainError("MISSING_TOPIC", "the app's APNs credentials have no topic")
+        return str(topic)
+    if provider == "fcm":
+        return device.token or ""
+    return ""
+
+
+def render_for_device(
+    command: SendCommand,
+    compiled: Compiled,
+    device: Device,
+    public: Mapping[str, Any],
+    *,
+    send_id: str | None,
+    now: datetime,
+) -> Rendered:
+    """Choose the language, personalize and build the provider request for one device.
+
+    Language preference: the send's explicit language, then the contact's, then the
+    installation's, then the fallback content. `public` is the app's public provider
+    configuration (the APNs topic). Raises DomainError when rendering or the size
+    limit fails for this device.
+    """
+    provider = provider_of(device.platform)
+    if provider is None:
+        raise DomainError("UNSUPPORTED_PLATFORM", f"no provider for platform {device.platform}")
+    chosen = choose_content(compiled, command.language, device.contact_language, device.language)
+    contact, installation = device.context_objects()
+    current: dict[str, Any] = {"now": now.isoformat()}
+    if send_id is not None:
+        current["send_id"] = send_id
+    context = RenderContext(
+        contact=contact,
+        installation=installation,
+        params=command.params,
+        current=current | command.current,
+    )
+    content = render_content(chosen, context)
+    sent, payload = build_payload(
+        provider,
+        content,
+        command.message.options,
+        _target(provider, device, public),
+        now=now.timestamp(),
+    )
+    return Rendered(provider, chosen.language, sent, payload)
+
+
+def provider_request(
+    rendered: Rendered, device: Device, public: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The provider request as a JSON-ready description (authentication headers left out)."""
+    payload = rendered.payload
+    body = payload.body.decode("utf-8")
+    described: dict[str, Any] = {"method": "POST"}
+    if rendered.provider == "apns":
+        described["path"] = "/3/device/" + quote(device.token or "", safe="")
+        described["headers"] = dict(payload.headers)
+    elif rendered.provider == "fcm":
+        described["path"] = f"/v1/projects/{public.get('project_id', '')}/messages:send"
+        described["headers"] = {"Content-Type": "application/json"}
+    else:
+        described["url"] = (device.subscription or {}).get("endpoint")
+        described["headers"] = dict(payload.headers) | {"Content-Encoding": "aes128gcm"}
+        described["encrypted"] = True
+    described["body"] = body
+    described["json"] = json.loads(body)
+    return described

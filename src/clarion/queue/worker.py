@@ -1,0 +1,235 @@
+"""The generic worker loop: claim due jobs, run their handlers concurrently, record outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from clarion.queue.backoff import Backoff
+from clarion.queue.metrics import JOB_OUTCOMES, JOB_SECONDS, JOBS_CLAIMED
+from clarion.queue.models import DEFAULT_LEASE_SECONDS, HandlerResult, Job
+from clarion.queue.protocol import JobQueue
+from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job], Awaitable[HandlerResult]]
+
+
+def default_owner() -> str:
+    """A lease owner name unique to this worker: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """What a worker has done so far."""
+
+    claimed: int = 0
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    lost_leases: int = 0
+    claim_errors: int = 0
+
+
+class Worker:
+    """Runs handlers for claimed jobs, at most `concurrency` at a time.
+
+    Leases of running jobs are extended every third of `lease_seconds`, so only a
+    worker that stopped (crashed, hung event loop, lost database) loses them.
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: Mapping[str, Handler],
+        *,
+        owner: str | None = None,
+        concurrency: int = 32,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        batch: int | None = None,
+        idle_seconds: float = 1.0,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.queue = queue
+        self.handlers = dict(handlers)
+        self.owner = owner or default_owner()
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.batch = batch or concurrency
+        self.idle_seconds = idle_seconds
+        self.backoff = backoff or Backoff()
+        self.stats = WorkerStats()
+        self._rng = rng or random.Random()
+        self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._grace = 10.0
+        self._running = False
+
+    @property
+    def inflight(self) -> list[Job]:
+        """Jobs whose handlers are running now."""
+        return [job for job, _ in self._inflight.values()]
+
+    async def run(self) -> None:
+        """Claim and run jobs until stop() is called."""
+        if self._running:
+            raise RuntimeError("worker is already running")
+        self._running = True
+        self._finished.clear()
+        extender = asyncio.create_task(self._extend_leases_forever(), name="lease-extender")
+        try:
+            await self._claim_loop()
+            await self._drain(self._grace)
+        finally:
+            extender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await extender
+            if self._inflight:
+                # Cancelled from outside: hand back what is unfinished.
+                await asyncio.shield(self._drain(0.0))
+            self._running = False
+            self._finished.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming, let running jobs finish for `grace` seconds, release the rest."""
+        self._grace = grace
+        self._stopping.set()
+        if self._running:
+            await self._finished.wait()
+
+    async def _claim_loop(self) -> None:
+        kinds = sorted(self.handlers)
+        failures = 0
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._until_stopped(self._slot_freed.wait())
+                continue
+            try:
+                jobs = await self.queue.claim(
+                    self.owner, min(self.batch, free), self.lease_seconds, kinds
+                )
+            except Exception as exc:
+                failures += 1
+                self.stats.claim_errors += 1
+                log.warning("claiming jobs failed: %r", exc)
+                await self._until_stopped(asyncio.sleep(min(0.1 * 2**failures, 5.0)))
+                continue
+            failures = 0
+            self.stats.claimed += len(jobs)
+            for job in jobs:
+                JOBS_CLAIMED.labels(job.kind).inc()
+                task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+                self._inflight[job.id] = (job, task)
+            if not jobs:
+                await self._until_stopped(self.queue.wait_for_work(self.idle_seconds))
+
+    async def _until_stopped(self, waiting: Coroutine[Any, Any, Any]) -> None:
+        waiter = asyncio.ensure_future(waiting)
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+
+    async def _run_job(self, job: Job) -> None:
+        try:
+            result = await self._outcome(job)
+            await self._record(job, result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The job stays leased; it comes back when the lease runs out.
+            log.warning("recording the outcome of job %s failed: %r", job.id, exc)
+        finally:
+            self._inflight.pop(job.id, None)
+            self._slot_freed.set()
+
+    async def _outcome(self, job: Job) -> HandlerResult:
+        if job.attempts > job.max_attempts:
+            # Each claim counts; a job whose workers keep dying under it must stop somewhere.
+            return HandlerResult.failed(f"gave up after {job.max_attempts} attempts (lease lost)")
+        handler = self.handlers[job.kind]
+        started = time.perf_counter()
+        try:
+            return await handler(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return HandlerResult.retry(f"{type(exc).__name__}: {exc}")
+        finally:
+            JOB_SECONDS.labels(job.kind).observe(time.perf_counter() - started)
+
+    async def _record(self, job: Job, result: HandlerResult) -> None:
+        outcome = result.outcome
+        if outcome == "done":
+            held = job.id in await self.queue.complete([job])
+            self.stats.done += 1
+        elif outcome == "retry" and job.attempts < job.max_attempts:
+            delay = result.retry_after
+            if delay is None:
+                delay = self.backoff.delay(job.attempts, self._rng)
+            run_at = utcnow() + timedelta(seconds=delay)
+            held = await self.queue.retry(job, run_at, result.error or "retry")
+            self.stats.retried += 1
+        else:
+            error = result.error or "failed"
+            if outcome == "retry":
+                error = f"gave up after {job.attempts} attempts: {error}"
+                outcome = "failed"
+            held = await self.queue.fail(job, error)
+            self.stats.failed += 1
+        JOB_OUTCOMES.labels(job.kind, outcome if held else "lost").inc()
+        if not held:
+            self.stats.lost_leases += 1
+            log.info("job %s was taken over by another worker; its outcome is dropped", job.id)
+
+    async def _drain(self, grace: float) -> None:
+        tasks = [task for _, task in self._inflight.values()]
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
+        unfinished = [(job, task) for job, task in self._inflight.values() if not task.done()]
+        for _, task in unfinished:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in unfinished), return_exceptions=True)
+        if unfinished:
+            released = await self.queue.release([job for job, _ in unfinished])
+            self.stats.released += len(released)
+
+    async def _extend_leases_forever(self) -> None:
+        interval = self.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self._inflight)
+            if not ids:
+                continue
+            try:
+                held = await self.queue.extend_leases(self.owner, ids, self.lease_seconds)
+            except Exception as exc:
+                log.warning("extending leases failed: %r", exc)
+                continue
+            lost = [job_id for job_id in ids if job_id not in held and job_id in self._inflight]
+            if lost:
+                log.warning("lost the lease of jobs %s", lost)

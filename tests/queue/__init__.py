@@ -1,0 +1,1 @@
+"""Tests of the durable job queue and the worker loop."""

@@ -24,8 +24,8 @@ run: $(RUNTIME_STAMP)
 	$(BIN)/clarion serve --demo
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy

@@ -1,8 +1,9 @@
-"""Generate an Alembic revision from the table metadata: `python scripts/new_migration.py "message"`."""
+"""Generate an Alembic revision from the metadata: `python scripts/new_migration.py "message"`."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,8 +15,10 @@ from sqlalchemy.engine import Connection
 from clarion.store.engine import create_engine
 from clarion.store.migrate import alembic_config, upgrade
 
+VERSIONS = Path(__file__).resolve().parent.parent / "src/clarion/store/migrations/versions"
 
-async def main(message: str) -> None:
+
+async def generate(message: str) -> None:
     """Upgrade a scratch SQLite database to head, then autogenerate the next revision."""
     with tempfile.TemporaryDirectory() as scratch:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}")
@@ -33,5 +36,13 @@ async def main(message: str) -> None:
         await engine.dispose()
 
 
+def tidy() -> None:
+    """Generated code follows the project's style like any other file."""
+    ruff = Path(sys.executable).parent / "ruff"
+    subprocess.run([str(ruff), "format", str(VERSIONS)], check=True)
+    subprocess.run([str(ruff), "check", "--fix", "--quiet", str(VERSIONS)], check=False)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(" ".join(sys.argv[1:]) or "schema change"))
+    asyncio.run(generate(" ".join(sys.argv[1:]) or "schema change"))
+    tidy()

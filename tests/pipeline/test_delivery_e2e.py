@@ -78,3 +78,45 @@ async def test_retries_after_server_errors_until_delivered(env: DeliveryEnv) -> 
     assert done["counts"]["sent"] == 1
     (trail,) = await env.deliveries(done["id"])
     assert trail["attempts"] == 3 and trail["provider_status"] == 200
+
+
+async def test_bursts_of_429_and_5xx_and_resets_still_deliver_everything(env: DeliveryEnv) -> None:
+    tokens = [await env.ios(f"burst-{index}") for index in range(30)]
+    faults = env.emulators.apns.faults
+    faults.add_error_rate(1.0, "TooManyRequests", retry_after=1, count=10)
+    faults.add_error_rate(1.0, "ServiceUnavailable", count=10)
+    faults.set_reset_rate(1.0, count=3)
+    done = await env.wait_done(
+        await env.send({"recipients": {"tokens": tokens}, "content": {"body": "x"}})
+    )
+    assert done["counts"]["sent"] == 30 and done["counts"]["pending"] == 0, done
+    received = [d.target for d in env.emulators.apns.deliveries]
+    assert sorted(received) == sorted(tokens), "each device exactly once"
+    trail = await env.deliveries(done["id"])
+    assert max(d["attempts"] for d in trail) >= 2
+    assert all(d["outcome"] == "sent" and d["provider_status"] == 200 for d in trail)
+
+
+async def test_permanent_errors_are_not_retried(env: DeliveryEnv) -> None:
+    token = await env.ios("wrong-topic")
+    env.emulators.apns.faults.set_outcome(token, "TopicDisallowed")
+    done = await env.wait_done(
+        await env.send({"recipients": {"tokens": [token]}, "content": {"body": "x"}})
+    )
+    (trail,) = await env.deliveries(done["id"])
+    assert trail["outcome"] == "error" and trail["provider_reason"] == "TopicDisallowed"
+    assert trail["attempts"] == 1 and trail["provider_status"] == 400
+    device = (
+        await env.http.get(f"/v1/apps/{env.app_id}/installations/wrong-topic", headers=env.headers)
+    ).json()
+    assert device["valid"] is True, "a permanent error is not a reason to drop the device"
+
+
+async def test_web_push_gone_subscription_is_pruned(env: DeliveryEnv) -> None:
+    endpoint = await env.web("old-browser")
+    env.emulators.webpush.unsubscribe(endpoint)
+    done = await env.wait_done(
+        await env.send({"recipients": {"tokens": [endpoint]}, "content": {"body": "x"}})
+    )
+    (trail,) = await env.deliveries(done["id"])
+    assert trail["outcome"] == "undeliverable" and trail["provider_status"] in (404, 410)

@@ -179,7 +179,7 @@ class Dispatcher:
                     "b_id": result.delivery_id,
                     "b_outcome": result.outcome,
                     "b_status": result.status,
-                    "b_reason": result.reason,
+                    "b_reason": _clip(result.reason, 128),
                     "b_message_id": result.message_id,
                     "b_language": result.language,
                     "b_attempts": result.attempts,
@@ -211,7 +211,7 @@ class Dispatcher:
                 firsts,
             )
         invalid = [
-            {"b_pk": r.invalidate_pk, "b_reason": r.reason, "b_at": now}
+            {"b_pk": r.invalidate_pk, "b_reason": _clip(r.reason, 64), "b_at": now}
             for r in results
             if r.invalidate_pk
         ]
@@ -235,6 +235,12 @@ class Dispatcher:
         hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
         delay = backoff_delay(attempts, retry_after=hinted, random_fraction=self._rng.random)
         return now + timedelta(seconds=delay)
+
+
+def _clip(reason: str | None, size: int) -> str | None:
+    # Provider reasons are free text (web push services answer with prose): they must fit
+    # their column, or the outcome could never be recorded.
+    return reason[:size] if reason is not None else None
 
 
 def _apply(result: _Result, delivery: DeliveryResult, row: Any) -> _Result:

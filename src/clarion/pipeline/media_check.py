@@ -72,6 +72,7 @@ CONTENT_RULES: Final[Mapping[str, MediaRule]] = {
     "picture": PICTURE,
     "audio": AUDIO,
     "video": VIDEO,
+    "landing": LANDING_IMAGE,
 }
 
 
@@ -84,16 +85,16 @@ class MediaUrl:
     rule: MediaRule
 
 
-def _landing_urls(landing: Landing | None, path: str | None) -> list[MediaUrl]:
+def _landing_urls(landing: Landing | None, path: str | None, rule: MediaRule) -> list[MediaUrl]:
     if landing is None:
         return []
     found = []
     if landing.image:
-        found.append(MediaUrl(join_path(path, "image") or "image", landing.image, LANDING_IMAGE))
+        found.append(MediaUrl(join_path(path, "image") or "image", landing.image, rule))
     for index, item in enumerate(landing.contents):
         if item.image:
             where = join_path(path, "contents", index, "image") or "image"
-            found.append(MediaUrl(where, item.image, LANDING_IMAGE))
+            found.append(MediaUrl(where, item.image, rule))
     return found
 
 
@@ -102,10 +103,14 @@ def _content_urls(
 ) -> list[MediaUrl]:
     found = []
     for name, rule in rules.items():
-        url = getattr(content.media, name)
+        url = getattr(content.media, name, None) if name != "landing" else None
         if url:
             found.append(MediaUrl(join_path(path, "media", name) or name, url, rule))
-    return found + _landing_urls(content.landing, join_path(path, "landing"))
+    # Rules without "landing" leave landing images unchecked (a platform that never did).
+    landing_rule = rules.get("landing")
+    if landing_rule is not None:
+        found += _landing_urls(content.landing, join_path(path, "landing"), landing_rule)
+    return found
 
 
 def media_urls(

@@ -1,0 +1,23 @@
+"""`python -m bench`: every benchmark, each writing its section of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench import delivery, emulator_apns
+
+
+def main() -> None:
+    """Run the emulator benchmark, then the delivery benchmark, with default sizes."""
+    argv = sys.argv
+    try:
+        sys.argv = [argv[0]]
+        asyncio.run(emulator_apns.main())
+        asyncio.run(delivery.main())
+    finally:
+        sys.argv = argv
+
+
+if __name__ == "__main__":
+    main()

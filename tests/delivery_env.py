@@ -148,6 +148,7 @@ async def delivery_env(database_url: str, tmp_path: Path) -> AsyncIterator[Deliv
             admin_key=ADMIN_KEY,
             secret_key="e2e-secret",
             extra_ca_file=emulators.ca_file,
+            sms_url=emulators.sms.url,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

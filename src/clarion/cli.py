@@ -171,15 +171,17 @@ def _redacted(settings: Settings) -> str:
     return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
-def _register_emulate() -> None:
+def _register_subcommands() -> None:
+    from clarion.cli_import import import_command
     from clarion.emulators.cli import emulate_command
 
     app.command("emulate", help="Run the local APNs, FCM, Web Push and SMS emulators.")(
         emulate_command
     )
+    app.command("import", help="Import list members from a CSV or JSON file.")(import_command)
 
 
-_register_emulate()
+_register_subcommands()
 
 
 def main() -> None:

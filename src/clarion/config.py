@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     max_body_bytes: int = 1024 * 1024
     extra_ca_file: Path | None = None
+    # HTTP SMS provider of the SMS fallback (CLARION_SMS_URL, CLARION_SMS_API_KEY, ...).
+    sms_url: str = ""
+    sms_api_key: str = ""
+    sms_sender: str = ""
 
     @cached_property
     def effective_database_url(self) -> str:

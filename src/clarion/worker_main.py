@@ -21,14 +21,7 @@ async def run_worker(settings: Settings) -> None:
     await upgrade(engine)
     queue = SqlJobQueue(engine)
     secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
-    runtime = DeliveryRuntime(
-        engine,
-        queue,
-        secrets,
-        extra_ca_file=settings.extra_ca_file,
-        concurrency=settings.worker_concurrency,
-        lease_seconds=settings.lease_seconds,
-    )
+    runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

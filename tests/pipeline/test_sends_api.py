@@ -134,7 +134,7 @@ async def test_unknown_and_invalidated_recipients_get_outcomes(
     # d0's app has no APNs credentials: an error outcome, never a silent success.
     assert (
         counts["not_found"] == 2
-        and counts["error"] == 1
+        and counts["errors"] == 1
         and counts["pending"] == 0
         and counts["targeted"] == 1
     )

@@ -129,7 +129,7 @@ async def test_kill_9_during_a_10000_device_send(database_url: str, tmp_path: Pa
                     second.wait(timeout=60)
 
     counts = status["counts"]
-    assert counts["sent"] == DEVICES and counts["pending"] == 0 and counts["error"] == 0, counts
+    assert counts["sent"] == DEVICES and counts["pending"] == 0 and counts["errors"] == 0, counts
     assert counts["targeted"] == DEVICES
     received = Counter(delivery.target for delivery in emulators.apns.deliveries)
     assert set(received) == set(tokens), "some device never received its notification"

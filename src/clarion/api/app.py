@@ -24,6 +24,11 @@ from clarion.api.v1 import (
     sends,
     templates,
 )
+from clarion.api.v1 import caps as frequency_caps
+from clarion.api.v1 import events as engagement_events
+from clarion.api.v1 import inbox as contact_inbox
+from clarion.api.v1 import lists as audience_lists
+from clarion.api.v1 import segments as audience_segments
 from clarion.config import Settings
 from clarion.pipeline.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
@@ -46,14 +51,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.clarion = AppState(settings=settings, engine=engine, secrets=secrets, queue=queue)
         runtime = None
         if settings.inprocess_workers:
-            runtime = DeliveryRuntime(
-                engine,
-                queue,
-                secrets,
-                extra_ca_file=settings.extra_ca_file,
-                concurrency=settings.worker_concurrency,
-                lease_seconds=settings.lease_seconds,
-            )
+            runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets)
             runtime.start()
         try:
             yield
@@ -81,6 +79,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         templates,
         preview,
         sends,
+        audience_lists,
+        audience_segments,
+        engagement_events,
+        contact_inbox,
+        frequency_caps,
         batch,
         dengage,
         pushv2,

@@ -12,6 +12,8 @@ from clarion.domain.personalize import compile_content, compile_contents
 from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
 from clarion.domain.tags import normalize_language_tag as check_language_tag
+from clarion.pipeline.audience import parse_broadcast, refuse_broadcast_fields
+from clarion.pipeline.engagement import Engagement, parse_engagement
 
 _PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")
 # Stand-ins for the per-device parts; neither counts toward any provider's size limit.
@@ -32,29 +34,41 @@ class SendCommand:
     params: dict[str, Any] = field(default_factory=dict)
     current: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
+    engagement: Engagement = field(default_factory=Engagement)
+    #: Broadcasts only (recipients then empty): audience, exclusions, schedule; see audience.py.
+    broadcast: dict[str, Any] | None = None
 
     def to_document(self) -> dict[str, Any]:
         """JSON form stored with the send, so planning can resume after a restart."""
-        return {
+        document: dict[str, Any] = {
             "recipients": self.recipients.model_dump(mode="json"),
             "message": self.message.model_dump(mode="json", exclude_none=True),
             "apps": list(self.apps) if self.apps is not None else None,
             "params": self.params,
             "current": self.current,
             "language": self.language,
+            "engagement": self.engagement.to_json(),
         }
+        if self.broadcast is not None:
+            document["broadcast"] = self.broadcast
+        return document
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> SendCommand:
         """Rebuild a command from its stored JSON form."""
         apps = document.get("apps")
+        broadcast = document.get("broadcast")
         return cls(
-            recipients=Recipients.model_validate(document["recipients"]),
+            recipients=Recipients.model_validate(document["recipients"])
+            if broadcast is None
+            else Recipients.model_construct(),
             message=Message.model_validate(document["message"]),
             apps=tuple(apps) if apps is not None else None,
             params=dict(document.get("params") or {}),
             current=dict(document.get("current") or {}),
             language=document.get("language"),
+            engagement=Engagement.from_json(document.get("engagement")),
+            broadcast=broadcast,
         )
 
 
@@ -62,7 +76,23 @@ def parse_send_command(
     document: dict[str, Any], allowed_apps: frozenset[str] | None
 ) -> SendCommand:
     """Validate a native send body; a key limited to apps only reaches those apps."""
-    recipients = parse_recipients(document.get("recipients"))
+    broadcast = None
+    if "audience" in document:
+        if document.get("recipients") is not None:
+            raise DomainError(
+                "MALFORMED_PARAMETER", "give either recipients or audience", "recipients"
+            )
+        broadcast = parse_broadcast(document)
+        recipients = Recipients.model_construct()
+    else:
+        refuse_broadcast_fields(document)
+        if document.get("recipients") is None:
+            raise DomainError(
+                "MISSING_PARAMETER",
+                "recipients (or a broadcast audience) is required",
+                "recipients",
+            )
+        recipients = parse_recipients(document.get("recipients"))
     message = parse_message(
         {name: document[name] for name in ("content", "contents", "options") if name in document}
     )
@@ -88,6 +118,8 @@ def parse_send_command(
         tuple(apps) if apps is not None else None,
         params=params,
         language=check_language_tag(language) if language is not None else None,
+        engagement=parse_engagement(document),
+        broadcast=broadcast,
     )
 
 

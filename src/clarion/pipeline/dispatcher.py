@@ -18,8 +18,12 @@ from clarion.domain.errors import DomainError
 from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
+from clarion.pipeline import pacing
+from clarion.pipeline.caps import capped_contacts, hits_for
 from clarion.pipeline.clients import MissingCredentials, ProviderClients
 from clarion.pipeline.commands import SendCommand
+from clarion.pipeline.fallback import FINISH_PHASE, Finisher, complete_send
+from clarion.pipeline.inbox import inbox_item
 from clarion.pipeline.jobs import deliver_job
 from clarion.pipeline.rendering import (
     compile_command,
@@ -34,6 +38,8 @@ from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.webpush import WebPushClient
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
+from clarion.store import caps as cap_store
+from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries
 from clarion.store.tables import apps, contacts, installations
@@ -86,10 +92,14 @@ class Dispatcher:
         self.clients = clients
         self._rng = rng or random.Random()
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+        # Inbox items of contacts without devices and SMS fallback run after the pushes.
+        self.finisher = Finisher(engine, queue)
 
     async def handle(self, job: Job) -> HandlerResult:
         """Deliver the still-pending devices of the batch and record every outcome."""
         send_id = str(job.payload["send_id"])
+        if job.payload.get("phase") == FINISH_PHASE:
+            return await self.finisher.run(send_id, job.attempts)
         ids = [int(i) for i in job.payload["delivery_ids"]]
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)
@@ -105,8 +115,18 @@ class Dispatcher:
         if not rows and not gone:
             return HandlerResult.done()
         prepared = self._prepare(send_id, send["request"])
-        results = [*await asyncio.gather(*(self._deliver(prepared, row) for row in rows)), *gone]
-        await self.queue.writer.write(lambda conn: self._record(conn, send_id, results))
+        throttle = prepared.command.engagement.throttle
+        if throttle is not None and rows:
+            rows = (await pacing.pace(self.queue, send_id, throttle, rows, utcnow())).due
+        rows, capped = await self._apply_caps(send, prepared, rows)
+        if not rows and not gone and not capped:
+            return HandlerResult.done()
+        results = [
+            *await asyncio.gather(*(self._deliver(prepared, row) for row in rows)),
+            *gone,
+            *capped,
+        ]
+        await self.queue.writer.write(lambda conn: self._record(conn, send, prepared, results))
         return HandlerResult.done()
 
     def _prepare(self, send_id: str, document: dict[str, Any]) -> _Prepared:
@@ -122,15 +142,45 @@ class Dispatcher:
             self._prepared.popitem(last=False)
         return prepared
 
+    async def _apply_caps(
+        self, send: dict[str, Any], prepared: _Prepared, rows: list[Any]
+    ) -> tuple[list[Any], list[_Result]]:
+        """Split off the devices of contacts over a frequency cap of the send's labels."""
+        labels = prepared.message.options.labels
+        if not labels or not rows:
+            return rows, []
+        async with self.engine.connect() as conn:
+            capped = await capped_contacts(
+                conn,
+                send["project_id"],
+                send["id"],
+                labels,
+                [row.contact_pk for row in rows if row.contact_pk is not None],
+                utcnow(),
+            )
+        if not capped:
+            return rows, []
+        kept = [row for row in rows if row.contact_pk not in capped]
+        results = [
+            _Result(row.id, "capped", int(row.attempts), reason=f"Cap:{capped[row.contact_pk]}")
+            for row in rows
+            if row.contact_pk in capped
+        ]
+        return kept, results
+
     async def _deliver(self, prepared: _Prepared, row: Any) -> _Result:
         attempts = int(row.attempts) + 1
         result = _Result(row.id, "pending", attempts, first_attempt=row.first_attempt_at is None)
+        result.extra["contact_pk"] = row.contact_pk
         provider = provider_of(row.platform)
         if provider is None:
             result.outcome, result.reason = "undeliverable", f"UnsupportedPlatform:{row.platform}"
             return result
         try:
-            client, public = await self.clients.get(row.app_pk, provider, bool(row.sandbox))
+            # A device registered as a development build, or a send asking for the
+            # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
+            sandbox = bool(row.sandbox) or prepared.message.options.sandbox
+            client, public = await self.clients.get(row.app_pk, provider, sandbox)
             rendered = render_for_device(
                 prepared.command,
                 prepared.compiled,
@@ -140,6 +190,12 @@ class Dispatcher:
                 now=utcnow(),
             )
             result.language = rendered.language
+            inbox = prepared.command.engagement.inbox
+            if inbox is not None:
+                result.extra["content"] = rendered.content
+                if inbox.only:
+                    result.outcome = "inboxed"
+                    return result
             delivery = await self._call(client, rendered.payload, row)
         except MissingCredentials as exc:
             result.outcome, result.reason = "error", "MissingCredentials"
@@ -166,7 +222,14 @@ class Dispatcher:
             payload.headers.get("Topic"),
         )
 
-    async def _record(self, conn: AsyncConnection, send_id: str, results: list[_Result]) -> None:
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        send: dict[str, Any],
+        prepared: _Prepared,
+        results: list[_Result],
+    ) -> None:
+        send_id = str(send["id"])
         now = utcnow()
         retry: list[_Result] = []
         params = []
@@ -222,19 +285,53 @@ class Dispatcher:
                 .values(invalidated_at=bindparam("b_at"), invalid_reason=bindparam("b_reason")),
                 invalid,
             )
+        await _record_engagement(conn, send, prepared, results, now)
         if retry:
             await self.queue.enqueue(
                 conn,
                 [deliver_job(send_id, [r.delivery_id for r in retry], self._retry_at(now, retry))],
             )
         elif not await send_store.has_pending(conn, send_id):
-            await send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+            await complete_send(conn, self.queue, send_id, prepared.command.engagement)
 
     def _retry_at(self, now: datetime, retry: list[_Result]) -> datetime:
         attempts = max(r.attempts for r in retry)
         hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
         delay = backoff_delay(attempts, retry_after=hinted, random_fraction=self._rng.random)
         return now + timedelta(seconds=delay)
+
+
+async def _record_engagement(
+    conn: AsyncConnection,
+    send: dict[str, Any],
+    prepared: _Prepared,
+    results: list[_Result],
+    now: datetime,
+) -> None:
+    """Inbox items (one per contact) and frequency cap records of what was delivered."""
+    # A rendered message goes to the inbox whatever its push outcome: the inbox is
+    # the copy that remains when the push is lost.
+    rendered = [r for r in results if r.extra.get("contact_pk") and "content" in r.extra]
+    inbox = prepared.command.engagement.inbox
+    if inbox is not None:
+        items = {
+            r.extra["contact_pk"]: inbox_item(
+                send["project_id"],
+                r.extra["contact_pk"],
+                send["id"],
+                r.extra["content"],
+                inbox,
+                now,
+            )
+            for r in rendered
+        }
+        await inbox_store.store_items(conn, list(items.values()))
+    labels = prepared.message.options.labels
+    sent = [
+        r.extra["contact_pk"] for r in results if r.outcome == "sent" and r.extra.get("contact_pk")
+    ]
+    if labels and sent:
+        await cap_store.record_hits(conn, hits_for(send["id"], labels, sent, now))
 
 
 def _clip(reason: str | None, size: int) -> str | None:
@@ -272,7 +369,9 @@ async def _pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
             deliveries.c.id,
             deliveries.c.attempts,
             deliveries.c.first_attempt_at,
+            deliveries.c.scheduled_at,
             deliveries.c.installation_pk,
+            installations.c.contact_pk,
             installations.c.installation_id,
             installations.c.app_pk,
             installations.c.platform,

@@ -1,39 +1,176 @@
-"""Planning a send: recipients become delivery rows and delivery jobs, in one transaction."""
+"""Planning a send: recipients or a broadcast audience become delivery rows and delivery jobs.
+
+A transactional send is planned in one transaction. A broadcast is planned page by
+page (keyset on installation pk): each page's deliveries, their jobs and the send's
+`plan_cursor` commit together, so a planner stopped between pages resumes after the
+last committed page without planning any device twice.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from clarion.pipeline.audience import (
+    AudienceDevice,
+    AudienceGone,
+    ResolvedAudience,
+    Schedule,
+    audience_page,
+    resolve_audience,
+)
 from clarion.pipeline.commands import SendCommand
+from clarion.pipeline.fallback import complete_send, finish_job
 from clarion.pipeline.jobs import DELIVERY_BATCH, deliver_job
+from clarion.pipeline.scheduler import SKIPPED, LocalTimes
 from clarion.pipeline.targeting import resolve
-from clarion.queue.models import HandlerResult, Job
+from clarion.queue.models import HandlerResult, Job, NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
-from clarion.store.send_tables import deliveries
+from clarion.store.send_tables import deliveries, sends
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
+
+#: Installations planned per transaction of a broadcast.
+PAGE_SIZE = 1000
+#: Statuses from which a send may still be planned.
+PLANNABLE = ("accepted", "scheduled", "planning")
 
 
 class Planner:
     """Handler of `plan_send` jobs."""
 
-    def __init__(self, engine: AsyncEngine, queue: SqlJobQueue) -> None:
+    def __init__(self, engine: AsyncEngine, queue: SqlJobQueue, page_size: int = PAGE_SIZE) -> None:
         self.engine = engine
         self.queue = queue
+        self.page_size = page_size
 
     async def handle(self, job: Job) -> HandlerResult:
-        """Resolve the send's recipients and enqueue its deliveries."""
+        """Resolve the send's recipients (or audience, page by page) and enqueue its deliveries."""
         send_id = str(job.payload["send_id"])
+        async with self.engine.connect() as conn:
+            send = await send_store.get_send(conn, send_id)
+        if send is None or send["status"] not in PLANNABLE:
+            # Cancelled, or planned by an earlier run of this job that committed.
+            return HandlerResult.done()
+        if send["request"].get("broadcast") is None:
+            await self._plan_transactional(send_id)
+            return HandlerResult.done()
+        while await self.plan_page(send_id):
+            pass
+        await self._finish_if_nothing_pending(send_id)
+        return HandlerResult.done()
+
+    async def plan_page(self, send_id: str) -> bool:
+        """Plan the next page of a broadcast; tell whether pages may remain."""
+        # On SQLite the page joins the queue's group commit instead of queueing for the lock.
+        return await self.queue.run_in_transaction(lambda conn: self._plan_page_in(conn, send_id))
+
+    async def _plan_page_in(self, conn: AsyncConnection, send_id: str) -> bool:
+        send = await send_store.get_send(conn, send_id)
+        if send is None or send["status"] not in PLANNABLE:
+            return False
+        command = SendCommand.from_document(send["request"])
+        assert command.broadcast is not None
+        now = utcnow()
+        try:
+            resolved = await resolve_audience(conn, send["project_id"], command.broadcast)
+        except AudienceGone as exc:
+            await send_store.set_status(
+                conn, send_id, "done", only_from=PLANNABLE, error=f"{exc.field}: {exc}"
+            )
+            return False
+        cursor = int(send["plan_cursor"] or 0)
+        devices = await audience_page(
+            conn, send["project_id"], resolved, command.apps, cursor, self.page_size, now
+        )
+        if not devices:
+            pending = await send_store.has_pending(conn, send_id)
+            needs_finish = command.engagement.needs_finish
+            status = "delivering" if pending or needs_finish else "done"
+            await send_store.set_status(conn, send_id, status, only_from=PLANNABLE)
+            if not pending and needs_finish:
+                await self.queue.enqueue(conn, [finish_job(send_id)])
+            log.info("broadcast %s planned: %d devices", send_id, send["targeted"])
+            return False
+        if not await _claim_page(conn, send_id, cursor, devices[-1].pk, len(devices)):
+            # Another run of this job planned the page (or the send was cancelled).
+            return False
+        await self._insert_page(conn, send_id, devices, _schedule_of(resolved), now)
+        return True
+
+    async def _insert_page(
+        self,
+        conn: AsyncConnection,
+        send_id: str,
+        devices: Sequence[AudienceDevice],
+        schedule: Schedule | None,
+        now: datetime,
+    ) -> None:
+        times = LocalTimes(schedule, now)
+        rows = []
+        run_at_of: dict[int, datetime | None] = {}
+        for device in devices:
+            timing = times.timing(device.timezone)
+            run_at_of[device.pk] = timing.run_at
+            rows.append(
+                {
+                    "send_id": send_id,
+                    "installation_pk": device.pk,
+                    "app_id": device.app_id,
+                    "installation_id": device.installation_id,
+                    "platform": device.platform,
+                    "recipient_kind": "external_id" if device.external_id else "installation_id",
+                    "recipient": device.external_id or device.installation_id,
+                    "token": device.token,
+                    "outcome": SKIPPED if timing.skipped else send_store.PENDING,
+                    "provider_reason": "LocalTimePassed" if timing.skipped else None,
+                    "attempts": 0,
+                    "created_at": now,
+                    "completed_at": now if timing.skipped else None,
+                }
+            )
+        result = await conn.execute(
+            insert(deliveries).returning(
+                deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
+            ),
+            rows,
+        )
+        groups: dict[datetime | None, list[int]] = {}
+        for row in result:
+            if row.outcome == send_store.PENDING:
+                groups.setdefault(run_at_of[row.installation_pk], []).append(int(row.id))
+        await self.queue.enqueue(conn, _batches(send_id, groups))
+
+    async def _finish_if_nothing_pending(self, send_id: str) -> None:
+        # Deliveries of earlier pages may all have finished while the send was still
+        # planning, when no delivery job may mark it done: the planner does it then.
+        # Locking a pending row (PostgreSQL) waits for a delivery transaction that is
+        # finishing it right now, so its outcome is seen before deciding.
+        pending = (
+            select(deliveries.c.id)
+            .where(deliveries.c.send_id == send_id, deliveries.c.outcome == send_store.PENDING)
+            .limit(1)
+            .with_for_update()
+        )
+        async with self.engine.begin() as conn:
+            if (await conn.execute(pending)).first() is None:
+                send = await send_store.get_send(conn, send_id)
+                if send is not None:
+                    engagement = SendCommand.from_document(send["request"]).engagement
+                    await complete_send(conn, self.queue, send_id, engagement)
+
+    async def _plan_transactional(self, send_id: str) -> None:
         async with self.engine.begin() as conn:
             send = await send_store.get_send(conn, send_id)
-            if send is None or send["status"] not in ("accepted", "planning"):
-                # Cancelled, or planned by an earlier run of this job that committed.
-                return HandlerResult.done()
+            if send is None or send["status"] not in PLANNABLE:
+                return
             command = SendCommand.from_document(send["request"])
             targets, unmatched = await resolve(
                 conn, send["project_id"], command.recipients, command.apps
@@ -81,15 +218,50 @@ class Planner:
                     insert(deliveries).returning(deliveries.c.id, deliveries.c.outcome), rows
                 )
                 pending_ids = [r.id for r in result if r.outcome == send_store.PENDING]
-            pending_ids.sort()
-            jobs = [
-                deliver_job(send_id, pending_ids[i : i + DELIVERY_BATCH])
-                for i in range(0, len(pending_ids), DELIVERY_BATCH)
-            ]
-            await self.queue.enqueue(conn, jobs)
-            status = "delivering" if pending_ids else "done"
+            await self.queue.enqueue(conn, _batches(send_id, {None: pending_ids}))
+            # Inbox items and SMS fallback run after the pushes, even when there is none.
+            needs_finish = command.engagement.needs_finish
+            status = "delivering" if pending_ids or needs_finish else "done"
             await send_store.set_status(
-                conn, send_id, status, only_from=("accepted", "planning"), targeted=len(targets)
+                conn, send_id, status, only_from=PLANNABLE, targeted=len(targets)
             )
+            if not pending_ids and needs_finish:
+                await self.queue.enqueue(conn, [finish_job(send_id)])
         log.info("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
-        return HandlerResult.done()
+
+
+async def _claim_page(
+    conn: AsyncConnection, send_id: str, cursor: int, last_pk: int, count: int
+) -> bool:
+    """Advance the cursor only from where this run read it: two runs never plan one page."""
+    result = await conn.execute(
+        update(sends)
+        .where(
+            sends.c.id == send_id,
+            sends.c.status.in_(PLANNABLE),
+            func.coalesce(sends.c.plan_cursor, 0) == cursor,
+        )
+        .values(
+            status="planning",
+            plan_cursor=last_pk,
+            targeted=sends.c.targeted + count,
+            updated_at=utcnow(),
+        )
+    )
+    return bool(result.rowcount)
+
+
+def _schedule_of(resolved: ResolvedAudience) -> Schedule | None:
+    raw: Any = resolved.broadcast.schedule
+    return Schedule.model_validate(raw) if raw else None
+
+
+def _batches(send_id: str, groups: dict[datetime | None, list[int]]) -> list[NewJob]:
+    jobs = []
+    for run_at, ids in groups.items():
+        ids.sort()
+        jobs += [
+            deliver_job(send_id, ids[i : i + DELIVERY_BATCH], run_at)
+            for i in range(0, len(ids), DELIVERY_BATCH)
+        ]
+    return jobs

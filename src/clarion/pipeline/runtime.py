@@ -8,8 +8,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.config import Settings
 from clarion.pipeline.clients import ProviderClients
 from clarion.pipeline.dispatcher import Dispatcher
+from clarion.pipeline.fallback import sms_gateway_from
 from clarion.pipeline.jobs import DELIVER, PLAN_SEND
 from clarion.pipeline.planner import Planner
 from clarion.queue.sql import SqlJobQueue
@@ -49,10 +51,27 @@ class DeliveryRuntime:
         """Run the worker loop in the foreground."""
         await self.worker.run()
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, engine: AsyncEngine, queue: SqlJobQueue, secrets: SecretBox
+    ) -> DeliveryRuntime:
+        """The runtime a server or worker process runs, SMS gateway included when configured."""
+        runtime = cls(
+            engine,
+            queue,
+            secrets,
+            extra_ca_file=settings.extra_ca_file,
+            concurrency=settings.worker_concurrency,
+            lease_seconds=settings.lease_seconds,
+        )
+        runtime.dispatcher.finisher.sms = sms_gateway_from(settings)
+        return runtime
+
     async def stop(self) -> None:
-        """Finish or hand back in-flight jobs, then close the provider clients."""
+        """Finish or hand back in-flight jobs, then close the provider and SMS clients."""
         await self.worker.stop()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.clients.close()
+        await self.dispatcher.finisher.close()

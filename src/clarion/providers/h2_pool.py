@@ -55,6 +55,11 @@ class Http2Pool:
         """How many connections this pool has opened over its life (reconnects included)."""
         return self._opened_total
 
+    @property
+    def host(self) -> str:
+        """The server host name this pool connects to."""
+        return self._host
+
     async def request(
         self,
         method: str,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from clarion.queue import schema as queue_schema
-from clarion.store import send_tables, tables
+from clarion.store import caps as caps
+from clarion.store import events as events
+from clarion.store import inbox as inbox
+from clarion.store import lists, segments, send_tables, tables  # noqa: F401  (broadcast tables)
 from clarion.store import sfmc_messages as sfmc_messages
 from clarion.store import templates as templates
 

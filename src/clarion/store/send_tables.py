@@ -34,6 +34,12 @@ sends = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("completed_at", UtcDateTime(), nullable=True),
+    # Broadcasts: when planning is due, and the last installation pk already planned.
+    Column("scheduled_at", UtcDateTime(), nullable=True),
+    Column("plan_cursor", Integer, nullable=True),
+    # Throttled sends: message slots handed out so far and when the first one was.
+    Column("throttle_reserved", Integer, nullable=False, server_default="0"),
+    Column("throttle_started_at", UtcDateTime(), nullable=True),
     # Two requests with the same key in one project can only ever create one send.
     UniqueConstraint("project_id", "idempotency_key", name="uq_sends_project_id_idempotency_key"),
     Index("ix_sends_project_created", "project_id", "created_at"),
@@ -68,6 +74,8 @@ deliveries = Table(
     Column("first_attempt_at", UtcDateTime(), nullable=True),
     Column("last_attempt_at", UtcDateTime(), nullable=True),
     Column("completed_at", UtcDateTime(), nullable=True),
+    # When a throttled delivery may start (its outcome reads `throttled` until then).
+    Column("scheduled_at", UtcDateTime(), nullable=True),
     Index("ix_deliveries_send_outcome", "send_id", "outcome"),
     Index("ix_deliveries_installation", "installation_pk"),
 )

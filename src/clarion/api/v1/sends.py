@@ -15,7 +15,10 @@ from clarion.api.v1.validators import Slug, StrictModel
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.media_check import check_media
+from clarion.pipeline.pacing import shown_outcome, throttled_count
+from clarion.pipeline.scheduler import accept_broadcast
 from clarion.pipeline.templates import expand_template
+from clarion.store import events as event_store
 from clarion.store import sends as send_store
 from clarion.store.types import utcnow
 
@@ -27,9 +30,25 @@ IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 class SendIn(StrictModel):
     """A transactional send: recipients, content (or per-language contents) and options."""
 
-    recipients: dict[str, Any] = Field(
+    recipients: dict[str, Any] | None = Field(
+        None,
         description="tokens, installation_ids, external_ids, emails, advertising_ids "
-        "(10,000 in all), all_devices"
+        "(10,000 in all), all_devices; or give audience instead",
+    )
+    audience: dict[str, Any] | None = Field(
+        None,
+        description='Broadcast: {"all": true} | {"list_id"} | {"segment_id"} | {"filter"}',
+    )
+    exclude_lists: list[str] | None = Field(
+        None, description="Broadcast: contacts in these lists are left out"
+    )
+    only_last_engaged: bool | None = Field(
+        None, description="Broadcast: one device per contact, the most recently engaged"
+    )
+    schedule: dict[str, Any] | None = Field(
+        None,
+        description='Broadcast: {"at": UTC instant} or '
+        '{"local_time": "09:00", "date", "past_time": send_now|next_day|skip}',
     )
     apps: list[Slug] | None = Field(None, description="Only target installations of these apps")
     content: dict[str, Any] | None = Field(None, description="title, subtitle, body, sound, ...")
@@ -48,6 +67,16 @@ class SendIn(StrictModel):
         description="Send a template's contents (not with content/contents); "
         "options given here override the template's defaults",
     )
+    inbox: dict[str, Any] | None = Field(
+        None, description="Store the message in each contact's inbox: {expires_in} seconds"
+    )
+    inbox_only: bool | None = Field(None, description="Store in the inbox, push nothing")
+    sms_fallback: dict[str, Any] | None = Field(
+        None, description="{body, sender}: SMS to contacts no push reached (Liquid body)"
+    )
+    throttle: dict[str, Any] | None = Field(
+        None, description="{messages, per_minutes}: at most N deliveries start per M minutes"
+    )
     idempotency_key: IdempotencyKey | None = None
 
 
@@ -61,9 +90,13 @@ def send_out(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[
         "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
     }
     if counts is not None:
-        out["counts"] = {"targeted": row["targeted"], **counts}
+        # Deliveries end with the outcome `error`; the count of them is `errors`.
+        shown = {("errors" if name == "error" else name): value for name, value in counts.items()}
+        out["counts"] = {"targeted": row["targeted"], **shown}
     if row.get("error"):
         out["error"] = row["error"]
+    if row.get("scheduled_at"):
+        out["scheduled_at"] = row["scheduled_at"].isoformat()
     return out
 
 
@@ -88,8 +121,9 @@ async def create_send(
         "contents" if "contents" in expanded else "content",
         extra_ca_file=state.settings.extra_ca_file,
     )
+    accept = accept_send if command.broadcast is None else accept_broadcast
     try:
-        accepted = await accept_send(
+        accepted = await accept(
             state.engine,
             state.queue,
             context.project_id,
@@ -127,6 +161,10 @@ async def get_send(
     row = await _own_send(state, context, send_id)
     async with state.engine.connect() as conn:
         counts = await send_store.outcome_counts(conn, send_id)
+        counts |= await event_store.engagement_counts(conn, send_id)
+        # Pending deliveries waiting for their throttle window are reported apart.
+        counts["throttled"] = await throttled_count(conn, send_id, utcnow())
+        counts["pending"] -= counts["throttled"]
     return send_out(row, counts)
 
 
@@ -190,7 +228,8 @@ def delivery_out(row: dict[str, Any]) -> dict[str, Any]:
         "platform": row["platform"],
         "token": row["token"],
         "language": row["language"],
-        "outcome": row["outcome"],
+        "outcome": shown_outcome(row, utcnow()),
+        "scheduled_at": iso("scheduled_at"),
         "provider_status": row["provider_status"],
         "provider_reason": row["provider_reason"],
         "provider_message_id": row["provider_message_id"],

@@ -1,0 +1,303 @@
+"""The last phase of a send: inbox items for contacts without devices, then SMS fallback.
+
+A contact gets the fallback SMS (once per send) when the send found no reachable
+device for it (no installation, or all invalidated) or when every push delivery to
+it failed for good (`undeliverable` or `error`). A contact with any delivery sent,
+still waiting, capped or cancelled gets no SMS. Each SMS leaves one row in the trail:
+platform `sms`, the phone as token, outcome `sms_fallback` (accepted by the gateway),
+`sms_failed` (refused or unreachable) or `sms_no_phone` (the contact has no number).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from clarion.config import Settings
+from clarion.domain.errors import DomainError
+from clarion.domain.personalize import RenderContext, compile_template
+from clarion.pipeline.commands import SendCommand
+from clarion.pipeline.engagement import Engagement
+from clarion.pipeline.inbox import inbox_item, render_for_contact
+from clarion.pipeline.jobs import DELIVER
+from clarion.pipeline.rendering import compile_command
+from clarion.providers.result import Outcome
+from clarion.providers.sms import SmsClient
+from clarion.providers.tls import client_ssl_context
+from clarion.queue.models import HandlerResult, NewJob
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import inbox as inbox_store
+from clarion.store import sends as send_store
+from clarion.store.send_tables import deliveries
+from clarion.store.tables import contacts, installations
+from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+FINISH_PHASE = "finish"
+SMS_SENT = "sms_fallback"
+SMS_FAILED = "sms_failed"
+SMS_NO_PHONE = "sms_no_phone"
+#: Push outcomes after which a contact counts as not reached.
+FAILED_PUSH = frozenset({"undeliverable", "error"})
+DEFAULT_SENDER = "Clarion"
+#: Runs of the last phase while the SMS gateway answers with transient errors.
+SMS_MAX_ATTEMPTS = 5
+MAX_SMS_RETRY_SECONDS = 300.0
+
+
+@dataclass
+class SmsGateway:
+    """The HTTP SMS provider fallback messages go through."""
+
+    client: SmsClient
+    default_sender: str
+
+    async def close(self) -> None:
+        """Close the provider's connections."""
+        await self.client.close()
+
+
+def sms_gateway_from(settings: Settings, extra_ca_file: Path | None = None) -> SmsGateway | None:
+    """The gateway configured by CLARION_SMS_URL (None when no SMS provider is set)."""
+    if not settings.sms_url:
+        return None
+    client = SmsClient(
+        settings.sms_url,
+        settings.sms_api_key or None,
+        ssl_context=client_ssl_context(extra_ca_file or settings.extra_ca_file),
+    )
+    return SmsGateway(client, settings.sms_sender or DEFAULT_SENDER)
+
+
+def finish_job(send_id: str) -> NewJob:
+    """The job running a send's last phase (a `deliver` job without deliveries)."""
+    return NewJob(
+        kind=DELIVER,
+        payload={"send_id": send_id, "delivery_ids": [], "phase": FINISH_PHASE},
+        send_id=send_id,
+    )
+
+
+async def complete_send(
+    conn: AsyncConnection, queue: SqlJobQueue, send_id: str, engagement: Engagement
+) -> None:
+    """Once no push is waiting: mark the send done, or first run its last phase."""
+    if not engagement.needs_finish:
+        await send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+        return
+    send = await send_store.get_send(conn, send_id)
+    # While a broadcast is still planning pages, its planner completes it.
+    if send is not None and send["status"] == "delivering":
+        await queue.enqueue(conn, [finish_job(send_id)])
+
+
+def render_sms(body: str, contact: Mapping[str, Any], command: SendCommand, send_id: str) -> str:
+    """The personalized SMS text of one contact."""
+    context = RenderContext(
+        contact=dict(contact),
+        params=command.params,
+        current={"now": utcnow().isoformat(), "send_id": send_id} | command.current,
+    )
+    return compile_template(body, "sms_fallback.body").render(**context.variables()).strip()
+
+
+async def _unreached_contacts(
+    conn: AsyncConnection, project_id: str, send_id: str
+) -> tuple[dict[int, dict[str, Any]], set[int], set[str]]:
+    """Contacts without any device, contacts whose pushes all failed, and those already texted."""
+    outcomes: dict[int, set[str]] = defaultdict(set)
+    device_rows = await conn.execute(
+        select(installations.c.contact_pk, deliveries.c.outcome)
+        .select_from(
+            deliveries.join(installations, deliveries.c.installation_pk == installations.c.pk)
+        )
+        .where(deliveries.c.send_id == send_id, installations.c.contact_pk.is_not(None))
+    )
+    for contact_pk, outcome in device_rows:
+        outcomes[int(contact_pk)].add(outcome)
+    failed = {pk for pk, seen in outcomes.items() if seen <= FAILED_PUSH}
+    missing = await conn.execute(
+        select(deliveries.c.recipient_kind, deliveries.c.recipient).where(
+            deliveries.c.send_id == send_id,
+            deliveries.c.outcome == "not_found",
+            deliveries.c.recipient_kind.in_(("external_id", "email")),
+        )
+    )
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for kind, value in missing:
+        wanted[kind].add(value)
+    deviceless: dict[int, dict[str, Any]] = {}
+    for kind, values in wanted.items():
+        column = contacts.c.external_id if kind == "external_id" else contacts.c.email
+        rows = await conn.execute(
+            select(contacts).where(contacts.c.project_id == project_id, column.in_(sorted(values)))
+        )
+        for row in rows.mappings():
+            if int(row["pk"]) not in outcomes:
+                deviceless[int(row["pk"])] = dict(row)
+    texted = await conn.execute(
+        select(deliveries.c.recipient).where(
+            deliveries.c.send_id == send_id, deliveries.c.platform == "sms"
+        )
+    )
+    return deviceless, failed, {row.recipient for row in texted}
+
+
+async def _contacts_by_pk(conn: AsyncConnection, pks: set[int]) -> dict[int, dict[str, Any]]:
+    if not pks:
+        return {}
+    rows = await conn.execute(select(contacts).where(contacts.c.pk.in_(sorted(pks))))
+    return {int(row["pk"]): dict(row) for row in rows.mappings()}
+
+
+def _template_contact(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "external_id": row["external_id"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "language": row["language"],
+        "timezone": row["timezone"],
+        "attributes": row["attributes"] or {},
+    }
+
+
+class Finisher:
+    """Runs the last phase of sends with inbox storage or SMS fallback."""
+
+    def __init__(self, engine: AsyncEngine, queue: SqlJobQueue) -> None:
+        self.engine = engine
+        self.queue = queue
+        self.sms: SmsGateway | None = None
+
+    async def close(self) -> None:
+        """Close the SMS provider's connections."""
+        if self.sms is not None:
+            await self.sms.close()
+
+    async def run(self, send_id: str, attempt: int = 1) -> HandlerResult:
+        """Store inbox items of contacts without devices, text unreached contacts, mark done.
+
+        Each SMS is recorded as soon as the gateway answers, so a rerun texts only the
+        contacts still missing. A transient gateway error (429, 5xx, network) asks for a
+        rerun later, up to SMS_MAX_ATTEMPTS runs; after that it is recorded `sms_failed`.
+        """
+        async with self.engine.connect() as conn:
+            send = await send_store.get_send(conn, send_id)
+            if send is None or send["status"] in ("done", "cancelled"):
+                return HandlerResult.done()
+            command = SendCommand.from_document(send["request"])
+            deviceless, failed, texted = await _unreached_contacts(
+                conn, send["project_id"], send_id
+            )
+            failed_contacts = await _contacts_by_pk(conn, failed - set(deviceless))
+        items = self._inbox_items(send["project_id"], send_id, command, deviceless, utcnow())
+        if items:
+            await self.queue.writer.write(lambda conn: inbox_store.store_items(conn, items))
+        final = attempt >= SMS_MAX_ATTEMPTS
+        wait: float | None = None
+        if command.engagement.sms_fallback is not None:
+            for contact in [*deviceless.values(), *failed_contacts.values()]:
+                if contact["external_id"] in texted:
+                    continue
+                row, retry_after = await self._text(send_id, command, contact, final)
+                if row is None:
+                    wait = max(wait or 0.0, retry_after)
+                    continue
+                await self.queue.writer.write(partial(_insert_row, row=row))
+        if wait is not None:
+            return HandlerResult.retry("SMS gateway unavailable", after=wait)
+        await self.queue.writer.write(
+            lambda conn: send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+        )
+        return HandlerResult.done()
+
+    def _inbox_items(
+        self,
+        project_id: str,
+        send_id: str,
+        command: SendCommand,
+        deviceless: Mapping[int, Mapping[str, Any]],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        spec = command.engagement.inbox
+        if spec is None or not deviceless:
+            return []
+        compiled = compile_command(command)
+        items = []
+        for pk, row in deviceless.items():
+            try:
+                content = render_for_contact(
+                    command, compiled, _template_contact(row), send_id, now
+                )
+            except DomainError as exc:
+                log.warning("inbox item of contact %s: %s", pk, exc.message)
+                continue
+            items.append(inbox_item(project_id, pk, send_id, content, spec, now))
+        return items
+
+    async def _text(
+        self, send_id: str, command: SendCommand, contact: Mapping[str, Any], final: bool
+    ) -> tuple[dict[str, Any] | None, float]:
+        """The trail row of one contact's SMS, or None and a delay when it should be retried."""
+        spec = command.engagement.sms_fallback
+        assert spec is not None
+        now = utcnow()
+        row: dict[str, Any] = {
+            "send_id": send_id,
+            "installation_pk": None,
+            "app_id": None,
+            "installation_id": None,
+            "platform": "sms",
+            "recipient_kind": "external_id",
+            "recipient": contact["external_id"],
+            "token": contact["phone"],
+            "language": None,
+            "outcome": SMS_NO_PHONE,
+            "provider_status": None,
+            "provider_reason": None,
+            "provider_message_id": None,
+            "attempts": 0,
+            "created_at": now,
+            "first_attempt_at": None,
+            "last_attempt_at": None,
+            "completed_at": now,
+        }
+        if not contact["phone"]:
+            return row, 0.0
+        if self.sms is None:
+            row |= {"outcome": SMS_FAILED, "provider_reason": "SmsNotConfigured"}
+            return row, 0.0
+        try:
+            text = render_sms(spec.body, _template_contact(contact), command, send_id)
+        except DomainError as exc:
+            row |= {"outcome": SMS_FAILED, "provider_reason": exc.code}
+            return row, 0.0
+        result = await self.sms.client.send(
+            contact["phone"], spec.sender or self.sms.default_sender, text
+        )
+        if result.outcome is Outcome.RETRY and not final:
+            return None, min(result.retry_after or 1.0, MAX_SMS_RETRY_SECONDS)
+        row |= {
+            "outcome": SMS_SENT if result.outcome is Outcome.SENT else SMS_FAILED,
+            "provider_status": result.status,
+            "provider_reason": (result.reason or "")[:128] or None,
+            "provider_message_id": result.provider_message_id,
+            "attempts": 1,
+            "first_attempt_at": now,
+            "last_attempt_at": utcnow(),
+        }
+        return row, 0.0
+
+
+async def _insert_row(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(deliveries.insert(), [row])

@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import resource
 import signal
 import subprocess
@@ -32,17 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-from sqlalchemy import insert
-
-from bench.delivery import _register_key
 from bench.emulator_apns import start_emulator
-from clarion.api.app import create_app
-from clarion.config import Settings
-from clarion.emulators.tls import ensure_tls_files
-from clarion.store.engine import create_engine
-from clarion.store.tables import apps, installations
-from clarion.store.types import utcnow
+from bench.harness import APP_ID, add_ios_devices, clarion_for_emulator, replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Broadcast to a large audience"
@@ -78,89 +68,36 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def _add_devices(database_url: str, app_id: str, count: int) -> None:
-    engine = create_engine(database_url)
-    now = utcnow()
-    try:
-        async with engine.connect() as conn:
-            app_pk = (await conn.execute(apps.select().where(apps.c.id == app_id))).one().pk
-        for start in range(0, count, INSERT_CHUNK):
-            rows = [
-                {
-                    "app_pk": app_pk,
-                    "installation_id": f"bench-{index}",
-                    "platform": "ios",
-                    "token": uuid.uuid4().hex + uuid.uuid4().hex,
-                    "tags": [],
-                    "attributes": {},
-                    "sandbox": False,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for index in range(start, min(start + INSERT_CHUNK, count))
-            ]
-            async with engine.begin() as conn:
-                await conn.execute(insert(installations), rows)
-    finally:
-        await engine.dispose()
-
-
 async def _broadcast(
     urls: dict[str, str], state: Path, database_url: str, count: int, time_limit: float
 ) -> Measure:
-    pem = await _register_key(urls["apns_control"])
-    settings = Settings(
-        database_url=database_url,
-        var_dir=state / "var",
-        admin_key=ADMIN_KEY,
-        secret_key="bench",
-        extra_ca_file=ensure_tls_files(state).ca_file,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", timeout=300
-        ) as http:
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            await http.post("/v1/projects", json={"id": "bench", "name": "Bench"}, headers=admin)
-            headers = admin | {"Clarion-Project": "bench"}
-            await http.post("/v1/apps", json={"id": "bench-app", "name": "Bench"}, headers=headers)
-            credentials = {
-                "team_id": TEAM,
-                "key_id": KEY_ID,
-                "private_key": pem,
-                "topic": TOPIC,
-                "endpoint": urls["apns"],
-            }
-            await http.put("/v1/apps/bench-app/providers/apns", json=credentials, headers=headers)
-            inserted = time.perf_counter()
-            await _add_devices(database_url, "bench-app", count)
-            insert_seconds = time.perf_counter() - inserted
-            rss_before = _rss_mb()
-            started = time.perf_counter()
-            body = {"audience": {"all": True}, "content": {"title": "Bench", "body": "Hello"}}
-            reply = await http.post("/v1/sends", json=body, headers=headers)
-            reply.raise_for_status()
-            send_id = reply.json()["id"]
-            planned_at: float | None = None
-            complete = False
-            while True:
-                await asyncio.sleep(POLL_SECONDS)
-                status = (await http.get(f"/v1/sends/{send_id}", headers=headers)).json()
-                now = time.perf_counter()
-                if planned_at is None and status["status"] in ("delivering", "done"):
-                    planned_at = now
-                if status["status"] == "done":
-                    complete = True
-                    break
-                if now - started > time_limit:
-                    # Stop politely: what was not handed to the emulator yet is cancelled.
-                    status = (
-                        await http.post(f"/v1/sends/{send_id}/cancel", headers=headers)
-                    ).json()
-                    break
-            deliver_seconds = time.perf_counter() - started
+    async with clarion_for_emulator(urls, state, database_url, http_timeout=300) as clarion:
+        http, headers = clarion.http, clarion.headers
+        inserted = time.perf_counter()
+        await add_ios_devices(database_url, APP_ID, count, INSERT_CHUNK)
+        insert_seconds = time.perf_counter() - inserted
+        rss_before = _rss_mb()
+        started = time.perf_counter()
+        body = {"audience": {"all": True}, "content": {"title": "Bench", "body": "Hello"}}
+        reply = await http.post("/v1/sends", json=body, headers=headers)
+        reply.raise_for_status()
+        send_id = reply.json()["id"]
+        planned_at: float | None = None
+        complete = False
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            status = (await http.get(f"/v1/sends/{send_id}", headers=headers)).json()
+            now = time.perf_counter()
+            if planned_at is None and status["status"] in ("delivering", "done"):
+                planned_at = now
+            if status["status"] == "done":
+                complete = True
+                break
+            if now - started > time_limit:
+                # Stop politely: what was not handed to the emulator yet is cancelled.
+                status = (await http.post(f"/v1/sends/{send_id}/cancel", headers=headers)).json()
+                break
+        deliver_seconds = time.perf_counter() - started
     sent = int(status["counts"]["sent"])
     if complete and sent != count:
         raise RuntimeError(f"{sent} of {count} devices were sent to: {status}")
@@ -227,10 +164,9 @@ def measure_in_child(count: int, database_url: str | None, time_limit: float) ->
     return Measure(**data)
 
 
-def write_section(results: list[Measure], path: Path = ROOT / "BENCHMARKS.md") -> None:
+def write_section(results: list[Measure]) -> None:
     """Replace (or add) this benchmark's section of BENCHMARKS.md."""
     lines = [
-        SECTION,
         "",
         f"`python -m bench.audience` on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, measured {time.strftime('%Y-%m-%d')}. One broadcast "
@@ -256,14 +192,7 @@ def write_section(results: list[Measure], path: Path = ROOT / "BENCHMARKS.md") -
             f"| {r.rss_before_send_mb:.0f} | {r.peak_rss_mb:.0f} "
             f"| {'yes' if r.complete else 'partial (time limit)'} |"
         )
-    section = "\n".join(lines) + "\n"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    replace_section(SECTION, lines)
 
 
 def main() -> None:

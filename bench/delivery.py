@@ -16,30 +16,16 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import signal
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-import httpx
-from sqlalchemy import insert
-
 from bench.emulator_apns import cpu_seconds, drive, provider_header, start_emulator
-from clarion.api.app import create_app
-from clarion.config import Settings
-from clarion.emulators.tls import ensure_tls_files
-from clarion.store.engine import create_engine
-from clarion.store.tables import apps, installations
-from clarion.store.types import utcnow
+from bench.harness import APP_ID, add_ios_devices, clarion_for_emulator, replace_section
 
-ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Delivery through Clarion"
-ADMIN_KEY = "bench-admin-key"
-TEAM, KEY_ID, TOPIC = "BENCHTEAM2", "BENCHKEY02", "com.example.bench"
 PER_SEND = 10_000
 MAX_NOTIFICATIONS = 200_000
 TIME_LIMIT_SECONDS = 600.0
@@ -67,94 +53,36 @@ class Measure:
         return 1000 * self.clarion_cpu / self.notifications
 
 
-async def _register_key(control_url: str) -> str:
-    body = {"team_id": TEAM, "key_id": KEY_ID, "topics": [TOPIC]}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{control_url}/_emulator/keys", json=body) as reply,
-    ):
-        pem: str = (await reply.json())["private_key"]
-    return pem
-
-
-async def _add_devices(database_url: str, app_id: str, count: int) -> None:
-    engine = create_engine(database_url)
-    now = utcnow()
-    async with engine.begin() as conn:
-        app_pk = (await conn.execute(apps.select().where(apps.c.id == app_id))).one().pk
-        for start in range(0, count, 5_000):
-            rows = [
-                {
-                    "app_pk": app_pk,
-                    "installation_id": f"bench-{index}",
-                    "platform": "ios",
-                    "token": uuid.uuid4().hex + uuid.uuid4().hex,
-                    "tags": [],
-                    "attributes": {},
-                    "sandbox": False,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for index in range(start, min(start + 5_000, count))
-            ]
-            await conn.execute(insert(installations), rows)
-    await engine.dispose()
-
-
 async def _deliver_through_clarion(
     urls: dict[str, str], state: Path, database_url: str, count: int
 ) -> tuple[float, float]:
-    pem = await _register_key(urls["apns_control"])
-    settings = Settings(
-        database_url=database_url,
-        var_dir=state / "var",
-        admin_key=ADMIN_KEY,
-        secret_key="bench",
-        extra_ca_file=ensure_tls_files(state).ca_file,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", timeout=120
-        ) as http:
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            await http.post("/v1/projects", json={"id": "bench", "name": "Bench"}, headers=admin)
-            headers = admin | {"Clarion-Project": "bench"}
-            await http.post("/v1/apps", json={"id": "bench-app", "name": "Bench"}, headers=headers)
-            credentials = {
-                "team_id": TEAM,
-                "key_id": KEY_ID,
-                "private_key": pem,
-                "topic": TOPIC,
-                "endpoint": urls["apns"],
+    async with clarion_for_emulator(urls, state, database_url) as clarion:
+        http, headers = clarion.http, clarion.headers
+        await add_ios_devices(database_url, APP_ID, count)
+        started_cpu = time.process_time()
+        started = time.perf_counter()
+        send_ids = []
+        for first in range(0, count, PER_SEND):
+            ids = [f"bench-{i}" for i in range(first, min(first + PER_SEND, count))]
+            body = {
+                "recipients": {"installation_ids": ids},
+                "content": {"title": "Bench", "body": "Hello"},
             }
-            await http.put("/v1/apps/bench-app/providers/apns", json=credentials, headers=headers)
-            await _add_devices(database_url, "bench-app", count)
-            started_cpu = time.process_time()
-            started = time.perf_counter()
-            send_ids = []
-            for first in range(0, count, PER_SEND):
-                ids = [f"bench-{i}" for i in range(first, min(first + PER_SEND, count))]
-                body = {
-                    "recipients": {"installation_ids": ids},
-                    "content": {"title": "Bench", "body": "Hello"},
-                }
-                reply = await http.post("/v1/sends", json=body, headers=headers)
-                reply.raise_for_status()
-                send_ids.append(reply.json()["id"])
-            deadline = started + TIME_LIMIT_SECONDS
-            for send_id in send_ids:
-                while True:
-                    status = (await http.get(f"/v1/sends/{send_id}", headers=headers)).json()
-                    if status["status"] == "done":
-                        if status["counts"]["sent"] != status["counts"]["targeted"]:
-                            raise RuntimeError(f"not every device was sent to: {status}")
-                        break
-                    if time.perf_counter() > deadline:
-                        raise RuntimeError(f"gave up waiting: {status}")
-                    await asyncio.sleep(0.05)
-            return time.perf_counter() - started, time.process_time() - started_cpu
+            reply = await http.post("/v1/sends", json=body, headers=headers)
+            reply.raise_for_status()
+            send_ids.append(reply.json()["id"])
+        deadline = started + TIME_LIMIT_SECONDS
+        for send_id in send_ids:
+            while True:
+                status = (await http.get(f"/v1/sends/{send_id}", headers=headers)).json()
+                if status["status"] == "done":
+                    if status["counts"]["sent"] != status["counts"]["targeted"]:
+                        raise RuntimeError(f"not every device was sent to: {status}")
+                    break
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"gave up waiting: {status}")
+                await asyncio.sleep(0.05)
+        return time.perf_counter() - started, time.process_time() - started_cpu
 
 
 async def measure(count: int, database_url: str | None) -> Measure:
@@ -178,10 +106,9 @@ async def measure(count: int, database_url: str | None) -> Measure:
     return Measure(count, backend, seconds, clarion_cpu, emulator_cpu, bare)
 
 
-def write_section(results: list[Measure], path: Path = ROOT / "BENCHMARKS.md") -> None:
+def write_section(results: list[Measure]) -> None:
     """Replace (or add) this benchmark's section of BENCHMARKS.md."""
     lines = [
-        SECTION,
         "",
         f"`python -m bench.delivery` on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, measured {time.strftime('%Y-%m-%d')}. Clarion (API, "
@@ -201,14 +128,7 @@ def write_section(results: list[Measure], path: Path = ROOT / "BENCHMARKS.md") -
             f"| {r.notifications} | {r.database} | {r.per_second:,.0f} | {r.cpu_ms_each:.2f} "
             f"| {r.emulator_cpu:.1f} | {r.bare_per_second:,.0f} |"
         )
-    section = "\n".join(lines) + "\n"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    replace_section(SECTION, lines)
 
 
 async def main() -> None:

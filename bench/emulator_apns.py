@@ -6,7 +6,7 @@ the advertised MAX_CONCURRENT_STREAMS). Prints requests/s seen by the client and
 emulator's own CPU seconds per request (so its single-core capacity), and writes the
 "## APNs emulator" section of BENCHMARKS.md at the repository root.
 
-    .venv/bin/python bench/emulator_apns.py [--requests 30000] [--connections 1 2 4] [--window 100]
+    .venv/bin/python -m bench.emulator_apns [--requests 30000] [--connections 1 2 4] [--window 100]
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from h2.events import (
     StreamReset,
 )
 
+from bench.harness import replace_section
 from clarion.emulators.tls import ensure_tls_files
 
-ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## APNs emulator"
 LAUNCH = (
     "import typer; from clarion.emulators.cli import emulate_command; typer.run(emulate_command)"
@@ -229,12 +229,9 @@ async def drive(
     return seconds, dict(statuses), drivers[0].window
 
 
-def write_section(
-    results: list[Result], load_average: float, path: Path = ROOT / "BENCHMARKS.md"
-) -> None:
+def write_section(results: list[Result], load_average: float) -> None:
     """Replace (or add) the APNs emulator section of BENCHMARKS.md."""
     lines = [
-        SECTION,
         "",
         f"`bench/emulator_apns.py` on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, measured {time.strftime('%Y-%m-%d')}. Bare `h2` client "
@@ -255,14 +252,7 @@ def write_section(
             f"| {r.requests} | {r.connections} | {r.window} | {r.per_second:,.0f} "
             f"| {r.server_capacity:,.0f} | {codes} |"
         )
-    section = "\n".join(lines) + "\n"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    replace_section(SECTION, lines)
 
 
 async def main() -> None:

@@ -1,0 +1,122 @@
+"""What the benchmarks share: report sections, bulk devices, a Clarion wired to the emulator."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import httpx
+from sqlalchemy import insert
+
+from clarion.api.app import create_app
+from clarion.config import Settings
+from clarion.emulators.tls import ensure_tls_files
+from clarion.store.engine import create_engine
+from clarion.store.tables import apps, installations
+from clarion.store.types import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+ADMIN_KEY = "bench-admin-key"
+TEAM, KEY_ID, TOPIC = "BENCHTEAM2", "BENCHKEY02", "com.example.bench"
+APP_ID = "bench-app"
+
+
+def replace_section(title: str, lines: list[str], path: Path = BENCHMARKS) -> None:
+    """Replace (or add) the section headed `title` of BENCHMARKS.md, leaving the others."""
+    section = "\n".join([title, *lines]) + "\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+
+
+async def add_ios_devices(database_url: str, app_id: str, count: int, chunk: int = 5_000) -> None:
+    """Bulk-insert `count` iOS installations named bench-0, bench-1, ... with random tokens."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            app_pk = (await conn.execute(apps.select().where(apps.c.id == app_id))).one().pk
+        for start in range(0, count, chunk):
+            now = utcnow()
+            rows = [
+                {
+                    "app_pk": app_pk,
+                    "installation_id": f"bench-{index}",
+                    "platform": "ios",
+                    "token": uuid.uuid4().hex + uuid.uuid4().hex,
+                    "tags": [],
+                    "attributes": {},
+                    "sandbox": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for index in range(start, min(start + chunk, count))
+            ]
+            async with engine.begin() as conn:
+                await conn.execute(insert(installations), rows)
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class BenchClarion:
+    """A running Clarion with one project whose app sends to the APNs emulator."""
+
+    http: httpx.AsyncClient
+    headers: dict[str, str]
+
+
+async def _register_key(control_url: str) -> str:
+    body = {"team_id": TEAM, "key_id": KEY_ID, "topics": [TOPIC]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{control_url}/_emulator/keys", json=body) as reply,
+    ):
+        pem: str = (await reply.json())["private_key"]
+    return pem
+
+
+@asynccontextmanager
+async def clarion_for_emulator(
+    urls: dict[str, str], state: Path, database_url: str, http_timeout: float = 120
+) -> AsyncIterator[BenchClarion]:
+    """Clarion (API and in-process workers) with the bench app's APNs pointed at the emulator."""
+    pem = await _register_key(urls["apns_control"])
+    settings = Settings(
+        database_url=database_url,
+        var_dir=state / "var",
+        admin_key=ADMIN_KEY,
+        secret_key="bench",
+        extra_ca_file=ensure_tls_files(state).ca_file,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", timeout=http_timeout
+        ) as http:
+            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            await http.post("/v1/projects", json={"id": "bench", "name": "Bench"}, headers=admin)
+            headers = admin | {"Clarion-Project": "bench"}
+            await http.post("/v1/apps", json={"id": APP_ID, "name": "Bench"}, headers=headers)
+            credentials = {
+                "team_id": TEAM,
+                "key_id": KEY_ID,
+                "private_key": pem,
+                "topic": TOPIC,
+                "endpoint": urls["apns"],
+            }
+            reply = await http.put(
+                f"/v1/apps/{APP_ID}/providers/apns", json=credentials, headers=headers
+            )
+            reply.raise_for_status()
+            yield BenchClarion(http, headers)

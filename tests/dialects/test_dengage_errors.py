@@ -1,4 +1,4 @@
-"""The dengage dialect's auth, validation and not-yet-supported answers, in its error body."""
+"""The dengage dialect's auth, validation and refusals, in its error body."""
 
 from __future__ import annotations
 
@@ -75,6 +75,9 @@ async def test_authentication_and_permission(client: httpx.AsyncClient) -> None:
     other_app = await scoped_key(client, dengage, {"scopes": ["send"], "app_ids": ["other"]})
     refused = await dengage.post("/api/transactional/push", body, key=other_app)
     error(refused, 403, "Forbidden", "appId")
+    instant = {"content": {"message": "x"}, "applicationIds": [dengage.app_id]}
+    refused = await dengage.post("/api/push/instant", instant, key=other_app)
+    error(refused, 403, "Forbidden", "applicationIds[0]")
 
 
 async def test_transactional_validation(client: httpx.AsyncClient) -> None:
@@ -140,6 +143,34 @@ async def test_transactional_validation(client: httpx.AsyncClient) -> None:
             "ValidationError",
             "inboxParams.expireDate",
         ),
+        (
+            {**base, "contactKey": "ann", "inboxParams": {"expireDate": "2020-01-01T00:00:00Z"}},
+            400,
+            "ValidationError",
+            "inboxParams.expireDate",
+        ),
+        (
+            {**base, "contactKey": "ann", "fallbackChannel": {"channel": "SMS", "message": " "}},
+            400,
+            "ValidationError",
+            "fallbackChannel",
+        ),
+        (
+            {
+                **base,
+                "contactKey": "ann",
+                "fallbackChannel": {"channel": "SMS", "message": "{{ unclosed"},
+            },
+            400,
+            "ValidationError",
+            "fallbackChannel",
+        ),
+        (
+            {**base, "contactKey": "ann", "fallbackChannel": {"channel": "SMS", "templateId": "x"}},
+            404,
+            "TemplateNotFound",
+            "fallbackChannel.templateId",
+        ),
         ({"templateId": "tpl_missing", "contactKey": "ann"}, 404, "TemplateNotFound", "templateId"),
         ({**base, "token": "fcm-x", "appId": "no-such-app"}, 404, "NotFound", "appId"),
     ]
@@ -171,7 +202,7 @@ async def test_transactional_refuses_inactive_templates_and_reused_trace_ids(
     error(changed, 409, "Conflict", "traceId")
 
 
-async def test_instant_push_validation_and_unsupported_audiences(
+async def test_instant_push_validation_and_unknown_audiences(
     client: httpx.AsyncClient,
 ) -> None:
     dengage = await setup(client)
@@ -199,7 +230,8 @@ async def test_instant_push_validation_and_unsupported_audiences(
             "tableId",
         ),
         ({"content": content, "trackingId": "not-a-uuid"}, 400, "ValidationError", "trackingId"),
-        ({"content": content, "segmentId": "seg-1"}, 400, "ValidationError", "segmentId"),
+        ({"content": content, "segmentId": "seg 1"}, 400, "ValidationError", "segmentId"),
+        ({"content": content, "tableId": "x" * 41}, 400, "ValidationError", "tableId"),
         (
             {"content": {"title": "x", "mediaUrl": "ftp://x"}},
             400,
@@ -217,31 +249,16 @@ async def test_instant_push_validation_and_unsupported_audiences(
         ({"content": content, "applicationIds": ["nope"]}, 404, "NotFound", "applicationIds[0]"),
         (
             {"content": content, "scheduleDate": "2999-01-01T00:00:00"},
-            422,
-            "NotSupported",
+            400,
+            "ValidationError",
             "scheduleDate",
         ),
-        ({"content": content, "segmentId": segment}, 422, "NotSupported", "segmentId"),
+        ({"content": content, "segmentId": segment}, 404, "NotFound", "segmentId"),
         (
-            {"content": {"templateId": dengage.template_id}, "tableId": segment},
-            422,
-            "NotSupported",
+            {"content": {"templateId": dengage.template_id}, "tableId": "lst_missing"},
+            404,
+            "NotFound",
             "tableId",
-        ),
-        (
-            {
-                "applicationIds": [dengage.app_id],
-                "multiLangContent": {
-                    "defaultLanguage": "en",
-                    "contents": {"en": content, "tr": content},
-                },
-                "scheduleDate": "2020-01-01T00:00:00Z",
-                "trackingId": segment,
-                "sendOnlyLastEngagedTokens": True,
-            },
-            422,
-            "NotSupported",
-            "applicationIds",
         ),
     ]
     for body, status, code, field in cases:

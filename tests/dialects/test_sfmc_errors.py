@@ -113,6 +113,8 @@ async def test_definition_validation_per_type(client: httpx.AsyncClient) -> None
         ({"sendInitiator": 1}, "messagesPerPeriod can only be used when sendInitiator is 0."),
         ({"minutesPerPeriod": None}, "messagesPerPeriod and minutesPerPeriod must be given"),
         ({"scheduledTzOffset": 15}, "scheduledTzOffset"),
+        ({"minutesPerPeriod": 10_081}, "minutesPerPeriod"),
+        ({"messagesPerPeriod": 10_000_001}, "messagesPerPeriod"),
         ({"media": {"iosUrl": "ftp://x"}}, "media.iosUrl"),
         ({"unknownField": 1}, "unknownField"),
         ({"application": {"id": "nope", "name": "x"}}, "Application nope is not valid"),
@@ -173,6 +175,9 @@ async def test_documented_send_errors(client: httpx.AsyncClient) -> None:
         )
     ).json()
     assert "id" in location, location
+    no_lists = (await sfmc.create(inclusionLists=None, exclusionLists=None)).json()["id"]
+    created = await client.post("/v1/lists", json={"name": "Members"}, headers=sfmc.headers())
+    members = created.json()["id"]
     cases: list[tuple[str, str, Any, str]] = [
         ("messageContact", "bad id!", {}, "Message id bad id! is not valid."),
         ("messageContact", "AAAAAAAAAAAA", {}, "Message AAAAAAAAAAAA is not valid for the client."),
@@ -262,14 +267,53 @@ async def test_documented_send_errors(client: httpx.AsyncClient) -> None:
             {"deviceTokens": [TOKEN], "message": {"alert": ""}},
             "Message is blank",
         ),
-        ("messageList", active, {}, "inclusionListIds is required."),
+        ("messageList", no_lists, {}, "inclusionListIds is required."),
+        ("messageList", active, {}, "Sends to more than one inclusion list are not supported"),
         (
             "messageList",
             active,
-            {"inclusionListIds": ["l1"]},
-            "Sends to lists are not supported yet",
+            {"inclusionListIds": ["lst_nope"]},
+            "List lst_nope is not valid for the client.",
         ),
-        ("messageTag", active, {"inclusionTags": ["vip"]}, "Sends to tags are not supported yet"),
+        (
+            "messageList",
+            no_lists,
+            {"inclusionListIds": [members], "exclusionListIds": ["lst_gone"]},
+            "List lst_gone is not valid for the client.",
+        ),
+        (
+            "messageList",
+            no_lists,
+            {"inclusionListIds": [members], "inclusionTags": ["vip"]},
+            "inclusionTags and exclusionTags cannot be combined with lists",
+        ),
+        (
+            "messageList",
+            no_lists,
+            {"inclusionListIds": [members], "sendTime": "soon"},
+            "soon is not a valid send time (yyyy-MM-dd HH:mm).",
+        ),
+        (
+            "messageList",
+            no_lists,
+            {"inclusionListIds": [members], "sendTime": "2999-01-01 10:00"},
+            "sendTime: a send is scheduled at most a year ahead",
+        ),
+        ("messageTag", no_lists, {}, "inclusionTags is required."),
+        ("messageTag", no_lists, {"inclusionTags": []}, "inclusionTags is required."),
+        ("messageTag", no_lists, {"inclusionTags": ["vip"], "unknown": 1}, "unknown"),
+        (
+            "messageTag",
+            no_lists,
+            {"inclusionTags": [f"t{i}" for i in range(101)]},
+            "inclusionTags: ",
+        ),
+        (
+            "messageTag",
+            active,
+            {"inclusionTags": ["vip"]},
+            "List listID04 is not valid for the client.",
+        ),
     ]
     for route, message_id, body, expected in cases:
         found = errors(await sfmc.send(route, message_id, body))

@@ -12,12 +12,15 @@ Choices where the platform's documents are vague (also in docs/dialects/dengage.
 - contactKey and token together are refused; token needs appId;
 - traceId is the idempotency key (a retry answers the first send, a different body
   with the same traceId answers 409);
-- fallbackChannel, inboxParams and tags are validated and stored with the send; the
-  fallback SMS and the inbox item wait on the broadcasts and inbox features;
-- SendInstantPush is validated in full (template, content, scheduleDate, trackingId)
-  and then refused with 422 NotSupported, because every instant push targets an
-  audience (segment, table or all devices of applications) and the core does not
-  plan audience sends yet; a scheduleDate in the future is refused the same way.
+- fallbackChannel becomes the core's SMS fallback (its message, else the default
+  content's body of its templateId, as a Liquid text; the number is the contact's
+  phone, phoneNumber is only stored); inboxParams with saveToInbox stores an inbox
+  item expiring at expireDate; tags are stored with the send;
+- SendInstantPush is a broadcast: segmentId is a Clarion segment id, tableId a Clarion
+  list id, neither means every device of applicationIds (all the key's apps when
+  absent); sendOnlyLastEngagedTokens keeps each contact's most recent device; a
+  future scheduleDate schedules the send; the answer is `200 {"success": true,
+  "trackingId", "messageId"}` and a caller's own trackingId is its idempotency key.
 """
 
 from __future__ import annotations

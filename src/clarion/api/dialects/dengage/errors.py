@@ -43,11 +43,6 @@ def validation_error(message: str, field: str | None) -> DengageError:
     return DengageError(400, "ValidationError", message, field)
 
 
-def not_supported(message: str, field: str | None) -> DengageError:
-    """A 422 for a well-formed request the core cannot carry out yet."""
-    return DengageError(422, "NotSupported", message, field)
-
-
 def from_domain(exc: DomainError, field: str | None) -> DengageError:
     """Translate a core error; `field` is the dialect's name for the field at fault."""
     status, code = _DOMAIN_ERRORS.get(exc.code, (400, "ValidationError"))

@@ -1,4 +1,4 @@
-"""SendInstantPush: the request model, its validation, and what the core can do with it today."""
+"""SendInstantPush: the request model, its validation, and the native broadcast it becomes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from clarion.pipeline.commands import check_message
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Text = Annotated[str, StringConstraints(max_length=16_384)]
+#: A Clarion segment (`seg_...`) or list (`lst_...`) id; the core's ids are at most 40 long.
+AudienceId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^\S+$")]
 
 
 class _Strict(BaseModel):
@@ -71,8 +73,8 @@ class InstantPush(_Strict):
     content: InstantContent | None = None
     multiLangContent: MultiLangContent | None = None
     scheduleDate: datetime | None = None
-    segmentId: uuid.UUID | None = None
-    tableId: uuid.UUID | None = None
+    segmentId: AudienceId | None = None
+    tableId: AudienceId | None = None
     trackingId: uuid.UUID | None = None
     sendOnlyLastEngagedTokens: bool = False
 
@@ -106,6 +108,13 @@ class InstantPush(_Strict):
 
     def message(self) -> Message:
         """The native message for inline contents, validated as a native send would be."""
+        return self._validated(self._inline_document())[1]
+
+    def native_contents(self) -> dict[str, Any]:
+        """The inline content as native `content`/`contents` and `options`, validated."""
+        return self._validated(self._inline_document())[0]
+
+    def _inline_document(self) -> tuple[dict[str, Any], str, str]:
         if self.multiLangContent is not None:
             default = self.multiLangContent.defaultLanguage
             if default not in self.multiLangContent.contents:
@@ -128,16 +137,67 @@ class InstantPush(_Strict):
         if channel is not None:
             options["android_channel_id"] = channel
         document["options"] = options
+        return document, field, native_field
+
+    @staticmethod
+    def _validated(inline: tuple[dict[str, Any], str, str]) -> tuple[dict[str, Any], Message]:
+        document, field, native_field = inline
         try:
             message = parse_message(document)
             check_message(message, native_field)
         except DomainError as exc:
             raise from_domain(exc, _instant_field(exc.field, native_field, field)) from None
-        return message
+        return document, message
 
     def tracking_id(self) -> str:
         """The caller's trackingId, or a new UUID."""
         return str(self.trackingId or uuid.uuid4())
+
+    def audience(self) -> dict[str, Any]:
+        """segmentId is a Clarion segment, tableId a Clarion list, neither every device."""
+        if self.segmentId is not None:
+            return {"segment_id": self.segmentId}
+        if self.tableId is not None:
+            return {"list_id": self.tableId}
+        return {"all": True}
+
+    def broadcast_document(self, contents: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The native broadcast body; `contents` holds content|contents and options."""
+        document: dict[str, Any] = {
+            **contents,
+            "audience": self.audience(),
+            "only_last_engaged": self.sendOnlyLastEngagedTokens,
+        }
+        if self.applicationIds:
+            document["apps"] = list(dict.fromkeys(self.applicationIds))
+        schedule = self.schedule_utc()
+        if schedule is not None and schedule > now:
+            document["schedule"] = {"at": schedule.isoformat()}
+        return document
+
+
+#: Native broadcast fields and the SendInstantPush names they are reported under.
+INSTANT_FIELDS = (
+    ("audience.segment_id", "segmentId"),
+    ("audience.list_id", "tableId"),
+    ("audience", "segmentId"),
+    ("schedule", "scheduleDate"),
+    ("apps", "applicationIds"),
+    ("only_last_engaged", "sendOnlyLastEngagedTokens"),
+    ("contents", "multiLangContent.contents"),
+    ("content", "content"),
+    ("options", "content"),
+)
+
+
+def instant_field(native: str | None) -> str | None:
+    """The SendInstantPush name of a native field path."""
+    if native is None:
+        return None
+    for prefix, name in INSTANT_FIELDS:
+        if native == prefix or native.startswith((prefix + ".", prefix + "[")):
+            return name + native[len(prefix) :] if prefix == "apps" else name
+    return native
 
 
 def _instant_field(native: str | None, native_root: str, root: str) -> str:

@@ -15,14 +15,15 @@ from clarion.api.dialects.dengage.auth import Caller, authorize
 from clarion.api.dialects.dengage.errors import (
     DengageError,
     from_domain,
-    not_supported,
     validation_error,
 )
-from clarion.api.dialects.dengage.instant import InstantPush
+from clarion.api.dialects.dengage.instant import InstantPush, instant_field
 from clarion.api.dialects.dengage.transactional import TransactionalPush, build_command
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError, domain_error_from_validation
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
+from clarion.pipeline.commands import parse_send_command
+from clarion.pipeline.scheduler import accept_broadcast
 from clarion.pipeline.templates import template_document
 from clarion.store import apps as app_store
 from clarion.store.types import utcnow
@@ -32,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 #: traceId lives in its own idempotency namespace so it never meets a native key.
 TRACE_PREFIX = "dengage:"
+TRACKING_PREFIX = "dengage-tracking:"
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -95,7 +97,16 @@ async def send_transactional_push(request: Request) -> Response:
                 )
             except DomainError as exc:
                 raise from_domain(exc, "templateId") from None
-        command = build_command(push, template, caller.app_ids)
+            sms_template = None
+            fallback = push.fallbackChannel
+            if fallback is not None and fallback.message is None and fallback.templateId:
+                try:
+                    sms_template = await template_document(
+                        conn, caller.project_id, fallback.templateId, utcnow()
+                    )
+                except DomainError as exc:
+                    raise from_domain(exc, "fallbackChannel.templateId") from None
+        command = build_command(push, template, caller.app_ids, utcnow(), sms_template)
         try:
             accepted = await accept_send(
                 state.engine,
@@ -119,12 +130,13 @@ async def send_transactional_push(request: Request) -> Response:
 
 @router.post("/api/push/instant")
 async def send_instant_push(request: Request) -> Response:
-    """SendInstantPush: validated in full; audience sends wait on the broadcasts feature."""
+    """SendInstantPush: a broadcast to a segment, a table or every device of the applications."""
 
     async def work() -> Response:
         state = get_state(request)
         caller = await authorize(request, state)
-        push = _parse(InstantPush, await _json_object(request))
+        document = await _json_object(request)
+        push = _parse(InstantPush, document)
         push.check_shape()
         for index, app_id in enumerate(push.applicationIds):
             await _check_app(state, caller, app_id, f"applicationIds[{index}]")
@@ -132,26 +144,45 @@ async def send_instant_push(request: Request) -> Response:
         if template_id is not None:
             async with state.engine.connect() as conn:
                 try:
-                    await template_document(conn, caller.project_id, template_id, utcnow())
+                    contents = await template_document(
+                        conn, caller.project_id, template_id, utcnow()
+                    )
                 except DomainError as exc:
                     raise from_domain(exc, "content.templateId") from None
         else:
-            push.message()
-        schedule = push.schedule_utc()
-        if schedule is not None and schedule > utcnow():
-            raise not_supported(
-                "scheduled instant pushes are not supported yet; omit scheduleDate to send now",
-                "scheduleDate",
+            contents = push.native_contents()
+        native = push.broadcast_document(contents, utcnow())
+        tracking_id = push.tracking_id()
+        try:
+            command = parse_send_command(native, caller.app_ids)
+            accepted = await accept_broadcast(
+                state.engine,
+                state.queue,
+                caller.project_id,
+                command,
+                fingerprint=request_hash(document),
+                # A caller's own trackingId makes a retry answer the first send.
+                idempotency_key=TRACKING_PREFIX + tracking_id if push.trackingId else None,
             )
-        audience = "segmentId" if push.segmentId else "tableId" if push.tableId else None
-        raise not_supported(
-            "instant pushes to an audience (a segment, a table or every device of the "
-            "applications) are not supported yet; use /api/transactional/push for contacts "
-            "and tokens",
-            audience or "applicationIds",
-        )
+        except IdempotencyConflict:
+            raise DengageError(
+                409, "Conflict", "this trackingId was used for a different request", "trackingId"
+            ) from None
+        except DomainError as exc:
+            raise _instant_error(exc, push) from None
+        body = {"success": True, "trackingId": tracking_id, "messageId": accepted.id}
+        return JSONResponse(body, status_code=200)
 
     return await _guarded(work)
+
+
+def _instant_error(exc: DomainError, push: InstantPush) -> DengageError:
+    field = instant_field(exc.field)
+    if exc.code == "NOT_FOUND" and field == "segmentId":
+        return DengageError(404, "NotFound", f"segment {push.segmentId!r} was not found", field)
+    if exc.code == "NOT_FOUND" and field == "tableId":
+        return DengageError(404, "NotFound", f"table {push.tableId!r} was not found", field)
+    return from_domain(exc, field)
 
 
 async def _unknown_route(request: Request) -> Response:

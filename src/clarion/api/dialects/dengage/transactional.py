@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints,
 from clarion.api.dialects.dengage.errors import from_domain, validation_error
 from clarion.domain.errors import DomainError
 from clarion.pipeline.commands import SendCommand, parse_send_command
+from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -103,8 +105,23 @@ class TransactionalPush(_Strict):
             params[parameter.key] = parameter.value
         return params
 
+    def inbox(self, now: datetime) -> dict[str, Any] | None:
+        """inboxParams as the native `inbox` option: expireDate becomes seconds from now."""
+        if self.inboxParams is None or not self.inboxParams.saveToInbox:
+            return None
+        expire = self.inboxParams.expireDate
+        if expire is None:
+            return {}
+        if expire.tzinfo is None:
+            expire = expire.replace(tzinfo=UTC)
+        seconds = math.ceil((expire - now).total_seconds())
+        if seconds < 1:
+            raise validation_error("expireDate must be in the future", "inboxParams.expireDate")
+        # The core keeps inbox items at most a year; a later expireDate is cut to that.
+        return {"expires_in": min(seconds, MAX_INBOX_SECONDS)}
+
     def extras(self) -> dict[str, Any]:
-        """Fields the core keeps with the send for features built later (SMS fallback, inbox)."""
+        """The request's dialect-only fields, kept with the send for reporting."""
         return {
             "tags": list(self.tags),
             "fallbackChannel": self.fallbackChannel.model_dump(mode="json")
@@ -133,6 +150,8 @@ _FIELD_NAMES = (
     ("apps", "appId"),
     ("params", "customParameters"),
     ("language", "language"),
+    ("sms_fallback", "fallbackChannel"),
+    ("inbox", "inboxParams.expireDate"),
     ("contents", "templateId"),
     ("options", "templateId"),
     ("template_id", "templateId"),
@@ -149,12 +168,34 @@ def dengage_field(native: str | None) -> str | None:
     return native
 
 
+def sms_text(push: TransactionalPush, sms_template: dict[str, Any] | None) -> str | None:
+    """The fallback SMS body: fallbackChannel.message, else the body of its template.
+
+    A template's body is taken from its default content (the one without language).
+    """
+    if push.fallbackChannel is None:
+        return None
+    if push.fallbackChannel.message is not None:
+        return push.fallbackChannel.message
+    assert sms_template is not None
+    contents: list[dict[str, Any]] = sms_template["contents"]
+    default = next((c for c in contents if not c.get("language")), contents[0])
+    body = default.get("body")
+    if not isinstance(body, str) or not body.strip():
+        raise validation_error(
+            "the fallback template has no body to send as SMS", "fallbackChannel.templateId"
+        )
+    return body
+
+
 def build_command(
     push: TransactionalPush,
     template: dict[str, Any],
     allowed_apps: frozenset[str] | None,
+    now: datetime,
+    sms_template: dict[str, Any] | None = None,
 ) -> DengageCommand:
-    """The native command for a validated request and its template document."""
+    """The native command for a validated request, its template and its SMS template."""
     recipients: dict[str, Any]
     if push.token is not None:
         recipients = {"tokens": [push.token]}
@@ -170,6 +211,12 @@ def build_command(
         document["apps"] = [push.appId]
     if push.language is not None:
         document["language"] = push.language
+    sms_body = sms_text(push, sms_template)
+    if sms_body is not None:
+        document["sms_fallback"] = {"body": sms_body}
+    inbox = push.inbox(now)
+    if inbox is not None:
+        document["inbox"] = inbox
     try:
         command = parse_send_command(document, allowed_apps)
     except DomainError as exc:

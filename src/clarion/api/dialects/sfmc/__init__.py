@@ -14,10 +14,17 @@ Choices where the document is vague (also in docs/dialects/sfmc.md):
   messages) are accepted and dropped from the stored definition, as the example shows;
 - sends answer `202 {"tokenId": <Clarion send id>}`; `override`/`messageText`
   follow the documented error messages; `sendTime` is read in the definition's
-  scheduledTzOffset (default UTC-6) and a future one is refused (scheduling waits on
-  the broadcasts issue), as are tags and lists (audiences);
-- throttling (messagesPerPeriod/minutesPerPeriod) and time-zone fields are validated
-  and stored; API sends go out unthrottled, as they do on the platform.
+  scheduledTzOffset (default UTC-6);
+- messageList sends target one Clarion list (inclusionListIds, else the
+  definition's inclusionLists) and messageTag sends the devices with any of
+  inclusionTags and none of exclusionTags; both leave out the definition's
+  exclusionLists and the body's exclusionListIds, and may be scheduled (a future
+  sendTime, or with tzBased the wall-clock time in each device's zone, with
+  tzPastSendAction 1/0 send now, 2 next day, 3 never);
+- messagesPerPeriod/minutesPerPeriod throttle every send of the definition; inbox
+  definitions store inbox items (inbox-only ones push nothing);
+- messageContact/messageBatch sends with a future sendTime are refused: the core
+  cannot schedule sends to explicit recipients.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from clarion.domain.errors import domain_error_from_validation
+from clarion.pipeline.throttle import MAX_MESSAGES, MAX_PER_MINUTES
 
 OUTBOUND: Final = 1
 LOCATION_ENTRY: Final = 3
@@ -93,8 +94,8 @@ class Definition(_Model):
     sendInitiator: Literal[0, 1, 2, 3] = 1
     startDate: datetime
     endDate: datetime | None = None
-    messagesPerPeriod: Annotated[int, Field(ge=1)] | None = None
-    minutesPerPeriod: Annotated[int, Field(ge=1)] | None = None
+    messagesPerPeriod: Annotated[int, Field(ge=1, le=MAX_MESSAGES)] | None = None
+    minutesPerPeriod: Annotated[int, Field(ge=1, le=MAX_PER_MINUTES)] | None = None
     numberOfPeriods: Annotated[int, Field(ge=1)] | None = None
     periodType: Literal[1, 2, 3, 4, 5] | None = None
     isRollingPeriod: bool | None = None

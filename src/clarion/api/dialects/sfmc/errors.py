@@ -43,6 +43,12 @@ _FIELD_NAMES = (
     ("content.media", "media"),
     ("content.deeplink", "url"),
     ("content", "message"),
+    ("audience.filter.tags.any", "inclusionTags"),
+    ("audience.filter.tags.none", "exclusionTags"),
+    ("exclude_lists", "exclusionListIds"),
+    ("schedule", "sendTime"),
+    ("throttle.messages", "messagesPerPeriod"),
+    ("throttle.per_minutes", "minutesPerPeriod"),
 )
 
 

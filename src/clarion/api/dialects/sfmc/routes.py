@@ -16,18 +16,29 @@ from clarion.api.dialects.sfmc.errors import SfmcError, bad_request, from_domain
 from clarion.api.dialects.sfmc.sending import (
     BatchSend,
     ContactSend,
+    ListSend,
+    TagSend,
+    TextOverride,
+    audience_error,
     batch_message,
     build_command,
     check_audience,
     check_message_id,
     check_sendable,
+    contact_document,
     contact_text,
+    engagement_fields,
+    list_audience,
     native_document,
     parse_body,
+    schedule_fields,
+    tag_audience,
 )
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.pipeline.accept import accept_send, request_hash
+from clarion.pipeline.commands import parse_send_command
+from clarion.pipeline.scheduler import accept_broadcast
 from clarion.store import apps as app_store
 from clarion.store import sfmc_messages as message_store
 from clarion.store.types import utcnow
@@ -194,7 +205,7 @@ async def send_to_contacts(request: Request, message_id: str) -> Response:
         body: ContactSend = parse_body(ContactSend, document)
         check_audience(body, definition, utcnow())
         text = contact_text(message_id, body, definition)
-        native = native_document(definition, text, body, body)
+        native = contact_document(definition, text, body, body, utcnow())
         return await _accept(state, caller, message_id, native, document)
 
     return await _guarded(work)
@@ -211,36 +222,71 @@ async def send_batch(request: Request, message_id: str) -> Response:
         message = batch_message(body)
         if not message.alert.strip():
             raise bad_request("Message is blank and no override message was provided.")
-        native = native_document(definition, message.alert, body, message)
+        native = contact_document(definition, message.alert, body, message, utcnow())
         return await _accept(state, caller, message_id, native, document)
 
     return await _guarded(work)
 
 
-async def _audience_send(request: Request, message_id: str, field: str, what: str) -> Response:
+async def _broadcast(
+    state: AppState,
+    caller: Caller,
+    message_id: str,
+    definition: Definition,
+    body: TextOverride,
+    audience: dict[str, Any],
+    send_time: str | None,
+    raw: Any,
+) -> Response:
+    now = utcnow()
+    native = {
+        **native_document(definition, contact_text(message_id, body, definition), body),
+        **engagement_fields(definition, now),
+        **schedule_fields(definition, send_time, now),
+        **audience,
+    }
+    try:
+        command = parse_send_command(native, caller.app_ids)
+        accepted = await accept_broadcast(
+            state.engine,
+            state.queue,
+            caller.project_id,
+            command,
+            fingerprint=request_hash({"message": message_id, "body": raw}),
+        )
+    except DomainError as exc:
+        raise audience_error(exc, audience) from None
+    return JSONResponse({"tokenId": accepted.id}, status_code=202)
+
+
+@router.post("/push/v1/messageList/{message_id}/send")
+async def send_to_lists(request: Request, message_id: str) -> Response:
+    """Send a definition to the contacts of one list (inclusionListIds, else the definition's)."""
+
     async def work() -> Response:
-        _state, _caller, _definition, document = await _sendable(request, message_id)
-        values = document.get(field)
-        if not isinstance(values, list) or not values:
-            raise bad_request(f"{field} is required.")
-        raise bad_request(
-            f"Sends to {what} are not supported yet: they wait on audience sends. "
-            "Use messageContact or messageBatch with deviceTokens or subscriberKeys."
+        state, caller, definition, document = await _sendable(request, message_id)
+        body = parse_body(ListSend, document)
+        audience = list_audience(definition, body)
+        return await _broadcast(
+            state, caller, message_id, definition, body, audience, body.sendTime, document
         )
 
     return await _guarded(work)
 
 
-@router.post("/push/v1/messageList/{message_id}/send")
-async def send_to_lists(request: Request, message_id: str) -> Response:
-    """List sends: validated, then refused until audience sends exist."""
-    return await _audience_send(request, message_id, "inclusionListIds", "lists")
-
-
 @router.post("/push/v1/messageTag/{message_id}/send")
 async def send_to_tags(request: Request, message_id: str) -> Response:
-    """Tag sends: validated, then refused until audience sends exist."""
-    return await _audience_send(request, message_id, "inclusionTags", "tags")
+    """Send a definition to the devices carrying any of inclusionTags and none of exclusionTags."""
+
+    async def work() -> Response:
+        state, caller, definition, document = await _sendable(request, message_id)
+        body = parse_body(TagSend, document)
+        audience = tag_audience(definition, body)
+        return await _broadcast(
+            state, caller, message_id, definition, body, audience, body.sendTime, document
+        )
+
+    return await _guarded(work)
 
 
 async def _unknown_route(request: Request) -> Response:

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from clarion.api.dialects.sfmc.definition import (
     ACTIVE,
+    INBOX,
     INBOX_ALERT,
     INBOX_ONLY,
     Definition,
     KeyValue,
     validation_lines,
 )
-from clarion.api.dialects.sfmc.errors import bad_request, from_domain
+from clarion.api.dialects.sfmc.errors import SfmcError, bad_request, from_domain
 from clarion.domain.errors import DomainError
 from clarion.pipeline.commands import SendCommand, parse_send_command
+from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
 MAX_VALUES: Final = 5000
 SEND_TIME_FORMAT: Final = "%Y-%m-%d %H:%M"
 _SEND_TIME: Final = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
 _MESSAGE_ID: Final = re.compile(r"^[A-Za-z0-9_=-]{1,64}$")
+#: tzPastSendAction: 1 (and the example's 0) send at once, 2 the next day, 3 never.
+PAST_SEND_ACTIONS: Final = {0: "send_now", 1: "send_now", 2: "next_day", 3: "skip"}
+ModelT = TypeVar("ModelT", bound=BaseModel)
+ListId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+TagName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class _Model(BaseModel):
@@ -52,11 +60,34 @@ class Audience(_Model):
     sendTime: str | None = None
 
 
-class ContactSend(Audience, Overrides):
-    """POST /push/v1/messageContact/{messageId}/send."""
+class TextOverride(Overrides):
+    """The overrides plus the rules replacing the alert text itself."""
 
     override: bool = False
     messageText: Annotated[str, StringConstraints(max_length=16_384)] | None = None
+
+
+class ContactSend(Audience, TextOverride):
+    """POST /push/v1/messageContact/{messageId}/send."""
+
+
+class ListSend(TextOverride):
+    """POST /push/v1/messageList/{messageId}/send: one inclusion list, any exclusion lists."""
+
+    inclusionListIds: list[ListId] | None = None
+    exclusionListIds: list[ListId] | None = None
+    inclusionTags: list[TagName] | None = None
+    exclusionTags: list[TagName] | None = None
+    sendTime: str | None = None
+
+
+class TagSend(TextOverride):
+    """POST /push/v1/messageTag/{messageId}/send: devices with any inclusion tag."""
+
+    inclusionTags: list[TagName] | None = None
+    exclusionTags: list[TagName] | None = None
+    exclusionListIds: list[ListId] | None = None
+    sendTime: str | None = None
 
 
 class BatchMessage(Overrides):
@@ -86,15 +117,13 @@ def check_sendable(message_id: str, definition: Definition, now: datetime) -> No
             f"Message {message_id} is a location or beacon message: the device shows it "
             "when it enters or leaves a geofence or beacon region, it cannot be sent by API."
         )
-    if definition.contentType == INBOX_ONLY:
-        raise bad_request("Inbox-only messages cannot be sent yet: the inbox is not built.")
     if now < definition.startDate:
         raise bad_request(f"Message {message_id} is not available for sends before its startDate.")
     if definition.endDate is not None and now >= definition.endDate:
         raise bad_request(f"Message {message_id} is no longer available for sends (endDate).")
 
 
-def parse_body(model: type[ContactSend] | type[BatchSend], document: dict[str, Any]) -> Any:
+def parse_body(model: type[ModelT], document: dict[str, Any]) -> ModelT:
     """Validate a send body, listing every problem."""
     try:
         return model.model_validate(document)
@@ -107,8 +136,8 @@ def check_audience(audience: Audience, definition: Definition, now: datetime) ->
     problems: list[str] = []
     if audience.inclusionTags or audience.exclusionTags:
         problems.append(
-            "inclusionTags and exclusionTags are not supported yet: tag audiences wait on "
-            "segments; send to deviceTokens or subscriberKeys."
+            "inclusionTags and exclusionTags are not supported yet on messageContact and "
+            "messageBatch sends: use messageTag to send to tags."
         )
     if audience.deviceTokens is None and audience.subscriberKeys is None:
         problems.append("One or more DeviceTokens must be specified in order to send a message.")
@@ -124,8 +153,9 @@ def check_audience(audience: Audience, definition: Definition, now: datetime) ->
             problems.append(f"{audience.sendTime} is not a valid send time (yyyy-MM-dd HH:mm).")
         elif send_at > now:
             problems.append(
-                "Scheduled sends (a sendTime in the future) are not supported yet; "
-                "omit sendTime to send now."
+                "Scheduled sends (a sendTime in the future) to deviceTokens or subscriberKeys "
+                "are not supported yet; omit sendTime to send now, or use messageList or "
+                "messageTag."
             )
     if problems:
         raise bad_request(*problems)
@@ -143,8 +173,8 @@ def parse_send_time(value: str, definition: Definition) -> datetime | None:
     return local.replace(tzinfo=timezone(timedelta(hours=offset)))
 
 
-def contact_text(message_id: str, body: ContactSend, definition: Definition) -> str:
-    """The alert text after the override rules."""
+def contact_text(message_id: str, body: TextOverride, definition: Definition) -> str:
+    """The alert text after the override rules (an inbox-only message falls back to its subject)."""
     text = body.messageText
     if body.override:
         if text is None or not text.strip():
@@ -152,9 +182,12 @@ def contact_text(message_id: str, body: ContactSend, definition: Definition) -> 
         return text
     if text is not None:
         raise bad_request("MessageText is not applicable when Override is false.")
-    if not definition.alert or not definition.alert.strip():
+    text = definition.alert
+    if not text and definition.contentType == INBOX_ONLY:
+        text = definition.subject
+    if not text or not text.strip():
         raise bad_request("Message is blank and no override message was provided.")
-    return definition.alert
+    return text
 
 
 def _badge(content: dict[str, Any], badge: int | str | None) -> None:
@@ -166,10 +199,8 @@ def _badge(content: dict[str, Any], badge: int | str | None) -> None:
         content["badge"] = int(badge)
 
 
-def native_document(
-    definition: Definition, text: str, audience: Audience, overrides: Overrides
-) -> dict[str, Any]:
-    """The native send body for a definition, the final text and a send's overrides."""
+def native_document(definition: Definition, text: str, overrides: Overrides) -> dict[str, Any]:
+    """The native message and app of a definition, the final text and a send's overrides."""
     data: dict[str, Any] = dict(definition.custom or {})
     for pair in [*(definition.keys or []), *(overrides.keys or [])]:
         data[pair.key] = pair.value
@@ -190,24 +221,145 @@ def native_document(
             content["media"] = {"picture": picture}
         if definition.media.alt:
             data["_mediaAlt"] = definition.media.alt
-    if definition.contentType == INBOX_ALERT and definition.url:
+    if definition.has_page() and definition.url:
         content["deeplink"] = definition.url
     mutable = overrides.mutable_content
     options = {
         "content_available": definition.content_available == 1,
         "mutable_content": bool(definition.mutable_content if mutable is None else mutable),
     }
+    return {
+        "apps": [definition.application.id],
+        "content": {key: value for key, value in content.items() if value is not None},
+        "options": options,
+    }
+
+
+def contact_document(
+    definition: Definition, text: str, audience: Audience, overrides: Overrides, now: datetime
+) -> dict[str, Any]:
+    """The native send to explicit device tokens and subscriber keys."""
     recipients: dict[str, Any] = {}
     if audience.deviceTokens:
         recipients["tokens"] = audience.deviceTokens
     if audience.subscriberKeys:
         recipients["external_ids"] = audience.subscriberKeys
     return {
+        **native_document(definition, text, overrides),
+        **engagement_fields(definition, now),
         "recipients": recipients,
-        "apps": [definition.application.id],
-        "content": {key: value for key, value in content.items() if value is not None},
-        "options": options,
     }
+
+
+def engagement_fields(definition: Definition, now: datetime) -> dict[str, Any]:
+    """Throttling and inbox storage the definition asks of every send of it.
+
+    Inbox messages (contentType 2, or messageType 8 without alert) are stored and not
+    pushed; inbox+alert (contentType 3) are both. An endDate bounds the item's life.
+    """
+    fields: dict[str, Any] = {}
+    if definition.messagesPerPeriod is not None and definition.minutesPerPeriod is not None:
+        fields["throttle"] = {
+            "messages": definition.messagesPerPeriod,
+            "per_minutes": definition.minutesPerPeriod,
+        }
+    inbox_only = definition.contentType == INBOX_ONLY or (
+        definition.messageType == INBOX and definition.contentType != INBOX_ALERT
+    )
+    if inbox_only or definition.contentType == INBOX_ALERT:
+        inbox: dict[str, Any] = {}
+        if definition.endDate is not None:
+            seconds = math.ceil((definition.endDate - now).total_seconds())
+            inbox["expires_in"] = min(max(seconds, 1), MAX_INBOX_SECONDS)
+        fields["inbox"] = inbox
+        if inbox_only:
+            fields["inbox_only"] = True
+    return fields
+
+
+def schedule_fields(definition: Definition, send_time: str | None, now: datetime) -> dict[str, Any]:
+    """A list or tag send's schedule: local time per device (tzBased), else one instant.
+
+    With tzBased the sendTime is the wall-clock time in each device's zone and
+    tzPastSendAction picks what zones already past it get; otherwise the sendTime is
+    read in scheduledTzOffset and a past or present one sends now.
+    """
+    if send_time is None:
+        return {}
+    send_at = parse_send_time(send_time, definition)
+    if send_at is None:
+        raise bad_request(f"{send_time} is not a valid send time (yyyy-MM-dd HH:mm).")
+    if definition.tzBased:
+        action = definition.tzPastSendAction if definition.tzPastSendAction is not None else 1
+        day, wall_clock = send_time.split(" ")
+        return {
+            "schedule": {
+                "local_time": wall_clock,
+                "date": day,
+                "past_time": PAST_SEND_ACTIONS[action],
+            }
+        }
+    if send_at <= now:
+        return {}
+    return {"schedule": {"at": send_at.isoformat()}}
+
+
+def list_ids(given: list[str] | None, stored: list[Any] | None) -> list[str]:
+    """The list ids a send names, else the definition's (each `{"id"}`)."""
+    if given:
+        return list(dict.fromkeys(given))
+    return list(dict.fromkeys(ref.id for ref in stored or []))
+
+
+def exclusions(definition: Definition, given: list[str] | None) -> list[str]:
+    """The definition's exclusion lists plus the send's own."""
+    stored = [ref.id for ref in definition.exclusionLists or []]
+    return list(dict.fromkeys([*stored, *(given or [])]))
+
+
+def list_audience(definition: Definition, body: ListSend) -> dict[str, Any]:
+    """The audience of a messageList send: its one inclusion list, minus the exclusions."""
+    if body.inclusionTags or body.exclusionTags:
+        raise bad_request(
+            "inclusionTags and exclusionTags cannot be combined with lists yet: "
+            "use messageTag for tag audiences."
+        )
+    included = list_ids(body.inclusionListIds, definition.inclusionLists)
+    if not included:
+        raise bad_request("inclusionListIds is required.")
+    if len(included) > 1:
+        raise bad_request(
+            "Sends to more than one inclusion list are not supported yet: "
+            "give one list in inclusionListIds."
+        )
+    return {
+        "audience": {"list_id": included[0]},
+        "exclude_lists": exclusions(definition, body.exclusionListIds),
+    }
+
+
+def tag_audience(definition: Definition, body: TagSend) -> dict[str, Any]:
+    """The audience of a messageTag send: devices with any inclusion tag and no exclusion tag."""
+    if not body.inclusionTags:
+        raise bad_request("inclusionTags is required.")
+    tags: dict[str, Any] = {"any": list(dict.fromkeys(body.inclusionTags))}
+    if body.exclusionTags:
+        tags["none"] = list(dict.fromkeys(body.exclusionTags))
+    return {
+        "audience": {"filter": {"tags": tags}},
+        "exclude_lists": exclusions(definition, body.exclusionListIds),
+    }
+
+
+def audience_error(exc: DomainError, audience: dict[str, Any]) -> SfmcError:
+    """A core error on a list or tag send, naming the list that does not exist."""
+    field = exc.field or ""
+    if exc.code == "NOT_FOUND" and field == "audience.list_id":
+        return bad_request(f"List {audience['audience']['list_id']} is not valid for the client.")
+    if exc.code == "NOT_FOUND" and field.startswith("exclude_lists["):
+        index = int(field[len("exclude_lists[") : -1])
+        return bad_request(f"List {audience['exclude_lists'][index]} is not valid for the client.")
+    return from_domain(exc)
 
 
 def build_command(document: dict[str, Any], allowed_apps: frozenset[str] | None) -> SendCommand:

@@ -13,10 +13,11 @@ from aiohttp import web
 from clarion.emulators import apns_checks, hpack_cache
 from clarion.emulators.apns_auth import ProviderKey, ProviderKeys
 from clarion.emulators.apns_protocol import ApnsConnection
+from clarion.emulators.base import Emulator
 from clarion.emulators.control import add_control_routes, json_error, read_json_object
-from clarion.emulators.faults import FaultRules, Outcome
+from clarion.emulators.faults import Outcome
 from clarion.emulators.http_site import HttpSite
-from clarion.emulators.records import Delivery, Recorder, Rejection
+from clarion.emulators.records import Delivery
 from clarion.emulators.tls import TlsFiles
 
 DEFAULT_MAX_CONCURRENT_STREAMS = 1000
@@ -34,7 +35,7 @@ class ApnsResponse:
     body: bytes = b""
 
 
-class ApnsEmulator:
+class ApnsEmulator(Emulator):
     """Speaks APNs on `url` (HTTP/2, TLS, ALPN h2) and its control API on `control_url`."""
 
     def __init__(
@@ -47,38 +48,20 @@ class ApnsEmulator:
         seed: int | None = None,
         max_records: int | None = None,
     ) -> None:
+        super().__init__(apns_checks.status_for_reason, host, seed, max_records)
         self.keys = ProviderKeys()
-        self.faults = FaultRules(apns_checks.status_for_reason, seed=seed)
-        self.recorder = Recorder(max_records)
         self.max_concurrent_streams = max_concurrent_streams
         self._tls = tls
-        self._host = host
         self._port = port
         self._device_topics: dict[str, str] = {}
         self._connections: set[ApnsConnection] = set()
         self._server: asyncio.Server | None = None
         self._control = HttpSite(self._control_app(), host, control_port, None)
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        """Base URL of the HTTP/2 push port."""
-        return f"https://{self._host}:{self.port}"
 
     @property
     def control_url(self) -> str:
         """Base URL of the plain HTTP/1.1 control port."""
         return f"http://{self._host}:{self._control.port}"
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Accepted notifications, oldest first."""
-        return self.recorder.deliveries
-
-    @property
-    def rejections(self) -> list[Rejection]:
-        """Refused requests, oldest first."""
-        return self.recorder.rejections
 
     def create_provider_key(self, team_id: str, key_id: str, topics: list[str]) -> str:
         """A new PKCS8 P-256 private key PEM whose public key is trusted for this team."""

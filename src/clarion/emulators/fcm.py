@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from clarion.emulators.base import HttpsEmulator
 from clarion.emulators.control import add_control_routes, json_error, read_json_object
-from clarion.emulators.faults import FaultRules, Outcome
+from clarion.emulators.faults import Outcome
 from clarion.emulators.fcm_auth import (
     ACCESS_TOKEN_SECONDS,
     GOOGLE_TOKEN_URI,
@@ -17,8 +18,8 @@ from clarion.emulators.fcm_auth import (
     GrantError,
 )
 from clarion.emulators.fcm_message import Violation, parse_send_request
-from clarion.emulators.http_site import HttpSite, reset_connection
-from clarion.emulators.records import Delivery, Recorder, Rejection
+from clarion.emulators.http_site import reset_connection
+from clarion.emulators.records import Delivery
 from clarion.emulators.tls import TlsFiles
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -77,7 +78,7 @@ def fcm_error_response(
     return web.json_response({"error": error}, status=status, headers=headers)
 
 
-class FcmEmulator:
+class FcmEmulator(HttpsEmulator):
     """Speaks FCM HTTP v1 and Google's token endpoint on `url` (HTTPS, HTTP/1.1)."""
 
     def __init__(
@@ -89,31 +90,13 @@ class FcmEmulator:
         max_records: int | None = None,
     ) -> None:
         self.credentials = FcmCredentials()
-        self.faults = FaultRules(status_for_error_code, seed=seed)
-        self.recorder = Recorder(max_records)
-        self._host = host
         self._token_projects: dict[str, str] = {}
-        self._site = HttpSite(self._app(), host, port, tls.server_context())
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. https://127.0.0.1:54321."""
-        return f"https://{self._host}:{self._site.port}"
+        super().__init__(tls, host, port, status_for_error_code, seed, max_records)
 
     @property
     def token_uri(self) -> str:
         """The OAuth2 token endpoint."""
         return f"{self.url}/token"
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Accepted messages, oldest first."""
-        return self.recorder.deliveries
-
-    @property
-    def rejections(self) -> list[Rejection]:
-        """Refused requests, oldest first."""
-        return self.recorder.rejections
 
     def create_service_account(self, project_id: str) -> dict[str, str]:
         """A new service-account JSON dict whose token_uri is this emulator's."""
@@ -126,14 +109,6 @@ class FcmEmulator:
     def unregister_token(self, token: str) -> Outcome:
         """Answer 404 UNREGISTERED for this token from now on."""
         return self.faults.set_outcome(token, "UNREGISTERED")
-
-    async def start(self) -> None:
-        """Start serving."""
-        await self._site.start()
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        await self._site.stop()
 
     async def _token(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()

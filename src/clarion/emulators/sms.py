@@ -8,10 +8,10 @@ from typing import Any
 import phonenumbers
 from aiohttp import web
 
+from clarion.emulators.base import HttpsEmulator
 from clarion.emulators.control import add_control_routes, read_json_object
-from clarion.emulators.faults import FaultRules
-from clarion.emulators.http_site import HttpSite, reset_connection
-from clarion.emulators.records import Delivery, Recorder, Rejection
+from clarion.emulators.http_site import reset_connection
+from clarion.emulators.records import Delivery
 from clarion.emulators.tls import TlsFiles
 
 MAX_BODY_CHARS = 1600
@@ -61,7 +61,7 @@ def _valid_sender(sender: Any) -> bool:
     return len(sender) <= MAX_ALPHANUMERIC_SENDER and sender.isalnum()
 
 
-class SmsEmulator:
+class SmsEmulator(HttpsEmulator):
     """An SMS gateway on `url` that records every accepted message."""
 
     def __init__(
@@ -72,33 +72,7 @@ class SmsEmulator:
         seed: int | None = None,
         max_records: int | None = None,
     ) -> None:
-        self.faults = FaultRules(status_for_reason, seed=seed)
-        self.recorder = Recorder(max_records)
-        self._host = host
-        self._site = HttpSite(self._app(), host, port, tls.server_context())
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. https://127.0.0.1:54321."""
-        return f"https://{self._host}:{self._site.port}"
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Accepted messages, oldest first."""
-        return self.recorder.deliveries
-
-    @property
-    def rejections(self) -> list[Rejection]:
-        """Refused requests, oldest first."""
-        return self.recorder.rejections
-
-    async def start(self) -> None:
-        """Start serving."""
-        await self._site.start()
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        await self._site.stop()
+        super().__init__(tls, host, port, status_for_reason, seed, max_records)
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
         if self.faults.pick_reset():

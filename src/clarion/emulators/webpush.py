@@ -11,10 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from clarion.emulators.base import HttpsEmulator
 from clarion.emulators.control import add_control_routes, json_error
-from clarion.emulators.faults import FaultRules, Outcome
-from clarion.emulators.http_site import HttpSite, reset_connection
-from clarion.emulators.records import Delivery, Recorder, Rejection, decode_payload
+from clarion.emulators.faults import Outcome
+from clarion.emulators.http_site import reset_connection
+from clarion.emulators.records import Delivery, decode_payload
 from clarion.emulators.tls import TlsFiles
 from clarion.emulators.webpush_crypto import (
     BrowserKeys,
@@ -71,8 +72,11 @@ def _problem(
     )
 
 
-class WebPushEmulator:
-    """A push service on `url`; `create_subscription` plays the browser's part."""
+class WebPushEmulator(HttpsEmulator):
+    """A push service on `url` (also the VAPID audience); `create_subscription` plays the browser.
+
+    Its `deliveries` carry each push's decrypted payload.
+    """
 
     def __init__(
         self,
@@ -82,26 +86,8 @@ class WebPushEmulator:
         seed: int | None = None,
         max_records: int | None = None,
     ) -> None:
-        self.faults = FaultRules(status_for_reason, seed=seed)
-        self.recorder = Recorder(max_records)
         self.subscriptions: dict[str, Subscription] = {}
-        self._host = host
-        self._site = HttpSite(self._app(), host, port, tls.server_context())
-
-    @property
-    def url(self) -> str:
-        """Base URL (also the VAPID audience), e.g. https://127.0.0.1:54321."""
-        return f"https://{self._host}:{self._site.port}"
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Accepted pushes with their decrypted payload, oldest first."""
-        return self.recorder.deliveries
-
-    @property
-    def rejections(self) -> list[Rejection]:
-        """Refused requests, oldest first."""
-        return self.recorder.rejections
+        super().__init__(tls, host, port, status_for_reason, seed, max_records)
 
     def create_subscription(
         self, application_server_key: str | None = None, expires_in: float | None = None
@@ -144,14 +130,6 @@ class WebPushEmulator:
         """Accepted pushes of one subscription."""
         target = self.subscription_id(endpoint_or_id)
         return [d for d in self.recorder.deliveries if d.target == target]
-
-    async def start(self) -> None:
-        """Start serving."""
-        await self._site.start()
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        await self._site.stop()
 
     def _refuse(self, target: str, outcome: Outcome, message: str) -> web.Response:
         self.recorder.reject(target, outcome.status, outcome.reason)

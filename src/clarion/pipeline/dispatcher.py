@@ -30,6 +30,7 @@ from clarion.pipeline.rendering import (
     device_from_row,
     provider_of,
     render_for_device,
+    select_devices,
 )
 from clarion.providers.apns import ApnsClient
 from clarion.providers.backoff import backoff_delay
@@ -42,7 +43,7 @@ from clarion.store import caps as cap_store
 from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries
-from clarion.store.tables import apps, contacts, installations
+from clarion.store.tables import installations
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -365,34 +366,17 @@ async def _still_pending(conn: AsyncConnection, ids: list[int]) -> set[int]:
 
 async def _pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
     query = (
-        select(
+        select_devices(
             deliveries.c.id,
             deliveries.c.attempts,
             deliveries.c.first_attempt_at,
             deliveries.c.scheduled_at,
             deliveries.c.installation_pk,
             installations.c.contact_pk,
-            installations.c.installation_id,
-            installations.c.app_pk,
-            installations.c.platform,
-            installations.c.token,
-            installations.c.subscription,
-            installations.c.language,
-            installations.c.timezone,
-            installations.c.tags,
-            installations.c.attributes,
             installations.c.sandbox,
-            contacts.c.external_id,
-            contacts.c.email,
-            contacts.c.phone,
-            contacts.c.language.label("contact_language"),
-            contacts.c.timezone.label("contact_timezone"),
-            contacts.c.attributes.label("contact_attributes"),
-        )
-        .select_from(
-            deliveries.join(installations, deliveries.c.installation_pk == installations.c.pk)
-            .join(apps, installations.c.app_pk == apps.c.pk)
-            .outerjoin(contacts, installations.c.contact_pk == contacts.c.pk)
+            joined_to=deliveries.join(
+                installations, deliveries.c.installation_pk == installations.c.pk
+            ),
         )
         .where(deliveries.c.id.in_(ids), deliveries.c.outcome == send_store.PENDING)
         .order_by(deliveries.c.id)

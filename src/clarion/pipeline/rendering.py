@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
+from sqlalchemy import ColumnElement, FromClause, Select, select
+
 from clarion.domain.errors import DomainError
 from clarion.domain.language import choose_content
 from clarion.domain.limits import BuiltPayload
@@ -27,6 +29,7 @@ from clarion.domain.personalize import (
 )
 from clarion.domain.platforms import Platform
 from clarion.pipeline.commands import SendCommand
+from clarion.store.tables import apps, contacts, installations
 
 PLATFORM_PROVIDER: Final[dict[str, Platform]] = {"ios": "apns", "android": "fcm", "web": "webpush"}
 
@@ -63,6 +66,38 @@ class Device:
             "attributes": self.attributes,
         }
         return dict(self.contact or {}), installation
+
+
+def select_devices(
+    *extra: ColumnElement[Any], joined_to: FromClause = installations
+) -> Select[Any]:
+    """`extra` plus the columns `device_from_row` reads, with each installation's app and contact.
+
+    `joined_to` must already contain `installations`; the contact join is outer, since an
+    installation need not belong to a contact.
+    """
+    return select(
+        *extra,
+        installations.c.installation_id,
+        installations.c.app_pk,
+        installations.c.platform,
+        installations.c.token,
+        installations.c.subscription,
+        installations.c.language,
+        installations.c.timezone,
+        installations.c.tags,
+        installations.c.attributes,
+        contacts.c.external_id,
+        contacts.c.email,
+        contacts.c.phone,
+        contacts.c.language.label("contact_language"),
+        contacts.c.timezone.label("contact_timezone"),
+        contacts.c.attributes.label("contact_attributes"),
+    ).select_from(
+        joined_to.join(apps, installations.c.app_pk == apps.c.pk).outerjoin(
+            contacts, installations.c.contact_pk == contacts.c.pk
+        )
+    )
 
 
 def device_from_row(row: Any) -> Device:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 from typing import Any
@@ -11,7 +10,7 @@ import aiohttp
 
 from clarion.providers.fcm_auth import AccessTokenSource, ServiceAccount, TokenEndpointError
 from clarion.providers.fcm_errors import outcome_for, parse_error
-from clarion.providers.http_session import new_session
+from clarion.providers.http_session import LazySession
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 
@@ -34,31 +33,21 @@ class FcmClient:
         self._account = ServiceAccount.from_json(service_account)
         self._tokens = AccessTokenSource(self._account)
         self._url = f"{endpoint.rstrip('/')}/v1/projects/{self._account.project_id}/messages:send"
-        self._ssl_context = ssl_context
-        self._request_timeout = request_timeout
-        self._connect_timeout = connect_timeout
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._http = LazySession(
+            ssl_context,
+            request_timeout=request_timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+        )
 
     @property
     def project_id(self) -> str:
         """The Firebase project messages are sent for."""
         return self._account.project_id
 
-    def _client_session(self) -> aiohttp.ClientSession:
-        # Created on first use: aiohttp sessions belong to the running event loop.
-        if self._session is None:
-            self._session = new_session(
-                self._ssl_context,
-                request_timeout=self._request_timeout,
-                connect_timeout=self._connect_timeout,
-                max_connections=self._max_connections,
-            )
-        return self._session
-
     async def send(self, message: dict[str, Any]) -> DeliveryResult:
         """Deliver one message (the v1 `message` object); never raises for transport failures."""
-        session = self._client_session()
+        session = self._http.get()
         try:
             token = await self._tokens.current(session)
             result = await self._post(session, message, token)
@@ -101,11 +90,7 @@ class FcmClient:
 
     async def close(self) -> None:
         """Close pooled connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        # Let the SSL transports finish closing before the loop may end.
-        await asyncio.sleep(0)
+        await self._http.close()
 
 
 def _json_or_none(raw: bytes) -> Any:

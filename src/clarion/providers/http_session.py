@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import aiohttp
@@ -21,3 +22,41 @@ def new_session(
     )
     timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
+
+
+class LazySession:
+    """One transport's `new_session`, made on first use and closed on demand."""
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        request_timeout: float,
+        connect_timeout: float,
+        max_connections: int,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._request_timeout = request_timeout
+        self._connect_timeout = connect_timeout
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        """The session, made now if there is none yet."""
+        # Made on first use, not in __init__: aiohttp sessions belong to the running event loop.
+        if self._session is None:
+            self._session = new_session(
+                self._ssl_context,
+                request_timeout=self._request_timeout,
+                connect_timeout=self._connect_timeout,
+                max_connections=self._max_connections,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close pooled connections; a later `get` makes a fresh session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        # Let the SSL transports finish closing before the loop may end.
+        await asyncio.sleep(0)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 
 import aiohttp
 
-from clarion.providers.http_session import new_session
+from clarion.providers.http_session import LazySession
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 
@@ -32,22 +31,12 @@ class SmsClient:
     ) -> None:
         self._url = base_url.rstrip("/") + path
         self._api_key = api_key
-        self._ssl_context = ssl_context
-        self._request_timeout = request_timeout
-        self._connect_timeout = connect_timeout
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client_session(self) -> aiohttp.ClientSession:
-        # Created on first use: aiohttp sessions belong to the running event loop.
-        if self._session is None:
-            self._session = new_session(
-                self._ssl_context,
-                request_timeout=self._request_timeout,
-                connect_timeout=self._connect_timeout,
-                max_connections=self._max_connections,
-            )
-        return self._session
+        self._http = LazySession(
+            ssl_context,
+            request_timeout=request_timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+        )
 
     async def send(self, to: str, sender: str, body: str) -> DeliveryResult:
         """Submit one SMS; a number the gateway calls invalid or unreachable is `invalid_token`."""
@@ -56,7 +45,7 @@ class SmsClient:
             headers["Authorization"] = f"Bearer {self._api_key}"
         document = json.dumps({"to": to, "from": sender, "body": body}).encode()
         try:
-            session = self._client_session()
+            session = self._http.get()
             async with session.post(self._url, data=document, headers=headers) as response:
                 raw = await response.read()
                 status = response.status
@@ -69,10 +58,7 @@ class SmsClient:
 
     async def close(self) -> None:
         """Close pooled connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        await asyncio.sleep(0)
+        await self._http.close()
 
 
 def _result(status: int, raw: bytes, retry_after: float | None) -> DeliveryResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import ssl
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from clarion.providers.b64 import b64url_decode
-from clarion.providers.http_session import new_session
+from clarion.providers.http_session import LazySession
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 from clarion.providers.vapid import VapidSigner, generate_vapid_keys
@@ -46,27 +45,17 @@ class WebPushClient:
         max_connections: int = 100,
     ) -> None:
         self._signer = VapidSigner(vapid_private_pem, subject)
-        self._ssl_context = ssl_context
-        self._request_timeout = request_timeout
-        self._connect_timeout = connect_timeout
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._http = LazySession(
+            ssl_context,
+            request_timeout=request_timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+        )
 
     @property
     def public_key(self) -> str:
         """The application server key subscriptions must have been created with."""
         return self._signer.public_key
-
-    def _client_session(self) -> aiohttp.ClientSession:
-        # Created on first use: aiohttp sessions belong to the running event loop.
-        if self._session is None:
-            self._session = new_session(
-                self._ssl_context,
-                request_timeout=self._request_timeout,
-                connect_timeout=self._connect_timeout,
-                max_connections=self._max_connections,
-            )
-        return self._session
 
     async def send(
         self,
@@ -116,7 +105,7 @@ class WebPushClient:
             return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
 
     async def _post(self, endpoint: str, headers: dict[str, str], body: bytes) -> DeliveryResult:
-        session = self._client_session()
+        session = self._http.get()
         async with session.post(endpoint, data=body, headers=headers) as response:
             text = (await response.read())[:200].decode("utf-8", "replace")
             outcome = _outcome_for(response.status)
@@ -134,7 +123,4 @@ class WebPushClient:
 
     async def close(self) -> None:
         """Close pooled connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        await asyncio.sleep(0)
+        await self._http.close()

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field, StringConstraints, model_validator
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.api.auth import ProjectContext, project_scope
@@ -23,11 +22,12 @@ from clarion.pipeline.rendering import (
     provider_of,
     provider_request,
     render_for_device,
+    select_devices,
 )
 from clarion.pipeline.targeting import Target, resolve
 from clarion.pipeline.templates import expand_template
 from clarion.store import apps as app_store
-from clarion.store.tables import apps, contacts, installations
+from clarion.store.tables import apps, installations
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"])
@@ -88,32 +88,8 @@ def _recipient_field(exc: DomainError) -> DomainError:
 
 
 async def _device_rows(conn: AsyncConnection, pks: list[int]) -> dict[int, Any]:
-    query = (
-        select(
-            installations.c.pk,
-            installations.c.app_pk,
-            apps.c.id.label("app_id"),
-            installations.c.installation_id,
-            installations.c.platform,
-            installations.c.token,
-            installations.c.subscription,
-            installations.c.language,
-            installations.c.timezone,
-            installations.c.tags,
-            installations.c.attributes,
-            contacts.c.external_id,
-            contacts.c.email,
-            contacts.c.phone,
-            contacts.c.language.label("contact_language"),
-            contacts.c.timezone.label("contact_timezone"),
-            contacts.c.attributes.label("contact_attributes"),
-        )
-        .select_from(
-            installations.join(apps, installations.c.app_pk == apps.c.pk).outerjoin(
-                contacts, installations.c.contact_pk == contacts.c.pk
-            )
-        )
-        .where(installations.c.pk.in_(pks))
+    query = select_devices(installations.c.pk, apps.c.id.label("app_id")).where(
+        installations.c.pk.in_(pks)
     )
     return {row.pk: row for row in await conn.execute(query)}
 

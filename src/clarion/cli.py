@@ -60,6 +60,8 @@ async def _serve_demo(settings: Settings) -> None:
 
     async with EmulatorSuite(settings.var_dir / "emulators") as emulators:
         settings.extra_ca_file = emulators.ca_file
+        # SMS fallback goes to the emulator's gateway unless a real provider is configured.
+        settings.sms_url = settings.sms_url or emulators.sms.url
         engine = create_engine(settings.effective_database_url)
         try:
             await upgrade(engine)

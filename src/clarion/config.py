@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = 16
     # How long a worker holds a job without renewing: also how soon a dead worker's jobs return.
     lease_seconds: float = 30.0
+    # Requests per API key (limits syntax, e.g. "100/second"; empty turns it off).
+    rate_limit: str = "1000/second"
     max_body_bytes: int = 1024 * 1024
     extra_ca_file: Path | None = None
     # HTTP SMS provider of the SMS fallback (CLARION_SMS_URL, CLARION_SMS_API_KEY, ...).

@@ -12,6 +12,7 @@ from clarion.api.body_limit import BodyLimitMiddleware
 from clarion.api.dialects import batch, dengage, pushv2, sfmc
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
+from clarion.api.ratelimit import KeyRateLimiter
 from clarion.api.state import AppState
 from clarion.api.v1 import (
     apps,
@@ -48,7 +49,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await upgrade(engine)
         secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
         queue = SqlJobQueue(engine)
-        app.state.clarion = AppState(settings=settings, engine=engine, secrets=secrets, queue=queue)
+        app.state.clarion = AppState(
+            settings=settings,
+            engine=engine,
+            secrets=secrets,
+            queue=queue,
+            rate_limiter=KeyRateLimiter(settings.rate_limit),
+        )
         runtime = None
         if settings.inprocess_workers:
             runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets)

@@ -63,11 +63,13 @@ async def authenticate(request: Request, state: AppState = Depends(get_state)) -
         raise ApiError(401, "AUTHENTICATION_REQUIRED", "missing `Authorization: Bearer <key>`")
     admin_key = state.settings.admin_key
     if admin_key and hmac.compare_digest(presented.encode(), admin_key.encode()):
+        # The operator's own key is not rate limited: it must stay usable to fix things.
         return Principal(None, frozenset({"admin"}), None, server_admin=True)
     async with state.engine.connect() as conn:
         stored = await verify_key(conn, presented)
     if stored is None:
         raise ApiError(401, "AUTHENTICATION_INVALID", "the API key is not valid")
+    await state.rate_limiter.check(stored.id)
     return Principal(stored.project_id, stored.scopes, stored.app_ids)
 
 

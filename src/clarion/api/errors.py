@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clarion.api.ratelimit import RateLimited
 from clarion.domain.errors import DomainError
 
 # Domain error codes answered with something other than 400.
@@ -96,6 +97,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RateLimited)
+    async def on_rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        response = error_response(429, "TOO_MANY_REQUESTS", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(DomainError)
     async def on_domain_error(_request: Request, exc: DomainError) -> JSONResponse:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.api.ratelimit import KeyRateLimiter
 from clarion.config import Settings
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.secrets import SecretBox
@@ -20,6 +21,7 @@ class AppState:
     engine: AsyncEngine
     secrets: SecretBox
     queue: SqlJobQueue
+    rate_limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(""))
 
 
 def get_state(request: Request) -> AppState:

@@ -40,6 +40,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from clarion.api.dialects.batch.unavailable import database_unreachable
+from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.domain.message import MAX_TTL_SECONDS
@@ -208,6 +209,10 @@ async def authorize(state: AppState, fields: dict[str, Any]) -> StoredKey:
         raise PushError(401, "Unauthorized", "the CompanyId and IntegrationKey are not valid")
     if not stored.scopes & _SENDING_SCOPES:
         raise PushError(403, "Forbidden", "this IntegrationKey may not send notifications")
+    try:
+        await state.rate_limiter.check(stored.id)
+    except RateLimited as exc:
+        raise PushError(429, "TooManyRequests", str(exc)) from None
     return stored
 
 

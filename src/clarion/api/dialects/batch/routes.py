@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from clarion.api.dialects.batch.errors import BatchError, error_response, from_domain
 from clarion.api.dialects.batch.translate import native_document
 from clarion.api.dialects.batch.unavailable import database_unreachable
+from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.pipeline.accept import accept_send, request_hash
@@ -57,6 +58,10 @@ async def authorize(state: AppState, request: Request, app_id: str) -> StoredKey
         raise BatchError("API_MISUSE", "this REST API key may not send notifications")
     if stored.app_ids is not None and app_id not in stored.app_ids:
         raise BatchError("API_MISUSE", "this REST API key may not send for this app")
+    try:
+        await state.rate_limiter.check(stored.id)
+    except RateLimited as exc:
+        raise BatchError("TOO_MANY_REQUESTS", str(exc)) from None
     return stored
 
 

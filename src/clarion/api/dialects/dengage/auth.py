@@ -8,6 +8,7 @@ from fastapi import Request
 
 from clarion.api.auth import Principal, bearer_token
 from clarion.api.dialects.dengage.errors import DengageError
+from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState
 from clarion.store.keys import verify_key
 
@@ -41,4 +42,8 @@ async def authorize(request: Request, state: AppState) -> Caller:
         raise DengageError(
             403, "Forbidden", "the API user lacks the TransactionalPush.Manage permission"
         )
+    try:
+        await state.rate_limiter.check(stored.id)
+    except RateLimited as exc:
+        raise DengageError(429, "TooManyRequest", str(exc)) from None
     return Caller(stored.project_id, stored.app_ids)

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from clarion.api.auth import Principal, bearer_token
 from clarion.api.dialects.sfmc.errors import SfmcError
+from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState
 from clarion.store.keys import verify_key
 
@@ -36,4 +37,8 @@ async def authorize(request: Request, state: AppState, scope: str) -> Caller:
     principal = Principal(stored.project_id, stored.scopes, stored.app_ids)
     if not principal.allows(scope):
         raise SfmcError(403, [f"Insufficient privileges: the token lacks the {scope!r} scope"])
+    try:
+        await state.rate_limiter.check(stored.id)
+    except RateLimited as exc:
+        raise SfmcError(429, [f"Too many requests: retry in {exc.retry_after} seconds"]) from None
     return Caller(stored.project_id, stored.app_ids)

@@ -239,7 +239,7 @@ async def test_documented_send_errors(client: httpx.AsyncClient) -> None:
             "messageContact",
             active,
             {"deviceTokens": [TOKEN], "sendTime": "2999-01-01 10:00"},
-            "Scheduled sends",
+            "sendTime: a send is scheduled at most a year ahead",
         ),
         (
             "messageContact",

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +15,8 @@ from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.jobs import plan_job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
+from clarion.store.send_tables import sends
+from clarion.store.types import utcnow
 
 
 class IdempotencyConflict(Exception):
@@ -53,18 +56,31 @@ async def accept_send(
     idempotency_key: str | None = None,
     kind: str = "transactional",
 ) -> AcceptedSend:
-    """Store the send and its planning job before answering; a reused key returns the first."""
+    """Store the send and its planning job before answering; a reused key returns the first.
+
+    A send with `schedule.at` in the future is `scheduled` and planned at that time;
+    an instant already past is planned now, as for broadcasts.
+    """
     if idempotency_key is not None:
         replay = await _replay(engine, project_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay
+    due = command.scheduled_at
+    status = "scheduled" if due is not None and due > utcnow() else "accepted"
     send_id = send_store.new_send_id()
     try:
         async with engine.begin() as conn:
             await send_store.insert_send(
                 conn, send_id, project_id, kind, command.to_document(), fingerprint, idempotency_key
             )
-            await queue.enqueue(conn, [plan_job(send_id)])
+            if due is not None:
+                await conn.execute(
+                    update(sends)
+                    .where(sends.c.id == send_id)
+                    .values(status=status, scheduled_at=due)
+                )
+            run_at = due if status == "scheduled" else None
+            await queue.enqueue(conn, [plan_job(send_id, run_at)])
     except IntegrityError:
         # A concurrent request with the same key won the insert: answer with its send.
         if idempotency_key is None:
@@ -73,7 +89,7 @@ async def accept_send(
         if replay is None:
             raise
         return replay
-    return AcceptedSend(send_id, "accepted", command.recipients.total())
+    return AcceptedSend(send_id, status, command.recipients.total())
 
 
 async def _replay(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from datetime import date as Day
 from typing import Annotated, Any, Literal
 
@@ -28,6 +28,8 @@ from clarion.store.segments import FilterSources, SegmentFilter, compile_filter,
 from clarion.store.tables import apps, contacts, installations
 
 ListId = Annotated[str, Field(min_length=1, max_length=40)]
+#: How far ahead a send may be scheduled.
+MAX_AHEAD = timedelta(days=366)
 
 
 class Audience(BaseModel):
@@ -319,6 +321,29 @@ async def audience_page(
 
 def refuse_broadcast_fields(document: dict[str, Any]) -> None:
     """Audience-only fields on a send without audience are a mistake, not something to ignore."""
-    for name in ("exclude_lists", "only_last_engaged", "schedule"):
+    for name in ("exclude_lists", "only_last_engaged"):
         if document.get(name) is not None:
             raise DomainError("MALFORMED_PARAMETER", f"{name} needs an audience", name)
+
+
+def parse_send_schedule(data: Any, now: datetime) -> dict[str, Any] | None:
+    """The schedule of a send to explicit recipients: one UTC instant, at most a year ahead.
+
+    Local-time schedules need each device's zone before the send is planned, which only
+    an audience send resolves page by page; they stay refused here.
+    """
+    schedule = _schedule(data)
+    if schedule is None:
+        return None
+    if schedule.at is None:
+        raise DomainError(
+            "MALFORMED_PARAMETER",
+            "local_time schedules need an audience; give schedule.at to schedule a send "
+            "to recipients",
+            "schedule.local_time",
+        )
+    if schedule.at - now > MAX_AHEAD:
+        raise DomainError(
+            "MALFORMED_PARAMETER", "a send is scheduled at most a year ahead", "schedule"
+        )
+    return schedule.model_dump(mode="json", exclude_none=True, exclude={"past_time"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from clarion.domain.errors import DomainError
@@ -12,8 +13,13 @@ from clarion.domain.personalize import compile_content, compile_contents
 from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
 from clarion.domain.tags import normalize_language_tag as check_language_tag
-from clarion.pipeline.audience import parse_broadcast, refuse_broadcast_fields
+from clarion.pipeline.audience import (
+    parse_broadcast,
+    parse_send_schedule,
+    refuse_broadcast_fields,
+)
 from clarion.pipeline.engagement import Engagement, parse_engagement
+from clarion.store.types import utcnow
 
 _PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")
 # Stand-ins for the per-device parts; neither counts toward any provider's size limit.
@@ -37,6 +43,16 @@ class SendCommand:
     engagement: Engagement = field(default_factory=Engagement)
     #: Broadcasts only (recipients then empty): audience, exclusions, schedule; see audience.py.
     broadcast: dict[str, Any] | None = None
+    #: Sends to recipients only: `{"at": UTC instant}` when planning is due (broadcasts
+    #: keep their schedule in `broadcast`).
+    schedule: dict[str, Any] | None = None
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        """When a send to recipients is due to be planned; None: now."""
+        if self.schedule is None:
+            return None
+        return datetime.fromisoformat(str(self.schedule["at"]))
 
     def to_document(self) -> dict[str, Any]:
         """JSON form stored with the send, so planning can resume after a restart."""
@@ -51,6 +67,8 @@ class SendCommand:
         }
         if self.broadcast is not None:
             document["broadcast"] = self.broadcast
+        if self.schedule is not None:
+            document["schedule"] = self.schedule
         return document
 
     @classmethod
@@ -69,6 +87,7 @@ class SendCommand:
             language=document.get("language"),
             engagement=Engagement.from_json(document.get("engagement")),
             broadcast=broadcast,
+            schedule=document.get("schedule"),
         )
 
 
@@ -77,6 +96,7 @@ def parse_send_command(
 ) -> SendCommand:
     """Validate a native send body; a key limited to apps only reaches those apps."""
     broadcast = None
+    schedule = None
     if "audience" in document:
         if document.get("recipients") is not None:
             raise DomainError(
@@ -93,6 +113,7 @@ def parse_send_command(
                 "recipients",
             )
         recipients = parse_recipients(document.get("recipients"))
+        schedule = parse_send_schedule(document.get("schedule"), utcnow())
     message = parse_message(
         {name: document[name] for name in ("content", "contents", "options") if name in document}
     )
@@ -120,6 +141,7 @@ def parse_send_command(
         language=check_language_tag(language) if language is not None else None,
         engagement=parse_engagement(document),
         broadcast=broadcast,
+        schedule=schedule,
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.domain.errors import DomainError
 from clarion.pipeline.accept import AcceptedSend, IdempotencyConflict
-from clarion.pipeline.audience import Schedule, check_references
+from clarion.pipeline.audience import MAX_AHEAD, Schedule, check_references
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.jobs import plan_job
 from clarion.queue.models import NewJob
@@ -23,8 +23,6 @@ from clarion.store.types import utcnow
 
 #: The earliest offset on Earth (Pacific/Kiritimati): no zone reaches a wall-clock time sooner.
 EARLIEST_OFFSET = timedelta(hours=14)
-#: How far ahead a send may be scheduled.
-MAX_AHEAD = timedelta(days=366)
 #: Outcome of a local-time delivery whose time had passed when `past_time` is `skip`.
 SKIPPED = "skipped"
 
@@ -114,7 +112,8 @@ async def accept_broadcast(
 ) -> AcceptedSend:
     """Store a broadcast and its planning job, due now or at its scheduled time.
 
-    Same signature as `accept_send`, so the send route calls either.
+    Same signature as `accept_send`, so the send route calls either; sends to explicit
+    recipients are scheduled by `accept_send` itself.
     """
     now = utcnow()
     assert command.broadcast is not None

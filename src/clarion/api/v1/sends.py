@@ -47,7 +47,7 @@ class SendIn(StrictModel):
     )
     schedule: dict[str, Any] | None = Field(
         None,
-        description='Broadcast: {"at": UTC instant} or '
+        description='{"at": UTC instant} (any send); broadcast only: '
         '{"local_time": "09:00", "date", "past_time": send_now|next_day|skip}',
     )
     apps: list[Slug] | None = Field(None, description="Only target installations of these apps")

@@ -23,8 +23,8 @@ Choices where the document is vague (also in docs/dialects/sfmc.md):
   tzPastSendAction 1/0 send now, 2 next day, 3 never);
 - messagesPerPeriod/minutesPerPeriod throttle every send of the definition; inbox
   definitions store inbox items (inbox-only ones push nothing);
-- messageContact/messageBatch sends with a future sendTime are refused: the core
-  cannot schedule sends to explicit recipients.
+- messageContact/messageBatch sends with a future sendTime are scheduled for that
+  instant (native schedule.at); tzBased does not apply to explicit recipients.
 """
 
 from __future__ import annotations

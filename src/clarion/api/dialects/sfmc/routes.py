@@ -203,7 +203,7 @@ async def send_to_contacts(request: Request, message_id: str) -> Response:
     async def work() -> Response:
         state, caller, definition, document = await _sendable(request, message_id)
         body: ContactSend = parse_body(ContactSend, document)
-        check_audience(body, definition, utcnow())
+        check_audience(body, definition)
         text = contact_text(message_id, body, definition)
         native = contact_document(definition, text, body, body, utcnow())
         return await _accept(state, caller, message_id, native, document)
@@ -218,7 +218,7 @@ async def send_batch(request: Request, message_id: str) -> Response:
     async def work() -> Response:
         state, caller, definition, document = await _sendable(request, message_id)
         body: BatchSend = parse_body(BatchSend, document)
-        check_audience(body, definition, utcnow())
+        check_audience(body, definition)
         message = batch_message(body)
         if not message.alert.strip():
             raise bad_request("Message is blank and no override message was provided.")

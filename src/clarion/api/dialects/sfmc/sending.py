@@ -131,8 +131,8 @@ def parse_body(model: type[ModelT], document: dict[str, Any]) -> ModelT:
         raise bad_request(*validation_lines(exc)) from None
 
 
-def check_audience(audience: Audience, definition: Definition, now: datetime) -> None:
-    """Explicit recipients only (tags wait on segments); sendTime now or past, well formed."""
+def check_audience(audience: Audience, definition: Definition) -> None:
+    """Explicit recipients only (tags wait on segments); a well-formed sendTime."""
     problems: list[str] = []
     if audience.inclusionTags or audience.exclusionTags:
         problems.append(
@@ -151,12 +151,6 @@ def check_audience(audience: Audience, definition: Definition, now: datetime) ->
         send_at = parse_send_time(audience.sendTime, definition)
         if send_at is None:
             problems.append(f"{audience.sendTime} is not a valid send time (yyyy-MM-dd HH:mm).")
-        elif send_at > now:
-            problems.append(
-                "Scheduled sends (a sendTime in the future) to deviceTokens or subscriberKeys "
-                "are not supported yet; omit sendTime to send now, or use messageList or "
-                "messageTag."
-            )
     if problems:
         raise bad_request(*problems)
 
@@ -238,7 +232,11 @@ def native_document(definition: Definition, text: str, overrides: Overrides) -> 
 def contact_document(
     definition: Definition, text: str, audience: Audience, overrides: Overrides, now: datetime
 ) -> dict[str, Any]:
-    """The native send to explicit device tokens and subscriber keys."""
+    """The native send to explicit device tokens and subscriber keys.
+
+    A future sendTime (read in scheduledTzOffset; tzBased does not apply to explicit
+    recipients) becomes native `schedule.at`; a past or present one sends now.
+    """
     recipients: dict[str, Any] = {}
     if audience.deviceTokens:
         recipients["tokens"] = audience.deviceTokens
@@ -247,6 +245,7 @@ def contact_document(
     return {
         **native_document(definition, text, overrides),
         **engagement_fields(definition, now),
+        **instant_schedule(definition, audience.sendTime, now),
         "recipients": recipients,
     }
 
@@ -299,7 +298,15 @@ def schedule_fields(definition: Definition, send_time: str | None, now: datetime
                 "past_time": PAST_SEND_ACTIONS[action],
             }
         }
-    if send_at <= now:
+    return instant_schedule(definition, send_time, now)
+
+
+def instant_schedule(
+    definition: Definition, send_time: str | None, now: datetime
+) -> dict[str, Any]:
+    """sendTime read in scheduledTzOffset as native `schedule.at`; none when past or absent."""
+    send_at = parse_send_time(send_time, definition) if send_time is not None else None
+    if send_at is None or send_at <= now:
         return {}
     return {"schedule": {"at": send_at.isoformat()}}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Project, error_of
+from tests.conftest import Project, error_of, make_project
 from tests.keys_for_tests import APNS_TOKEN
 
 
@@ -217,3 +217,34 @@ async def test_send_scope_and_foreign_sends(client: httpx.AsyncClient, project: 
     )
     assert response.status_code == 403
     assert (await client.get("/v1/sends/snd_nope", headers=project.headers)).status_code == 404
+
+
+async def test_sends_are_listed_newest_first_page_by_page(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    created = []
+    for index in range(5):
+        body = {"recipients": {"external_ids": [f"nobody-{index}"]}, "content": {"body": "x"}}
+        response = await client.post("/v1/sends", json=body, headers=project.headers)
+        assert response.status_code == 201, response.text
+        created.append(response.json()["id"])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/sends", params=params, headers=project.headers)).json()
+        seen += [send["id"] for send in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(created))
+    other = await make_project(client)
+    assert (await client.get("/v1/sends", headers=other.headers)).json()["data"] == []
+    bad = await client.get("/v1/sends", params={"cursor": "bm9wZQ"}, headers=project.headers)
+    assert bad.status_code == 400 and error_of(bad)["field"] == "cursor"
+    for send_id in created:
+        await wait_done(client, project, send_id)
+    done = await client.get("/v1/sends", params={"status": "done"}, headers=project.headers)
+    assert len(done.json()["data"]) == 5
+    accepted = await client.get("/v1/sends", params={"status": "accepted"}, headers=project.headers)
+    assert accepted.json()["data"] == []

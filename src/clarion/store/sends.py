@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.send_tables import deliveries, sends
@@ -132,3 +133,30 @@ async def cancel_pending(conn: AsyncConnection, send_id: str) -> int:
         .values(outcome="cancelled", completed_at=now)
     )
     return int(result.rowcount)
+
+
+async def list_sends(
+    conn: AsyncConnection,
+    project_id: str,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """A project's sends, newest first, before a (created_at, id) position."""
+    query = (
+        select(sends)
+        .where(sends.c.project_id == project_id)
+        .order_by(sends.c.created_at.desc(), sends.c.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        created_at, send_id = before
+        query = query.where(
+            or_(
+                sends.c.created_at < created_at,
+                and_(sends.c.created_at == created_at, sends.c.id < send_id),
+            )
+        )
+    if status is not None:
+        query = query.where(sends.c.status == status)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -149,6 +150,32 @@ async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> d
     if row is None or row["project_id"] != context.project_id:
         raise not_found("send", "send_id")
     return row
+
+
+@router.get("/v1/sends")
+async def list_sends(
+    page: Page = Depends(),
+    status: str | None = Query(None, max_length=16, description="Only sends with this status"),
+    context: ProjectContext = project_scope("read"),
+    state: AppState = Depends(get_state),
+) -> dict[str, Any]:
+    """The project's sends, newest first (counts are on each send's own page)."""
+    before = None
+    cursor = page.after_str()
+    if cursor is not None:
+        stamp, _, send_id = cursor.partition("|")
+        try:
+            before = (datetime.fromisoformat(stamp), send_id)
+        except ValueError as exc:
+            raise ApiError(
+                400, "MALFORMED_PARAMETER", "this cursor was not issued here", "cursor"
+            ) from exc
+        if before[0].tzinfo is None or not send_id:
+            raise ApiError(400, "MALFORMED_PARAMETER", "this cursor was not issued here", "cursor")
+    async with state.engine.connect() as conn:
+        rows = await send_store.list_sends(conn, context.project_id, before, page.limit, status)
+    last = f"{rows[-1]['created_at'].isoformat()}|{rows[-1]['id']}" if rows else None
+    return page.envelope([send_out(row) for row in rows], last)
 
 
 @router.get("/v1/sends/{send_id}")

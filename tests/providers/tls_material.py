@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from clarion.emulators.tls import issue_ca, issue_leaf, key_pem
 
 
 @dataclass(frozen=True)
@@ -35,71 +33,9 @@ class TlsMaterial:
         return context
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def _issue(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer_name: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    is_ca: bool,
-    usage: x509.ObjectIdentifier | None = None,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-    )
-    if is_ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        ).add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    else:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        ).add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-        if usage is not None:
-            builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def make_tls_material(directory: Path) -> TlsMaterial:
-    """Create a CA and leaf certificates under `directory`."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Clarion Test CA")])
-    ca_cert = _issue("Clarion Test CA", ca_key, ca_name, ca_key, is_ca=True)
+    """Create a CA and leaf certificates (server and client) under `directory`."""
+    ca_key, ca_cert = issue_ca("Clarion Test CA")
     paths = TlsMaterial(
         ca_file=directory / "ca.pem",
         server_cert=directory / "server.pem",
@@ -112,8 +48,7 @@ def make_tls_material(directory: Path) -> TlsMaterial:
         (paths.server_cert, paths.server_key, ExtendedKeyUsageOID.SERVER_AUTH),
         (paths.client_cert, paths.client_key, ExtendedKeyUsageOID.CLIENT_AUTH),
     ):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _issue("localhost", key, ca_name, ca_key, is_ca=False, usage=usage)
+        key, cert = issue_leaf(ca_key, ca_cert, usage)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, key_path)
+        key_path.write_bytes(key_pem(key))
     return paths

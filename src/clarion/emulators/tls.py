@@ -45,7 +45,8 @@ def _write_private(path: Path, data: bytes) -> None:
     path.chmod(0o600)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A private key as unencrypted PKCS8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -53,9 +54,10 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _new_ca(ca_file: Path, ca_key_file: Path) -> None:
+def issue_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A new P-256 key and a self-signed CA certificate for it."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Clarion emulator CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -83,15 +85,15 @@ def _new_ca(ca_file: Path, ca_key_file: Path) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(ca_key_file, _key_pem(key))
-    ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert
 
 
-def _new_server_cert(ca_file: Path, ca_key_file: Path, cert_file: Path, key_file: Path) -> None:
-    ca_cert = x509.load_pem_x509_certificate(ca_file.read_bytes())
-    ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{ca_key_file} does not hold an EC private key")
+def issue_leaf(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A new P-256 key and its certificate for localhost, 127.0.0.1 and ::1, signed by the CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     names: list[x509.GeneralName] = [
@@ -109,13 +111,28 @@ def _new_server_cert(ca_file: Path, ca_key_file: Path, cert_file: Path, key_file
         .not_valid_after(now + _VALIDITY)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(key_file, _key_pem(key))
+    return key, cert
+
+
+def _new_ca(ca_file: Path, ca_key_file: Path) -> None:
+    key, cert = issue_ca("Clarion emulator CA")
+    _write_private(ca_key_file, key_pem(key))
+    ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _new_server_cert(ca_file: Path, ca_key_file: Path, cert_file: Path, key_file: Path) -> None:
+    ca_cert = x509.load_pem_x509_certificate(ca_file.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{ca_key_file} does not hold an EC private key")
+    key, cert = issue_leaf(ca_key, ca_cert)
+    _write_private(key_file, key_pem(key))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 

@@ -39,6 +39,7 @@ from h2.events import (
 
 from bench.harness import replace_section
 from clarion.emulators.tls import ensure_tls_files
+from clarion.eventloop import stream_transport
 
 SECTION = "## APNs emulator"
 LAUNCH = (
@@ -141,10 +142,10 @@ class _Driver(asyncio.Protocol):
         self.ready = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        stream = stream_transport(transport)
+        self.transport = stream
         self.conn.initiate_connection()
-        transport.write(self.conn.data_to_send())
+        stream.write(self.conn.data_to_send())
 
     def start(self) -> None:
         for _ in range(self.window):

@@ -15,11 +15,22 @@ import pytest
 
 from clarion.api.app import create_app
 from clarion.config import Settings
+from clarion.eventloop import LoopFactory, loop_factory, loop_name
 
 ADMIN_KEY = "test-admin-key-0123456789"
 PG_ADMIN_DSN = os.environ.get(
     "CLARION_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, LoopFactory]:
+    """Tests run on the loop production runs on; `every_loop` tests also on asyncio's own."""
+    production = {loop_name(): loop_factory()}
+    if item.get_closest_marker("every_loop") is None:
+        return production
+    return {**production, "asyncio": asyncio.new_event_loop}
 
 
 def _pg_server_dsn(database: str) -> str:

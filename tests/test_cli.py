@@ -125,6 +125,8 @@ def test_serve_demo_prints_url_and_key_on_embedded_sqlite(tmp_path: Path) -> Non
             if "API key:" in line:
                 key = line.split("API key:")[1].split()[0]
         assert key.startswith("clk_")
+        # The demo runs on the same loop as every other Clarion process.
+        assert "event loop: uvloop" in server.stdout.readline()
         _wait_ready(base, server)
         headers = {"Authorization": f"Bearer {key}"}
         apps = httpx.get(base + "/v1/apps", headers=headers).json()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 
+from clarion import eventloop
 from clarion.config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Clarion push platform.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
@@ -35,22 +40,31 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="Prepare and print a demo project and key."),
 ) -> None:
     """Run the HTTP API (migrations are applied first)."""
-    import uvicorn
-
     from clarion.api.app import create_app
 
     settings = _settings(database, host=host, port=port)
     if not demo:
-        typer.echo(f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)})")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        typer.echo(
+            f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)}, "
+            f"event loop: {eventloop.loop_name()})"
+        )
+        eventloop.run(_server(create_app(settings), settings).serve())
         return
-    asyncio.run(_serve_demo(settings))
+    eventloop.run(_serve_demo(settings))
+
+
+def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
+    """A uvicorn server for the app; the loop it runs on is `eventloop`'s choice, not uvicorn's."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        asgi_app, host=settings.host, port=settings.port, log_level="info", loop="none"
+    )
+    return uvicorn.Server(config)
 
 
 async def _serve_demo(settings: Settings) -> None:
     """Emulators, demo data and the API in one process, so everything works offline."""
-    import uvicorn
-
     from clarion.api.app import create_app
     from clarion.demo import DEMO_IOS_TOKEN, prepare_demo
     from clarion.emulators.suite import EmulatorSuite
@@ -79,7 +93,7 @@ async def _serve_demo(settings: Settings) -> None:
             "",
             f"  URL:        {base}   (API docs: {base}/docs)",
             f"  API key:    {demo.api_key}   (project {demo.project_id}, app {demo.app_id})",
-            f"  Database:   {_redacted(settings)}",
+            f"  Database:   {_redacted(settings)} (event loop: {eventloop.loop_name()})",
             f"  Emulators:  APNs {emulators.apns.url}, FCM {emulators.fcm.url}, "
             f"Web Push {emulators.webpush.url}, SMS {emulators.sms.url}",
             f"              pushes received: {emulators.apns.control_url}/_emulator/deliveries",
@@ -90,10 +104,7 @@ async def _serve_demo(settings: Settings) -> None:
             "",
         ]
         typer.echo("\n".join(lines))
-        config = uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_level="info"
-        )
-        await uvicorn.Server(config).serve()
+        await _server(create_app(settings), settings).serve()
 
 
 @app.command()
@@ -105,8 +116,8 @@ def worker(
     from clarion.worker_main import run_worker
 
     settings = _settings(database, worker_concurrency=concurrency)
-    typer.echo(f"Clarion worker on {_redacted(settings)}")
-    asyncio.run(run_worker(settings))
+    typer.echo(f"Clarion worker on {_redacted(settings)} (event loop: {eventloop.loop_name()})")
+    eventloop.run(run_worker(settings))
 
 
 @app.command()
@@ -124,7 +135,7 @@ def migrate(database: str | None = DatabaseOption) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    eventloop.run(run())
     typer.echo(f"database at {_redacted(settings)} is up to date")
 
 
@@ -164,7 +175,7 @@ def keys_create(
         finally:
             await engine.dispose()
 
-    typer.echo(asyncio.run(run()))
+    typer.echo(eventloop.run(run()))
 
 
 def _redacted(settings: Settings) -> str:

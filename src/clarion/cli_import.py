@@ -7,7 +7,6 @@ run again (adding a member twice is a no-op).
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import csv
 import json
@@ -20,6 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion import eventloop
 from clarion.config import Settings
 
 #: External ids added per transaction.
@@ -199,7 +199,7 @@ def import_command(
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
         try:
-            read, added = asyncio.run(
+            read, added = eventloop.run(
                 import_file(
                     settings.effective_database_url,
                     list_id,

@@ -27,6 +27,10 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runtime.start()
+    # Said once the stop signals are handled, so whoever started us knows it may stop us.
+    logging.getLogger(__name__).info(
+        "delivery workers started (%d jobs at once)", settings.worker_concurrency
+    )
     try:
         await stop.wait()
     finally:

@@ -13,6 +13,8 @@ import h2.events
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
+from clarion.eventloop import stream_transport
+
 
 @dataclass
 class Request:
@@ -57,8 +59,8 @@ class _ServerConnection(asyncio.Protocol):
         self.active = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        stream = stream_transport(transport)
+        self.transport = stream
         self.h2.local_settings = h2.settings.Settings(
             client=False,
             initial_values={

@@ -26,6 +26,9 @@ APNS_HEADERS = {"apns-topic": TOPIC, "apns-push-type": "alert", "apns-priority":
 APNS_PAYLOAD = json.dumps({"aps": {"alert": {"title": "Hello", "body": "World"}}}).encode()
 FCM_TOKEN = "fcm-token:" + "x" * 140
 
+# Every provider client must work on asyncio's own loop as well as on the production one.
+pytestmark = pytest.mark.every_loop
+
 
 @pytest.fixture(scope="module")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

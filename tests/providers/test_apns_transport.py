@@ -15,6 +15,9 @@ from clarion.providers.result import Outcome
 from tests.providers.h2_server import H2TestServer, Reply, Request
 from tests.providers.tls_material import TlsMaterial
 
+# The HTTP/2 client must work on asyncio's own loop as well as on the production one.
+pytestmark = pytest.mark.every_loop
+
 TEAM = "TEAM123456"
 KEY_ID = "KEY1234567"
 TOKEN = "a" * 64

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+from clarion import eventloop
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker
@@ -53,4 +54,4 @@ async def main(
 
 if __name__ == "__main__":
     url, log_path, owner, lease, concurrency, work = sys.argv[1:7]
-    asyncio.run(main(url, log_path, owner, float(lease), int(concurrency), float(work)))
+    eventloop.run(main(url, log_path, owner, float(lease), int(concurrency), float(work)))

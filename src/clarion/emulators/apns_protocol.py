@@ -22,6 +22,7 @@ from h2.exceptions import ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
 
 from clarion.emulators.faults import FaultRules
+from clarion.eventloop import stream_transport
 
 # Bodies are kept only up to this size: anything longer is refused as too large anyway.
 _BODY_CAP = 8192
@@ -94,13 +95,13 @@ class ApnsConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Send our SETTINGS (with MAX_CONCURRENT_STREAMS) as soon as TLS is up."""
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        ssl_object = transport.get_extra_info("ssl_object")
+        stream = stream_transport(transport)
+        self._transport = stream
+        ssl_object = stream.get_extra_info("ssl_object")
         # Like Apple, a client that skips ALPN still gets HTTP/2; one that picks
         # another protocol is refused.
         if ssl_object is not None and ssl_object.selected_alpn_protocol() not in (None, "h2"):
-            transport.close()
+            stream.close()
             return
         self._live.add(self)
         self._conn.initiate_connection()

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from clarion import eventloop
 from clarion.emulators.apns import DEFAULT_MAX_CONCURRENT_STREAMS
 from clarion.emulators.suite import EmulatorPorts, EmulatorSuite
 
@@ -59,4 +60,4 @@ def emulate_command(
     """Run local APNs, FCM, Web Push and SMS servers until interrupted."""
     ports = EmulatorPorts(apns_port, apns_control_port, fcm_port, webpush_port, sms_port)
     suite = EmulatorSuite(state_dir, host, ports, apns_max_streams, max_records=max_records or None)
-    asyncio.run(_serve(suite))
+    eventloop.run(_serve(suite))

@@ -19,6 +19,8 @@ from h2.events import (
 from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes
 
+from clarion.eventloop import stream_transport
+
 
 class StreamRefused(ConnectionError):
     """The server reset the stream or went away before answering it."""
@@ -43,10 +45,10 @@ class _ProbeProtocol(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        stream = stream_transport(transport)
+        self.transport = stream
         self.conn.initiate_connection()
-        transport.write(self.conn.data_to_send())
+        stream.write(self.conn.data_to_send())
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -15,6 +15,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from clarion.eventloop import stream_transport
 from clarion.providers.h2_errors import (
     ConnectionLostError,
     InvalidRequestError,
@@ -127,12 +128,12 @@ class Http2Connection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Start the HTTP/2 preface once TCP (and TLS) is up."""
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        ssl_object = transport.get_extra_info("ssl_object")
+        stream = stream_transport(transport)
+        self._transport = stream
+        ssl_object = stream.get_extra_info("ssl_object")
         if ssl_object is not None and ssl_object.selected_alpn_protocol() != "h2":
             self._open_error = ProtocolNegotiationError("server did not negotiate h2 via ALPN")
-            transport.abort()
+            stream.abort()
             return
         self._h2.local_settings = h2.settings.Settings(
             client=True,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from bench import delivery, emulator_apns
+from clarion import eventloop
 
 
 def main() -> None:
@@ -13,8 +13,8 @@ def main() -> None:
     argv = sys.argv
     try:
         sys.argv = [argv[0]]
-        asyncio.run(emulator_apns.main())
-        asyncio.run(delivery.main())
+        eventloop.run(emulator_apns.main())
+        eventloop.run(delivery.main())
     finally:
         sys.argv = argv
 

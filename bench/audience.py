@@ -33,6 +33,7 @@ from typing import Any
 
 from bench.emulator_apns import start_emulator
 from bench.harness import APP_ID, add_ios_devices, clarion_for_emulator, replace_section
+from clarion import eventloop
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Broadcast to a large audience"
@@ -169,7 +170,8 @@ def write_section(results: list[Measure]) -> None:
     lines = [
         "",
         f"`python -m bench.audience` on {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, measured {time.strftime('%Y-%m-%d')}. One broadcast "
+        f"{platform.python_version()} on {eventloop.loop_name()}, "
+        f"measured {time.strftime('%Y-%m-%d')}. One broadcast "
         '`{"audience": {"all": true}}` to N iOS installations (bulk-inserted beforehand), '
         "through Clarion (API, planner and in-process workers in one process) to the APNs "
         "emulator in a second process on the same 2 cores. `plan s` runs from the accepted "
@@ -206,7 +208,7 @@ def main() -> None:
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.single is not None:
-        result = asyncio.run(measure_here(options.single, options.database, options.time_limit))
+        result = eventloop.run(measure_here(options.single, options.database, options.time_limit))
         options.result.write_text(json.dumps(asdict(result)))
         return
     results = []

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.emulator_apns import cpu_seconds, drive, provider_header, start_emulator
 from bench.harness import APP_ID, add_ios_devices, clarion_for_emulator, replace_section
+from clarion import eventloop
 
 SECTION = "## Delivery through Clarion"
 PER_SEND = 10_000
@@ -111,7 +112,8 @@ def write_section(results: list[Measure]) -> None:
     lines = [
         "",
         f"`python -m bench.delivery` on {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, measured {time.strftime('%Y-%m-%d')}. Clarion (API, "
+        f"{platform.python_version()} on {eventloop.loop_name()}, "
+        f"measured {time.strftime('%Y-%m-%d')}. Clarion (API, "
         "planner and in-process workers, one process) sends to N iOS devices through "
         "`POST /v1/sends`; the APNs emulator runs in a second process on the same 2 cores. "
         "`notifications/s` runs from the first accepted send to the last recorded outcome; "
@@ -153,4 +155,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    eventloop.run(main())

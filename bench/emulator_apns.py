@@ -38,6 +38,7 @@ from h2.events import (
 )
 
 from bench.harness import replace_section
+from clarion import eventloop
 from clarion.emulators.tls import ensure_tls_files
 from clarion.eventloop import stream_transport
 
@@ -235,7 +236,8 @@ def write_section(results: list[Result], load_average: float) -> None:
     lines = [
         "",
         f"`bench/emulator_apns.py` on {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, measured {time.strftime('%Y-%m-%d')}. Bare `h2` client "
+        f"{platform.python_version()} on {eventloop.loop_name()}, "
+        f"measured {time.strftime('%Y-%m-%d')}. Bare `h2` client "
         "over TLS in one process, emulator in another; `emulator capacity` is requests per "
         "second of the emulator's own CPU time, its ceiling on one core. On 2 cores the "
         "client shares the machine with the emulator, so `client req/s` is bounded by the "
@@ -302,4 +304,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    eventloop.run(main())

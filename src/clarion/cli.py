@@ -43,14 +43,18 @@ def serve(
     from clarion.api.app import create_app
 
     settings = _settings(database, host=host, port=port)
-    if not demo:
+    if demo:
+        server = eventloop.run(_serve_demo(settings))
+    else:
         typer.echo(
             f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)}, "
             f"event loop: {eventloop.loop_name()})"
         )
-        eventloop.run(_server(create_app(settings), settings).serve())
-        return
-    eventloop.run(_serve_demo(settings))
+        server = _server(create_app(settings), settings)
+        eventloop.run(server.serve())
+    if not server.started:
+        # uvicorn has logged why (a port already taken, a failing start-up).
+        raise typer.Exit(code=3)
 
 
 def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
@@ -63,7 +67,7 @@ def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def _serve_demo(settings: Settings) -> None:
+async def _serve_demo(settings: Settings) -> uvicorn.Server:
     """Emulators, demo data and the API in one process, so everything works offline."""
     from clarion.api.app import create_app
     from clarion.demo import DEMO_IOS_TOKEN, prepare_demo
@@ -104,7 +108,9 @@ async def _serve_demo(settings: Settings) -> None:
             "",
         ]
         typer.echo("\n".join(lines))
-        await _server(create_app(settings), settings).serve()
+        server = _server(create_app(settings), settings)
+        await server.serve()
+        return server
 
 
 @app.command()

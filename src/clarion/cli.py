@@ -56,8 +56,10 @@ async def _serve_demo(settings: Settings) -> None:
     from clarion.emulators.suite import EmulatorSuite
     from clarion.store.engine import create_engine
     from clarion.store.migrate import upgrade
+    from clarion.store.private_files import private_dir
     from clarion.store.secrets import SecretBox, load_or_create_secret
 
+    private_dir(settings.var_dir)
     async with EmulatorSuite(settings.var_dir / "emulators") as emulators:
         settings.extra_ca_file = emulators.ca_file
         # SMS fallback goes to the emulator's gateway unless a real provider is configured.

@@ -13,6 +13,7 @@ from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, Slug, StrictModel
+from clarion.store import apps as app_store
 from clarion.store import keys as key_store
 from clarion.store import projects as project_store
 
@@ -95,7 +96,7 @@ async def delete_project(
 @router.post("/v1/keys", status_code=201)
 async def create_key(
     body: KeyIn,
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Create an API key of the project; its plaintext is shown only in this answer."""
@@ -107,7 +108,16 @@ async def create_key(
                 f"unknown scope {scope!r}; use {', '.join(key_store.SCOPES)}",
                 f"scopes[{index}]",
             )
+    beyond = context.principal.may_grant(body.scopes, body.app_ids)
+    if beyond is not None:
+        raise ApiError(
+            403, "FORBIDDEN", "a key cannot create a key with more rights than its own", beyond
+        )
     async with state.engine.begin() as conn:
+        for index, app_id in enumerate(body.app_ids or []):
+            app = await app_store.get_app(conn, app_id)
+            if app is None or app["project_id"] != context.project_id:
+                raise not_found("app", f"app_ids[{index}]")
         stored, plaintext = await key_store.create_key(
             conn, context.project_id, body.scopes, body.app_ids, body.name
         )
@@ -121,7 +131,7 @@ async def create_key(
 
 @router.get("/v1/keys")
 async def list_keys(
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """List the project's keys (never their secrets)."""
@@ -141,7 +151,7 @@ async def list_keys(
 @router.delete("/v1/keys/{key_id}", status_code=204)
 async def revoke_key(
     key_id: str,
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> Response:
     """Revoke a key of the project."""

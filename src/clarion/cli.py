@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from pydantic import ValidationError
 
 from clarion.config import Settings
 
@@ -18,7 +19,14 @@ DatabaseOption = typer.Option(
 
 
 def _settings(database: str | None, **overrides: object) -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # A bad environment stops the command with its reason, not a traceback.
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            typer.echo(f"clarion: configuration refused: {message}", err=True)
+        raise typer.Exit(2) from None
     if database:
         settings.database_url = database
     for name, value in overrides.items():

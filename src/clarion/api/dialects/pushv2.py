@@ -91,6 +91,7 @@ class PushError(Exception):
     code: str
     message: str
     errors: list[FieldError] = field(default_factory=list)
+    retry_after: int | None = None
 
 
 def _invalid(field_name: str, message: str, code: str = "InvalidValue") -> PushError:
@@ -208,7 +209,7 @@ async def authorize(state: AppState, request: Request, fields: dict[str, Any]) -
     try:
         stored = await verify_credentials(state, request, presented)
     except RateLimited as exc:
-        raise PushError(429, "TooManyRequests", str(exc)) from None
+        raise PushError(429, "TooManyRequests", str(exc), retry_after=exc.retry_after) from None
     if not isinstance(stored, StoredKey):
         raise PushError(401, "Unauthorized", "the CompanyId and IntegrationKey are not valid")
     if not stored.scopes & _SENDING_SCOPES:
@@ -216,7 +217,7 @@ async def authorize(state: AppState, request: Request, fields: dict[str, Any]) -
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise PushError(429, "TooManyRequests", str(exc)) from None
+        raise PushError(429, "TooManyRequests", str(exc), retry_after=exc.retry_after) from None
     return stored
 
 
@@ -304,7 +305,10 @@ def error_response(error: PushError, output: Format) -> Response:
         {"ErrorCode": item.code, "FieldName": item.field, "Message": item.message}
         for item in error.errors
     ]
-    return render({"ResponseStatus": status}, "ErrorResponse", error.status, output)
+    response = render({"ResponseStatus": status}, "ErrorResponse", error.status, output)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 async def _push(request: Request, state: AppState) -> Response:

@@ -50,7 +50,7 @@ async def authorize(state: AppState, request: Request, app_id: str) -> StoredKey
     try:
         stored = await verify_credentials(state, request, presented)
     except RateLimited as exc:
-        raise BatchError("TOO_MANY_REQUESTS", str(exc)) from None
+        raise BatchError("TOO_MANY_REQUESTS", str(exc), retry_after=exc.retry_after) from None
     if not isinstance(stored, StoredKey):
         raise BatchError("AUTHENTICATION_INVALID", "the REST API key is not valid")
     async with state.engine.connect() as conn:
@@ -65,7 +65,7 @@ async def authorize(state: AppState, request: Request, app_id: str) -> StoredKey
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise BatchError("TOO_MANY_REQUESTS", str(exc)) from None
+        raise BatchError("TOO_MANY_REQUESTS", str(exc), retry_after=exc.retry_after) from None
     return stored
 
 

@@ -36,7 +36,7 @@ async def authorize(request: Request, state: AppState) -> Caller:
     try:
         stored = await verify_credentials(state, request, presented)
     except RateLimited as exc:
-        raise DengageError(429, "TooManyRequest", str(exc)) from None
+        raise DengageError(429, "TooManyRequest", str(exc), retry_after=exc.retry_after) from None
     if not isinstance(stored, StoredKey):
         raise DengageError(401, "Unauthorized", "not authenticated: the token is not valid")
     principal = Principal(stored.project_id, stored.scopes, stored.app_ids)
@@ -47,5 +47,5 @@ async def authorize(request: Request, state: AppState) -> Caller:
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise DengageError(429, "TooManyRequest", str(exc)) from None
+        raise DengageError(429, "TooManyRequest", str(exc), retry_after=exc.retry_after) from None
     return Caller(stored.project_id, stored.app_ids)

@@ -33,7 +33,9 @@ async def authorize(request: Request, state: AppState, scope: str) -> Caller:
     try:
         stored = await verify_credentials(state, request, presented)
     except RateLimited as exc:
-        raise SfmcError(429, [f"Too many requests: retry in {exc.retry_after} seconds"]) from None
+        raise SfmcError(
+            429, [f"Too many requests: retry in {exc.retry_after} seconds"], exc.retry_after
+        ) from None
     if not isinstance(stored, StoredKey):
         raise SfmcError(401, ["Not Authorized"])
     principal = Principal(stored.project_id, stored.scopes, stored.app_ids)
@@ -42,5 +44,7 @@ async def authorize(request: Request, state: AppState, scope: str) -> Caller:
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise SfmcError(429, [f"Too many requests: retry in {exc.retry_after} seconds"]) from None
+        raise SfmcError(
+            429, [f"Too many requests: retry in {exc.retry_after} seconds"], exc.retry_after
+        ) from None
     return Caller(stored.project_id, stored.app_ids)

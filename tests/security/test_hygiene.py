@@ -21,6 +21,7 @@ import pytest
 from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.pipeline.clients import ProviderClients
+from clarion.providers.apns import ApnsClient
 from clarion.store import apps as app_store
 from tests.conftest import ADMIN_KEY, Project, make_project
 from tests.providers.h2_server import H2TestServer
@@ -152,6 +153,7 @@ async def test_apns_certificate_key_is_never_written_to_disk(
         clients = ProviderClients(state.engine, state.secrets, tls.ca_file)
         try:
             apns, _ = await clients.get(app_row["pk"], "apns")
+            assert isinstance(apns, ApnsClient)
             payload = json.dumps({"aps": {"alert": "hi"}}).encode()
             result = await apns.send("a" * 64, {"apns-topic": "com.example.app"}, payload)
             assert result.sent, result

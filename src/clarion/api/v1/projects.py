@@ -13,7 +13,6 @@ from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, Slug, StrictModel
-from clarion.store import apps as app_store
 from clarion.store import keys as key_store
 from clarion.store import projects as project_store
 
@@ -114,10 +113,6 @@ async def create_key(
             403, "FORBIDDEN", "a key cannot create a key with more rights than its own", beyond
         )
     async with state.engine.begin() as conn:
-        for index, app_id in enumerate(body.app_ids or []):
-            app = await app_store.get_app(conn, app_id)
-            if app is None or app["project_id"] != context.project_id:
-                raise not_found("app", f"app_ids[{index}]")
         stored, plaintext = await key_store.create_key(
             conn, context.project_id, body.scopes, body.app_ids, body.name
         )

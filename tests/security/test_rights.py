@@ -70,8 +70,21 @@ def test_a_key_grants_nothing_beyond_its_own_scopes_and_apps() -> None:
     assert sender.may_grant(["send"], ["a1", "a3"]) == "app_ids[1]"
     # No app list means every app, which is more than two.
     assert sender.may_grant(["send"], None) == "app_ids"
+    assert sender.may_grant(["send"], []) == "app_ids"
     admin = Principal("p", frozenset({"admin"}), None)
     assert admin.may_grant(["admin", "read"], None) is None
+
+
+async def test_a_key_limited_to_no_app_is_refused_not_widened(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    response = await client.post(
+        "/v1/keys", json={"scopes": ["read"], "app_ids": []}, headers=project.headers
+    )
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "app_ids"
+    keys = (await client.get("/v1/keys", headers=project.headers)).json()["data"]
+    assert len(keys) == 1
 
 
 async def test_a_key_naming_another_projects_app_does_not_reach_it(

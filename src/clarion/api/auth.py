@@ -45,7 +45,7 @@ class Principal:
                 return f"scopes[{index}]"
         if self.app_ids is None:
             return None
-        if app_ids is None:
+        if not app_ids:
             return "app_ids"
         for index, app_id in enumerate(app_ids):
             if app_id not in self.app_ids:

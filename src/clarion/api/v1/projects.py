@@ -31,7 +31,8 @@ class KeyIn(StrictModel):
 
     name: str = Field("", max_length=200)
     scopes: list[str] = Field(min_length=1, max_length=4)
-    app_ids: list[Slug] | None = None
+    # An empty list would read as "every app": a key limited to no app is refused instead.
+    app_ids: list[Slug] | None = Field(None, min_length=1, max_length=1000)
 
 
 def _project_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from clarion import eventloop
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Broadcast to a large audience"
-ADMIN_KEY = "bench-admin-key"
+ADMIN_KEY = "bench-admin-key-0123456789abcdef0123456789"
 TEAM, KEY_ID, TOPIC = "BENCHTEAM2", "BENCHKEY02", "com.example.bench"
 INSERT_CHUNK = 10_000
 TIME_LIMIT_SECONDS = 15 * 60.0

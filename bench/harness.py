@@ -22,7 +22,7 @@ from clarion.store.types import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
-ADMIN_KEY = "bench-admin-key"
+ADMIN_KEY = "bench-admin-key-0123456789abcdef0123456789"
 TEAM, KEY_ID, TOPIC = "BENCHTEAM2", "BENCHKEY02", "com.example.bench"
 APP_ID = "bench-app"
 

@@ -17,7 +17,7 @@ from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.eventloop import LoopFactory, loop_factory, loop_name
 
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789"
 PG_ADMIN_DSN = os.environ.get(
     "CLARION_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 
 from clarion import eventloop
 from clarion.config import Settings
@@ -23,7 +24,14 @@ DatabaseOption = typer.Option(
 
 
 def _settings(database: str | None, **overrides: object) -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # A bad environment stops the command with its reason, not a traceback.
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            typer.echo(f"clarion: configuration refused: {message}", err=True)
+        raise typer.Exit(2) from None
     if database:
         settings.database_url = database
     for name, value in overrides.items():
@@ -74,8 +82,10 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
     from clarion.emulators.suite import EmulatorSuite
     from clarion.store.engine import create_engine
     from clarion.store.migrate import upgrade
+    from clarion.store.private_files import private_dir
     from clarion.store.secrets import SecretBox, load_or_create_secret
 
+    private_dir(settings.var_dir)
     async with EmulatorSuite(settings.var_dir / "emulators") as emulators:
         settings.extra_ca_file = emulators.ca_file
         # SMS fallback goes to the emulator's gateway unless a real provider is configured.

@@ -5,7 +5,11 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The server admin key opens every project: it must be too long to guess.
+MIN_ADMIN_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -25,12 +29,24 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     # Requests per API key (limits syntax, e.g. "100/second"; empty turns it off).
     rate_limit: str = "1000/second"
+    # Failed authentications allowed per client address and per key id (empty turns it off).
+    auth_failure_limit: str = "20/minute"
     max_body_bytes: int = 1024 * 1024
     extra_ca_file: Path | None = None
     # HTTP SMS provider of the SMS fallback (CLARION_SMS_URL, CLARION_SMS_API_KEY, ...).
     sms_url: str = ""
     sms_api_key: str = ""
     sms_sender: str = ""
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_admin_key(cls, value: str) -> str:
+        if value and len(value) < MIN_ADMIN_KEY_LENGTH:
+            raise ValueError(
+                f"CLARION_ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters long "
+                f"(it has {len(value)}); generate one with `openssl rand -hex 32`"
+            )
+        return value
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -23,6 +23,7 @@ from clarion.store import contacts as contact_store
 from clarion.store import installations as installation_store
 from clarion.store import keys as key_store
 from clarion.store import projects as project_store
+from clarion.store.private_files import private_dir
 from clarion.store.secrets import SecretBox
 
 DEMO_PROJECT = "demo"
@@ -107,7 +108,7 @@ async def _wire_emulators(
 
 
 def _save_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text + "\n")

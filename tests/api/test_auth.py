@@ -63,7 +63,7 @@ async def test_unknown_scope_is_named(client: httpx.AsyncClient, project: Projec
     assert error_of(response)["field"] == "scopes[1]"
 
 
-async def test_key_limited_to_apps_and_other_projects_get_403(
+async def test_key_limited_to_apps_gets_403_and_other_projects_404(
     client: httpx.AsyncClient, project: Project
 ) -> None:
     for app_id in ("a1", "a2"):
@@ -92,10 +92,10 @@ async def test_key_limited_to_apps_and_other_projects_get_403(
     assert [a["id"] for a in listed.json()["data"]] == [f"{project.id}-a1"]
 
     other = await make_project(client)
-    response = await client.get(f"/v1/apps/{project.id}-a1", headers=other.headers)
-    assert response.status_code == 403
-    response = await client.get("/v1/apps/no-such-app", headers=other.headers)
-    assert response.status_code == 404
+    foreign = await client.get(f"/v1/apps/{project.id}-a1", headers=other.headers)
+    unknown = await client.get("/v1/apps/no-such-app", headers=other.headers)
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json() == unknown.json()
 
 
 async def test_revoked_key_stops_working(client: httpx.AsyncClient, project: Project) -> None:

@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from clarion import __version__
+from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.body_limit import BodyLimitMiddleware
 from clarion.api.dialects import batch, dengage, pushv2, sfmc
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.ratelimit import KeyRateLimiter
+from clarion.api.security_headers import SecurityHeadersMiddleware
 from clarion.api.state import AppState
 from clarion.api.v1 import (
     apps,
@@ -38,6 +41,14 @@ from clarion.store.migrate import upgrade
 from clarion.store.secrets import SecretBox, load_or_create_secret
 
 
+class ClarionApp(FastAPI):
+    """The FastAPI app whose every answer, server errors included, gets protection headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Put the header middleware outside the one that answers unhandled errors."""
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     """Build the Clarion HTTP application for the given settings."""
     settings = settings or Settings()
@@ -55,6 +66,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             secrets=secrets,
             queue=queue,
             rate_limiter=KeyRateLimiter(settings.rate_limit),
+            auth_throttle=FailedAuthThrottle(settings.auth_failure_limit),
         )
         runtime = None
         if settings.inprocess_workers:
@@ -68,7 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await queue.close()
             await engine.dispose()
 
-    app = FastAPI(
+    app = ClarionApp(
         title="Clarion",
         version=__version__,
         description="Self-hosted push notifications: APNs, FCM and Web Push.",

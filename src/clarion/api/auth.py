@@ -12,7 +12,7 @@ from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.store import apps as app_store
 from clarion.store import projects as project_store
-from clarion.store.keys import verify_key
+from clarion.store.keys import StoredKey, split_key, verify_key
 
 PROJECT_HEADER = "Clarion-Project"
 
@@ -38,6 +38,23 @@ class Principal:
         """Tell whether the key may touch an app."""
         return self.app_ids is None or app_id in self.app_ids
 
+    def may_grant(self, scopes: list[str], app_ids: list[str] | None) -> str | None:
+        """Name the part of a new key that would exceed this caller's rights, or None."""
+        for index, scope in enumerate(scopes):
+            if not (self.server_admin or "admin" in self.scopes or scope in self.scopes):
+                return f"scopes[{index}]"
+        if self.app_ids is None:
+            return None
+        if not app_ids:
+            return "app_ids"
+        for index, app_id in enumerate(app_ids):
+            if app_id not in self.app_ids:
+                return f"app_ids[{index}]"
+        return None
+
+
+SERVER_ADMIN = Principal(None, frozenset({"admin"}), None, server_admin=True)
+
 
 @dataclass(frozen=True)
 class ProjectContext:
@@ -56,17 +73,42 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
+def client_address(request: Request) -> str | None:
+    """The address of the peer that sent the request."""
+    return request.client.host if request.client else None
+
+
+async def verify_credentials(
+    state: AppState, request: Request, presented: str, *, accept_admin: bool = False
+) -> StoredKey | Principal | None:
+    """Check a presented key under the failed-authentication throttle (AuthThrottled).
+
+    Returns the stored project key, the server admin principal (only with `accept_admin`),
+    or None, in which case the failure is counted against the address and the key id.
+    """
+    address = client_address(request)
+    parts = split_key(presented)
+    key_id = parts[0] if parts is not None else None
+    await state.auth_throttle.check(address, key_id)
+    admin_key = state.settings.admin_key
+    if accept_admin and admin_key and hmac.compare_digest(presented.encode(), admin_key.encode()):
+        return SERVER_ADMIN
+    async with state.engine.connect() as conn:
+        stored = await verify_key(conn, presented)
+    if stored is None:
+        await state.auth_throttle.failed(address, key_id)
+    return stored
+
+
 async def authenticate(request: Request, state: AppState = Depends(get_state)) -> Principal:
-    """Resolve the caller from its key; 401 when missing or unknown."""
+    """Resolve the caller from its key; 401 when missing or unknown, 429 after many failures."""
     presented = bearer_token(request)
     if presented is None:
         raise ApiError(401, "AUTHENTICATION_REQUIRED", "missing `Authorization: Bearer <key>`")
-    admin_key = state.settings.admin_key
-    if admin_key and hmac.compare_digest(presented.encode(), admin_key.encode()):
+    stored = await verify_credentials(state, request, presented, accept_admin=True)
+    if isinstance(stored, Principal):
         # The operator's own key is not rate limited: it must stay usable to fix things.
-        return Principal(None, frozenset({"admin"}), None, server_admin=True)
-    async with state.engine.connect() as conn:
-        stored = await verify_key(conn, presented)
+        return stored
     if stored is None:
         raise ApiError(401, "AUTHENTICATION_INVALID", "the API key is not valid")
     await state.rate_limiter.check(stored.id)
@@ -80,8 +122,12 @@ async def require_server_admin(principal: Principal = Depends(authenticate)) -> 
     return principal
 
 
-def project_scope(scope: str) -> Any:
-    """Dependency factory: the caller must hold `scope` inside a project."""
+def project_scope(scope: str, *, all_apps: bool = False) -> Any:
+    """Dependency factory: the caller must hold `scope` inside a project.
+
+    With `all_apps`, a key limited to some apps is refused: keys and the set of apps
+    belong to the whole project.
+    """
 
     async def dependency(
         request: Request,
@@ -90,6 +136,10 @@ def project_scope(scope: str) -> Any:
     ) -> ProjectContext:
         if not principal.allows(scope):
             raise ApiError(403, "FORBIDDEN", f"the API key lacks the `{scope}` scope")
+        if all_apps and principal.app_ids is not None:
+            raise ApiError(
+                403, "FORBIDDEN", "a key limited to some apps may not manage keys or apps"
+            )
         if principal.project_id is not None:
             return ProjectContext(principal, principal.project_id)
         project_id = request.headers.get(PROJECT_HEADER)
@@ -109,11 +159,12 @@ def project_scope(scope: str) -> Any:
 
 
 async def resolve_app(state: AppState, context: ProjectContext, app_id: str) -> dict[str, Any]:
-    """Load an app the caller may touch: 404 when unknown, 403 when not theirs."""
+    """Load an app the caller may touch: 404 when not in its project, 403 when off its key."""
     async with state.engine.connect() as conn:
         app = await app_store.get_app(conn, app_id)
-    if app is None:
+    # Another project's app is answered exactly like a missing one, so ids do not leak.
+    if app is None or app["project_id"] != context.project_id:
         raise ApiError(404, "NOT_FOUND", "app not found", "app_id")
-    if app["project_id"] != context.project_id or not context.principal.allows_app(app_id):
+    if not context.principal.allows_app(app_id):
         raise ApiError(403, "FORBIDDEN", "the API key may not access this app", "app_id")
     return app

@@ -13,8 +13,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 class RateLimited(Exception):
     """The caller's key is over its request rate; retry after `retry_after` seconds."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many requests; retry in {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "too many requests") -> None:
+        super().__init__(f"{what}; retry in {retry_after} s")
         self.retry_after = retry_after
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.config import Settings
 from clarion.queue.sql import SqlJobQueue
@@ -22,6 +23,7 @@ class AppState:
     secrets: SecretBox
     queue: SqlJobQueue
     rate_limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(""))
+    auth_throttle: FailedAuthThrottle = field(default_factory=lambda: FailedAuthThrottle(""))
 
 
 def get_state(request: Request) -> AppState:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.providers.apns import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, ApnsClient
 from clarion.providers.fcm import FcmClient
-from clarion.providers.tls import client_ssl_context
+from clarion.providers.tls import client_ssl_context, load_client_certificate
 from clarion.providers.webpush import WebPushClient
 from clarion.store import apps as app_store
 from clarion.store.secrets import SecretBox
@@ -49,7 +47,6 @@ class ProviderClients:
         self.extra_ca_file = extra_ca_file
         self._entries: dict[tuple[int, str, bool], _Entry] = {}
         self._lock = asyncio.Lock()
-        self._files = tempfile.TemporaryDirectory(prefix="clarion-certs-")
 
     def _ssl(self) -> ssl.SSLContext:
         return client_ssl_context(self.extra_ca_file)
@@ -113,28 +110,12 @@ class ProviderClients:
                 endpoint,
                 ca_file=self.extra_ca_file,
             )
-        cert_file = self._private_file("cert.pem", secret["certificate"])
-        key_file = self._private_file("key.pem", secret["private_key"])
-        return ApnsClient(
-            None,
-            None,
-            None,
-            endpoint,
-            ca_file=self.extra_ca_file,
-            client_cert_file=cert_file,
-            client_key_file=key_file,
-        )
-
-    def _private_file(self, name: str, text: str) -> Path:
-        # ssl only loads client certificates from files; keep them private and short-lived.
-        fd, path = tempfile.mkstemp(suffix="-" + name, dir=self._files.name)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        return Path(path)
+        context = self._ssl()
+        load_client_certificate(context, secret["certificate"], secret["private_key"])
+        return ApnsClient(None, None, None, endpoint, ssl_context=context)
 
     async def close(self) -> None:
         """Close every open client."""
         for entry in self._entries.values():
             await entry.client.close()
         self._entries.clear()
-        self._files.cleanup()

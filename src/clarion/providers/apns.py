@@ -41,8 +41,11 @@ class ApnsClient:
         ping_timeout: float = PING_TIMEOUT_SECONDS,
     ) -> None:
         token_auth = team_id is not None and key_id is not None and private_key_pem is not None
-        if not token_auth and client_cert_file is None:
-            raise ValueError("give team_id, key_id and private_key_pem, or a client certificate")
+        if not token_auth and client_cert_file is None and ssl_context is None:
+            raise ValueError(
+                "give team_id, key_id and private_key_pem, or a client certificate "
+                "(as files or loaded into ssl_context)"
+            )
         self._tokens = (
             ProviderTokenSource(team_id, key_id, private_key_pem)
             if team_id is not None and key_id is not None and private_key_pem is not None

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from clarion.store.private_files import private_file
+
 
 def is_sqlite(url: str) -> bool:
     """Tell whether a database URL points at SQLite."""
@@ -26,10 +28,11 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _prepare_sqlite_dir(url: str) -> None:
+def _prepare_sqlite_file(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite gives its -wal and -shm files the database file's mode, so they stay private too.
+        private_file(Path(database))
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -49,7 +52,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine for a database URL, tuned for its backend."""
     url = normalize_url(url)
     if is_sqlite(url):
-        _prepare_sqlite_dir(url)
+        _prepare_sqlite_file(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine

@@ -70,9 +70,13 @@ async def send_in_project(conn: AsyncConnection, send_id: str, project_id: str) 
     return (await conn.execute(query)).first() is not None
 
 
-async def delivery_of_send(conn: AsyncConnection, delivery_id: int) -> str | None:
-    """The send a delivery belongs to."""
-    query = select(deliveries.c.send_id).where(deliveries.c.id == delivery_id)
+async def delivery_of_send(conn: AsyncConnection, delivery_id: int, project_id: str) -> str | None:
+    """The send a delivery of the project belongs to; None for other projects' deliveries."""
+    query = (
+        select(deliveries.c.send_id)
+        .join(sends, sends.c.id == deliveries.c.send_id)
+        .where(deliveries.c.id == delivery_id, sends.c.project_id == project_id)
+    )
     return (await conn.execute(query)).scalar()
 
 

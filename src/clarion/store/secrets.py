@@ -11,6 +11,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from clarion.store.private_files import private_dir
+
 
 class SecretBox:
     """Encrypts and decrypts JSON documents with the server's secret key."""
@@ -42,7 +44,7 @@ def load_or_create_secret(configured: str, var_dir: Path) -> str:
     path = var_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir)
     secret = base64.urlsafe_b64encode(os.urandom(32)).decode()
     # O_EXCL so two processes starting together cannot write two different keys.
     try:

@@ -39,6 +39,7 @@ from defusedxml import DefusedXmlException
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from clarion.api.auth import verify_credentials
 from clarion.api.dialects.batch.unavailable import database_unreachable
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
@@ -46,7 +47,7 @@ from clarion.domain.errors import DomainError
 from clarion.domain.message import MAX_TTL_SECONDS
 from clarion.pipeline.accept import accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
-from clarion.store.keys import StoredKey, verify_key
+from clarion.store.keys import StoredKey
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class PushError(Exception):
     code: str
     message: str
     errors: list[FieldError] = field(default_factory=list)
+    retry_after: int | None = None
 
 
 def _invalid(field_name: str, message: str, code: str = "InvalidValue") -> PushError:
@@ -194,7 +196,7 @@ def parse_xml(raw: bytes) -> dict[str, Any]:
     return _known_fields(raw_fields, from_xml=True)
 
 
-async def authorize(state: AppState, fields: dict[str, Any]) -> StoredKey:
+async def authorize(state: AppState, request: Request, fields: dict[str, Any]) -> StoredKey:
     """CompanyId and IntegrationKey are the credentials; the key must be a sending key."""
     missing = [
         FieldError("NotEmpty", name, f"{name} is required")
@@ -203,16 +205,19 @@ async def authorize(state: AppState, fields: dict[str, Any]) -> StoredKey:
     ]
     if missing:
         raise PushError(400, "ValidationException", missing[0].message, missing)
-    async with state.engine.connect() as conn:
-        stored = await verify_key(conn, str(fields["IntegrationKey"]).strip())
-    if stored is None:
+    presented = str(fields["IntegrationKey"]).strip()
+    try:
+        stored = await verify_credentials(state, request, presented)
+    except RateLimited as exc:
+        raise PushError(429, "TooManyRequests", str(exc), retry_after=exc.retry_after) from None
+    if not isinstance(stored, StoredKey):
         raise PushError(401, "Unauthorized", "the CompanyId and IntegrationKey are not valid")
     if not stored.scopes & _SENDING_SCOPES:
         raise PushError(403, "Forbidden", "this IntegrationKey may not send notifications")
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise PushError(429, "TooManyRequests", str(exc)) from None
+        raise PushError(429, "TooManyRequests", str(exc), retry_after=exc.retry_after) from None
     return stored
 
 
@@ -300,7 +305,10 @@ def error_response(error: PushError, output: Format) -> Response:
         {"ErrorCode": item.code, "FieldName": item.field, "Message": item.message}
         for item in error.errors
     ]
-    return render({"ResponseStatus": status}, "ErrorResponse", error.status, output)
+    response = render({"ResponseStatus": status}, "ErrorResponse", error.status, output)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 async def _push(request: Request, state: AppState) -> Response:
@@ -308,7 +316,7 @@ async def _push(request: Request, state: AppState) -> Response:
     output = response_format(request.query_params.get("format"), input_format)
     raw = await request.body()
     fields = parse_json(raw) if input_format == "json" else parse_xml(raw)
-    stored = await authorize(state, fields)
+    stored = await authorize(state, request, fields)
     native, user_field = native_document(fields)
     try:
         command = parse_send_command(native, stored.app_ids)

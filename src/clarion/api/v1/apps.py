@@ -41,7 +41,7 @@ def app_out(row: dict[str, Any], providers: list[str] | None = None) -> dict[str
 @router.post("/v1/apps", status_code=201)
 async def create_app(
     body: AppIn,
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Create an app in the caller's project."""
@@ -82,7 +82,7 @@ async def get_app(
 @router.delete("/v1/apps/{app_id}", status_code=204)
 async def delete_app(
     app_id: str,
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> Response:
     """Delete an app with its credentials and installations."""

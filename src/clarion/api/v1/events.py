@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from clarion.api.auth import bearer_token
+from clarion.api.auth import bearer_token, client_address
 from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
@@ -114,9 +114,12 @@ async def post_event(
     presented = _app_key(request)
     now = utcnow()
     occurred = _event_time(body.at, now)
+    address = client_address(request)
+    await state.auth_throttle.check(address, None)
     async with state.engine.begin() as conn:
         app = await event_store.app_by_public_key(conn, presented)
         if app is None:
+            await state.auth_throttle.failed(address, None)
             raise ApiError(
                 401,
                 "AUTHENTICATION_INVALID",
@@ -130,7 +133,7 @@ async def post_event(
             )
         send_id = body.send_id
         if body.delivery_id is not None:
-            owner = await event_store.delivery_of_send(conn, body.delivery_id)
+            owner = await event_store.delivery_of_send(conn, body.delivery_id, app["project_id"])
             if owner is None or (send_id is not None and owner != send_id):
                 raise ApiError(404, "NOT_FOUND", "delivery not found", "delivery_id")
             send_id = owner

@@ -31,7 +31,8 @@ class KeyIn(StrictModel):
 
     name: str = Field("", max_length=200)
     scopes: list[str] = Field(min_length=1, max_length=4)
-    app_ids: list[Slug] | None = None
+    # An empty list would read as "every app": a key limited to no app is refused instead.
+    app_ids: list[Slug] | None = Field(None, min_length=1, max_length=1000)
 
 
 def _project_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +96,7 @@ async def delete_project(
 @router.post("/v1/keys", status_code=201)
 async def create_key(
     body: KeyIn,
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Create an API key of the project; its plaintext is shown only in this answer."""
@@ -107,6 +108,11 @@ async def create_key(
                 f"unknown scope {scope!r}; use {', '.join(key_store.SCOPES)}",
                 f"scopes[{index}]",
             )
+    beyond = context.principal.may_grant(body.scopes, body.app_ids)
+    if beyond is not None:
+        raise ApiError(
+            403, "FORBIDDEN", "a key cannot create a key with more rights than its own", beyond
+        )
     async with state.engine.begin() as conn:
         stored, plaintext = await key_store.create_key(
             conn, context.project_id, body.scopes, body.app_ids, body.name
@@ -121,7 +127,7 @@ async def create_key(
 
 @router.get("/v1/keys")
 async def list_keys(
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """List the project's keys (never their secrets)."""
@@ -141,7 +147,7 @@ async def list_keys(
 @router.delete("/v1/keys/{key_id}", status_code=204)
 async def revoke_key(
     key_id: str,
-    context: ProjectContext = project_scope("admin"),
+    context: ProjectContext = project_scope("admin", all_apps=True),
     state: AppState = Depends(get_state),
 ) -> Response:
     """Revoke a key of the project."""

@@ -47,11 +47,14 @@ _TOP_LEVEL_CONTENT: Final = (
 class BatchError(Exception):
     """A failure answered in the batch error body."""
 
-    def __init__(self, name: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, name: str, message: str, field: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.name = name
         self.message = message
         self.field = field
+        self.retry_after = retry_after
 
 
 def missing(field: str, message: str | None = None) -> BatchError:
@@ -109,4 +112,7 @@ def error_response(error: BatchError) -> JSONResponse:
     body: dict[str, object] = {"code": code, "name": error.name, "message": error.message}
     if error.field is not None:
         body["field"] = error.field
-    return JSONResponse(body, status_code=status)
+    response = JSONResponse(body, status_code=status)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response

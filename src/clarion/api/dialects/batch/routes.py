@@ -9,6 +9,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from clarion.api.auth import verify_credentials
 from clarion.api.dialects.batch.errors import BatchError, error_response, from_domain
 from clarion.api.dialects.batch.translate import native_document
 from clarion.api.dialects.batch.unavailable import database_unreachable
@@ -19,7 +20,7 @@ from clarion.pipeline.accept import accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.media_check import MB, MediaRule, check_media
 from clarion.store import apps as app_store
-from clarion.store.keys import StoredKey, verify_key
+from clarion.store.keys import StoredKey
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,14 @@ async def authorize(state: AppState, request: Request, app_id: str) -> StoredKey
     presented = request.headers.get(AUTH_HEADER, "").strip()
     if not presented:
         raise BatchError("AUTHENTICATION_INVALID", f"the {AUTH_HEADER} header is missing")
-    async with state.engine.connect() as conn:
-        stored = await verify_key(conn, presented)
-        app = await app_store.get_app(conn, app_id) if stored is not None else None
-    if stored is None:
+    try:
+        stored = await verify_credentials(state, request, presented)
+    except RateLimited as exc:
+        raise BatchError("TOO_MANY_REQUESTS", str(exc), retry_after=exc.retry_after) from None
+    if not isinstance(stored, StoredKey):
         raise BatchError("AUTHENTICATION_INVALID", "the REST API key is not valid")
+    async with state.engine.connect() as conn:
+        app = await app_store.get_app(conn, app_id)
     # An app of another project is answered like an unknown one: nothing leaks across projects.
     if app is None or app["project_id"] != stored.project_id:
         raise BatchError("AUTHENTICATION_INVALID", "the app API key is not valid")
@@ -61,7 +65,7 @@ async def authorize(state: AppState, request: Request, app_id: str) -> StoredKey
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise BatchError("TOO_MANY_REQUESTS", str(exc)) from None
+        raise BatchError("TOO_MANY_REQUESTS", str(exc), retry_after=exc.retry_after) from None
     return stored
 
 

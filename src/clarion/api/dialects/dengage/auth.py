@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from clarion.api.auth import Principal, bearer_token
+from clarion.api.auth import Principal, bearer_token, verify_credentials
 from clarion.api.dialects.dengage.errors import DengageError
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState
-from clarion.store.keys import verify_key
+from clarion.store.keys import StoredKey
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,11 @@ async def authorize(request: Request, state: AppState) -> Caller:
     presented = bearer_token(request)
     if presented is None:
         raise DengageError(401, "Unauthorized", "not authenticated: a Bearer token is required")
-    async with state.engine.connect() as conn:
-        stored = await verify_key(conn, presented)
-    if stored is None:
+    try:
+        stored = await verify_credentials(state, request, presented)
+    except RateLimited as exc:
+        raise DengageError(429, "TooManyRequest", str(exc), retry_after=exc.retry_after) from None
+    if not isinstance(stored, StoredKey):
         raise DengageError(401, "Unauthorized", "not authenticated: the token is not valid")
     principal = Principal(stored.project_id, stored.scopes, stored.app_ids)
     if not principal.allows("send"):
@@ -45,5 +47,5 @@ async def authorize(request: Request, state: AppState) -> Caller:
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise DengageError(429, "TooManyRequest", str(exc)) from None
+        raise DengageError(429, "TooManyRequest", str(exc), retry_after=exc.retry_after) from None
     return Caller(stored.project_id, stored.app_ids)

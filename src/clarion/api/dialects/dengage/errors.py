@@ -20,12 +20,20 @@ _DOMAIN_ERRORS: Final = {
 class DengageError(Exception):
     """A failure answered as `{"success": false, "errorCode", "message", "field"}`."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.retry_after = retry_after
 
     def response(self) -> JSONResponse:
         """The HTTP answer carrying this error."""
@@ -35,7 +43,10 @@ class DengageError(Exception):
             "message": self.message,
             "field": self.field,
         }
-        return JSONResponse(body, status_code=self.status)
+        response = JSONResponse(body, status_code=self.status)
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = str(self.retry_after)
+        return response
 
 
 def validation_error(message: str, field: str | None) -> DengageError:

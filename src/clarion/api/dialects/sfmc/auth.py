@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from clarion.api.auth import Principal, bearer_token
+from clarion.api.auth import Principal, bearer_token, verify_credentials
 from clarion.api.dialects.sfmc.errors import SfmcError
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState
-from clarion.store.keys import verify_key
+from clarion.store.keys import StoredKey
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,13 @@ async def authorize(request: Request, state: AppState, scope: str) -> Caller:
     presented = bearer_token(request)
     if presented is None:
         raise SfmcError(401, ["Not Authorized"])
-    async with state.engine.connect() as conn:
-        stored = await verify_key(conn, presented)
-    if stored is None:
+    try:
+        stored = await verify_credentials(state, request, presented)
+    except RateLimited as exc:
+        raise SfmcError(
+            429, [f"Too many requests: retry in {exc.retry_after} seconds"], exc.retry_after
+        ) from None
+    if not isinstance(stored, StoredKey):
         raise SfmcError(401, ["Not Authorized"])
     principal = Principal(stored.project_id, stored.scopes, stored.app_ids)
     if not principal.allows(scope):
@@ -40,5 +44,7 @@ async def authorize(request: Request, state: AppState, scope: str) -> Caller:
     try:
         await state.rate_limiter.check(stored.id)
     except RateLimited as exc:
-        raise SfmcError(429, [f"Too many requests: retry in {exc.retry_after} seconds"]) from None
+        raise SfmcError(
+            429, [f"Too many requests: retry in {exc.retry_after} seconds"], exc.retry_after
+        ) from None
     return Caller(stored.project_id, stored.app_ids)

@@ -12,10 +12,11 @@ from clarion.domain.errors import DomainError
 class SfmcError(Exception):
     """A failure answered with the platform's body for its status."""
 
-    def __init__(self, status: int, messages: list[str]) -> None:
+    def __init__(self, status: int, messages: list[str], retry_after: int | None = None) -> None:
         super().__init__("; ".join(messages))
         self.status = status
         self.messages = messages
+        self.retry_after = retry_after
 
     def response(self) -> JSONResponse:
         """Auth failures use the token endpoint's shape; everything else lists its errors."""
@@ -24,7 +25,10 @@ class SfmcError(Exception):
             body = {"message": self.messages[0], "errorcode": 0, "documentation": ""}
         else:
             body = {"errors": self.messages}
-        return JSONResponse(body, status_code=self.status)
+        response = JSONResponse(body, status_code=self.status)
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = str(self.retry_after)
+        return response
 
 
 def bad_request(*messages: str) -> SfmcError:

@@ -91,6 +91,8 @@ async def test_a_key_id_guessed_from_many_addresses_is_refused(clients: Clients)
     fresh = await clients("127.0.2.1")
     throttled = await fresh.get("/v1/apps", headers=_bearer(f"clk_{key_id}_wrong"))
     assert throttled.status_code == 429 and "Retry-After" in throttled.headers
+    # The rightful holder is never locked out by guesses at its key id.
+    assert (await fresh.get("/v1/apps", headers=project.headers)).status_code == 200
     # Other keys, from anywhere, are not affected.
     other = await make_project(setup)
     assert (await fresh.get("/v1/apps", headers=other.headers)).status_code == 200

@@ -89,14 +89,19 @@ async def verify_credentials(
     address = client_address(request)
     parts = split_key(presented)
     key_id = parts[0] if parts is not None else None
-    await state.auth_throttle.check(address, key_id)
+    await state.auth_throttle.check(address, None)
     admin_key = state.settings.admin_key
     if accept_admin and admin_key and hmac.compare_digest(presented.encode(), admin_key.encode()):
         return SERVER_ADMIN
     async with state.engine.connect() as conn:
         stored = await verify_key(conn, presented)
     if stored is None:
-        await state.auth_throttle.failed(address, key_id)
+        # Key secrets carry 256 random bits, so the rightful holder of a key id is let
+        # through even while that id is being guessed at: anyone who merely knows an id
+        # must not be able to lock its key out. Wrong secrets for it answer 429.
+        await state.auth_throttle.failed(address, None)
+        await state.auth_throttle.check(None, key_id)
+        await state.auth_throttle.failed(None, key_id)
     return stored
 
 

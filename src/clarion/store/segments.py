@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import FromClause
 
 from clarion.domain.errors import DomainError, FieldProblem, domain_error_from_validation
+from clarion.domain.safe_input import Int
 from clarion.store.metadata import metadata
 from clarion.store.types import UtcDateTime, utcnow
 
@@ -81,7 +82,7 @@ class EngagementCondition(_Strict):
 
     before: datetime | None = None
     after: datetime | None = None
-    within_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    within_days: Annotated[Int, Field(ge=1, le=3650)] | None = None
 
     @field_validator("before", "after")
     @classmethod

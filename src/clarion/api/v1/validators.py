@@ -13,6 +13,8 @@ import langcodes
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from clarion.domain.safe_input import Int
+
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _TIMEZONES = frozenset(available_timezones())
 
@@ -119,4 +121,4 @@ class WebPushSubscription(StrictModel):
 
     endpoint: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_push_endpoint)]
     keys: SubscriptionKeys
-    expirationTime: int | None = None
+    expirationTime: Int | None = None

@@ -1,0 +1,180 @@
+"""What no database, provider or HTTP header can carry, refused before anything is stored.
+
+One reader for every JSON body (native and dialects) and a text check for values that
+arrive another way (path and query parameters, CSV cells, XML text). A refusal names
+the path of the offending value, e.g. `contents[1].data.deep`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from clarion.domain.errors import MALFORMED_PARAMETER, DomainError
+
+#: Containers nested deeper than this are refused: no message or attribute needs more,
+#: and deeper documents exhaust recursion in encoders and drivers later on.
+MAX_JSON_DEPTH: Final = 32
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+# Longest decimal spelling of a 64-bit integer, sign included.
+_MAX_INT_DIGITS: Final = 20
+
+
+class UnsafeInput(DomainError):
+    """A value that cannot be stored or delivered; `field` is its path in the request."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(MALFORMED_PARAMETER, message, field)
+
+
+class _Refused(Exception):
+    """Raised while walking a document; the path is collected on the way back up."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str | int] = []
+
+
+class _Unrepresentable:
+    """A number the JSON reader kept as text because no 64-bit or finite value holds it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored or sent (NUL, lone surrogate), or None when it can."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"must not contain a lone surrogate (U+{ord(value[exc.start]):04X})"
+    return None
+
+
+def check_text(value: str, field: str | None) -> str:
+    """Return `value`, or raise UnsafeInput naming `field`."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise UnsafeInput(f"{field or 'value'} {problem}", field)
+    return value
+
+
+def _parse_int(text: str) -> int | _Unrepresentable:
+    if len(text) > _MAX_INT_DIGITS:
+        return _Unrepresentable(text)
+    number = int(text)
+    if not INT64_MIN <= number <= INT64_MAX:
+        return _Unrepresentable(text)
+    return number
+
+
+def _parse_float(text: str) -> float | _Unrepresentable:
+    number = float(text)
+    return number if math.isfinite(number) else _Unrepresentable(text)
+
+
+def _parse_constant(text: str) -> _Unrepresentable:
+    # NaN, Infinity and -Infinity are not JSON; json.loads would accept them.
+    return _Unrepresentable(text)
+
+
+def _check(value: Any, depth: int) -> None:
+    kind = type(value)
+    if kind is str:
+        problem = text_problem(value)
+        if problem is not None:
+            raise _Refused(problem)
+    elif kind is dict:
+        if depth >= MAX_JSON_DEPTH:
+            raise _Refused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        for key, item in value.items():
+            problem = text_problem(key)
+            if problem is not None:
+                raise _Refused(f"has a key that {problem}")
+            try:
+                _check(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(key)
+                raise
+    elif kind is list:
+        if depth >= MAX_JSON_DEPTH:
+            raise _Refused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        for index, item in enumerate(value):
+            try:
+                _check(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(index)
+                raise
+    elif kind is _Unrepresentable:
+        raise _Refused(f"is not a finite number within 64 bits ({value.text[:30]})")
+
+
+def _dotted(parts: list[str | int]) -> str | None:
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or None
+
+
+def check_document(document: Any, field: str | None = None) -> Any:
+    """Return an already parsed JSON document, or raise UnsafeInput at its first bad value."""
+    try:
+        _check(document, 0)
+    except _Refused as refused:
+        parts: list[str | int] = [field] if field else []
+        parts.extend(reversed(refused.path))
+        path = _dotted(parts)
+        raise UnsafeInput(f"{path or 'the body'} {refused.message}", path) from None
+    return document
+
+
+def loads_checked(raw: str | bytes, field: str | None = None) -> Any:
+    """Parse JSON refusing NaN/Infinity, numbers beyond 64 bits or float range, nesting
+    deeper than MAX_JSON_DEPTH, NUL characters and lone surrogates.
+
+    Syntax errors raise json.JSONDecodeError (or UnicodeDecodeError) as json.loads does.
+    """
+    try:
+        document = json.loads(
+            raw,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except RecursionError:
+        raise UnsafeInput(
+            f"{field or 'the body'} is nested deeper than {MAX_JSON_DEPTH} levels", field
+        ) from None
+    return check_document(document, field)
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic's lax mode would read true as 1 and false as 0.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+def _header_value(value: str) -> str:
+    if not all(" " <= char <= "~" for char in value):
+        raise ValueError("must be printable ASCII (it is sent as an HTTP header)")
+    return value
+
+
+#: An integer field: booleans refused, 64-bit range (narrow it further with Field).
+Int = Annotated[int, BeforeValidator(_no_bool), Field(ge=INT64_MIN, le=INT64_MAX)]
+#: A string that becomes an HTTP header value: printable ASCII, no CR/LF.
+HeaderValue = Annotated[str, AfterValidator(_header_value)]

@@ -1,4 +1,4 @@
-"""Every dialect refuses what cannot be stored or delivered, in its own error body, naming the field.
+"""Every dialect refuses what cannot be stored or delivered, in its own error body, naming it.
 
 As for the native API: each route's valid body is accepted first, then every string in
 it is replaced by a NUL character and by a lone surrogate, and each variant must answer
@@ -44,9 +44,7 @@ async def make_dialects(http: httpx.AsyncClient) -> Dialects:
         headers=project.headers,
     )
     assert template.status_code == 201, template.text
-    definition = await http.post(
-        "/push/v1/message", json=example(app_id), headers=project.headers
-    )
+    definition = await http.post("/push/v1/message", json=example(app_id), headers=project.headers)
     assert definition.status_code == 201, definition.text
     return Dialects(http, project.key, app_id, template.json()["id"], definition.json()["id"])
 
@@ -205,9 +203,7 @@ async def test_deep_documents_and_non_finite_numbers_are_refused(
     for depth in (40, 1000, 100_000):
         raw = b'{"deep": ' + b"[" * depth + b"]" * depth + b"}"
         response = await dialects.http.post(
-            route.path.replace("{app}", dialects.app_id).replace(
-                "{message}", dialects.message_id
-            ),
+            route.path.replace("{app}", dialects.app_id).replace("{message}", dialects.message_id),
             content=raw,
             headers=JSON
             | {"Authorization": f"Bearer {dialects.key}", "X-Authorization": dialects.key},
@@ -219,9 +215,7 @@ async def test_deep_documents_and_non_finite_numbers_are_refused(
         raw = encoded(body)[:-1] + b', "number": ' + literal + b"}"
         response = await dialects.http.request(
             route.method,
-            route.path.replace("{app}", dialects.app_id).replace(
-                "{message}", dialects.message_id
-            ),
+            route.path.replace("{app}", dialects.app_id).replace("{message}", dialects.message_id),
             content=raw,
             headers=JSON
             | {"Authorization": f"Bearer {dialects.key}", "X-Authorization": dialects.key},

@@ -43,6 +43,7 @@ from sqlalchemy.sql.expression import FromClause
 from clarion.domain.errors import DomainError, FieldProblem, domain_error_from_validation
 from clarion.domain.safe_input import Int
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.types import UtcDateTime, utcnow
 
 segments = Table(
@@ -303,7 +304,7 @@ async def list_segments(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(segments.c.pk > after)
+        query = query.where(segments.c.pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

@@ -221,3 +221,41 @@ async def test_deep_documents_and_non_finite_numbers_are_refused(
             | {"Authorization": f"Bearer {dialects.key}", "X-Authorization": dialects.key},
         )
         assert route.field_of(response) == "number", (literal, response.text)
+
+
+async def test_booleans_as_integers_and_unsafe_header_values(client: httpx.AsyncClient) -> None:
+    dialects = await make_dialects(client)
+    batch = ROUTES["batch"]
+    for changes, field in [
+        ({"time_to_live": True}, "time_to_live"),
+        ({"gcm_collapse_key": {"key": "a\r\nb"}}, "gcm_collapse_key.key"),
+        ({"gcm_collapse_key": {"key": "clé"}}, "gcm_collapse_key.key"),
+    ]:
+        response = await call(dialects, batch, {**BATCH_BODY, **changes})
+        assert batch_field(response) == field, response.text
+    instant = ROUTES["dengage_instant"]
+    body = instant.body(dialects)
+    body["content"]["badgeCount"] = True
+    response = await call(dialects, instant, body)
+    assert dengage_field(response) == "content.badgeCount", response.text
+    definition = ROUTES["sfmc_definition"]
+    for name in ("messagesPerPeriod", "pageId"):
+        response = await call(dialects, definition, {**example(dialects.app_id), name: True})
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0].startswith(name), response.text
+    response = await call(dialects, ROUTES["sfmc_contact"], {**SFMC_CONTACT, "badge": True})
+    assert sfmc_field(response).startswith("badge"), response.text
+
+
+async def test_pushv2_xml_cannot_smuggle_nul_characters(client: httpx.AsyncClient) -> None:
+    dialects = await make_dialects(client)
+    xml = (
+        '<PushRequest xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
+        "<UserExternalId>ann</UserExternalId><Title>a&#0;b</Title><Body>B</Body>"
+        f"<CompanyId>7</CompanyId><IntegrationKey>{dialects.key}</IntegrationKey></PushRequest>"
+    )
+    response = await client.post(
+        "/api/v2/push?format=json", content=xml.encode(), headers={"content-type": "text/xml"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["ResponseStatus"]["ErrorCode"] == "SerializationException"

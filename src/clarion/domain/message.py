@@ -27,7 +27,7 @@ from clarion.domain.errors import (
     domain_error_from_validation,
     join_path,
 )
-from clarion.domain.safe_input import HeaderValue, Int
+from clarion.domain.safe_input import HeaderValue, Int, has_control_or_space
 from clarion.domain.tags import normalize_language_tag
 
 MAX_TTL_SECONDS: Final = 2_419_200  # 28 days, the longest any provider stores a message
@@ -63,6 +63,9 @@ def has_template_markup(value: str) -> bool:
 def _check_url(value: str) -> str:
     if has_template_markup(value):
         return value
+    # urlsplit quietly drops tabs and line breaks; the URL would still carry them.
+    if has_control_or_space(value):
+        raise FieldProblem(MALFORMED_PARAMETER, "a URL cannot hold spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise FieldProblem(MALFORMED_PARAMETER, f"{value!r} is not an http(s) URL")

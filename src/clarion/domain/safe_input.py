@@ -168,6 +168,11 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+def has_control_or_space(value: str) -> bool:
+    """True when `value` holds a space or an ASCII control character (CR, LF, tab, DEL...)."""
+    return any(char <= " " or char == "\x7f" for char in value)
+
+
 def _header_value(value: str) -> str:
     if not all(" " <= char <= "~" for char in value):
         raise ValueError("must be printable ASCII (it is sent as an HTTP header)")

@@ -13,7 +13,7 @@ import langcodes
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from clarion.domain.safe_input import Int
+from clarion.domain.safe_input import Int, has_control_or_space
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _TIMEZONES = frozenset(available_timezones())
@@ -110,6 +110,8 @@ class SubscriptionKeys(StrictModel):
 
 
 def _push_endpoint(value: str) -> str:
+    if has_control_or_space(value):
+        raise ValueError("endpoint cannot hold spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError("endpoint must be an https URL")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Project, error_of
 from tests.hostile import JSON, encoded, nested
-from tests.keys_for_tests import p8_key
+from tests.keys_for_tests import browser_subscription, p8_key
 
 
 def refused(response: httpx.Response, field: str) -> str:
@@ -226,3 +226,24 @@ async def test_header_values_must_be_printable_ascii(
         await client.put(f"/v1/apps/{app_id}/providers/apns", json=apns, headers=project.headers),
         "topic",
     )
+
+
+async def test_urls_cannot_carry_line_breaks(client: httpx.AsyncClient, project: Project) -> None:
+    app_id = await make_app(client, project)
+    for url in ("https://example.com/a\r\nb.png", "https://example.com/a b.png"):
+        body = {
+            "recipients": {"tokens": ["t"]},
+            "content": {"body": "x", "media": {"image": url}},
+            "options": {"skip_media_check": True},
+        }
+        refused(
+            await client.post("/v1/sends", json=body, headers=project.headers),
+            "content.media.image",
+        )
+    subscription = browser_subscription("https://push.example.test/sub/1\n")
+    response = await client.put(
+        f"/v1/apps/{app_id}/installations/browser-1",
+        json={"platform": "web", "subscription": subscription},
+        headers=project.headers,
+    )
+    refused(response, "subscription.endpoint")

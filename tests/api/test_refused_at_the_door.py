@@ -247,3 +247,12 @@ async def test_urls_cannot_carry_line_breaks(client: httpx.AsyncClient, project:
         headers=project.headers,
     )
     refused(response, "subscription.endpoint")
+
+
+async def test_utf8_encoded_surrogates_are_not_json(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    raw = b'{"recipients": {"external_ids": ["a\xed\xa0\x80b"]}, "content": {"body": "x"}}'
+    response = await client.post("/v1/sends", content=raw, headers=project.headers | JSON)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] == "MALFORMED_JSON_BODY"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -25,10 +26,13 @@ class CheckedRequest(Request):
     async def json(self) -> Any:
         """The checked JSON document; syntax errors still raise json.JSONDecodeError."""
         if not hasattr(self, "_checked_json"):
+            body = await self.body()
             try:
-                self._checked_json = loads_checked(await self.body())
+                self._checked_json = loads_checked(body)
             except UnsafeInput as exc:
                 raise _Refusal(exc) from None
+            except UnicodeDecodeError as exc:
+                raise json.JSONDecodeError("the body is not UTF-8", "", exc.start) from None
         return self._checked_json
 
 

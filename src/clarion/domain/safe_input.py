@@ -88,35 +88,53 @@ def _parse_constant(text: str) -> _Unrepresentable:
     return _Unrepresentable(text)
 
 
-def _check(value: Any, depth: int) -> None:
-    kind = type(value)
-    if kind is str:
-        problem = text_problem(value)
-        if problem is not None:
-            raise _Refused(problem)
-    elif kind is dict:
-        if depth >= MAX_JSON_DEPTH:
-            raise _Refused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
-        for key, item in value.items():
+def _refused_at(key: str | int, message: str) -> _Refused:
+    refused = _Refused(message)
+    refused.path.append(key)
+    return refused
+
+
+def _check(container: dict[str, Any] | list[Any], depth: int, strings: bool) -> None:
+    # Leaves are checked by their container, so that a list of 10,000 tokens costs no
+    # function call per token; `strings` is False when no string can hold NUL or a surrogate.
+    if depth >= MAX_JSON_DEPTH:
+        raise _Refused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+    items = container.items() if type(container) is dict else enumerate(container)
+    for key, item in items:
+        if strings and type(key) is str:
             problem = text_problem(key)
             if problem is not None:
                 raise _Refused(f"has a key that {problem}")
+        kind = type(item)
+        if kind is str:
+            if strings:
+                problem = text_problem(item)
+                if problem is not None:
+                    raise _refused_at(key, problem)
+        elif kind is dict or kind is list:
             try:
-                _check(item, depth + 1)
+                _check(item, depth + 1, strings)
             except _Refused as refused:
                 refused.path.append(key)
                 raise
-    elif kind is list:
-        if depth >= MAX_JSON_DEPTH:
-            raise _Refused(f"is nested deeper than {MAX_JSON_DEPTH} levels")
-        for index, item in enumerate(value):
-            try:
-                _check(item, depth + 1)
-            except _Refused as refused:
-                refused.path.append(index)
-                raise
+        elif kind is _Unrepresentable:
+            raise _refused_at(key, _number_problem(item))
+
+
+def _number_problem(value: _Unrepresentable) -> str:
+    return f"is not a finite number within 64 bits ({value.text[:30]})"
+
+
+def _check_value(value: Any, strings: bool) -> None:
+    kind = type(value)
+    if kind is dict or kind is list:
+        _check(value, 0, strings)
+    elif kind is str and strings:
+        problem = text_problem(value)
+        if problem is not None:
+            raise _Refused(problem)
     elif kind is _Unrepresentable:
-        raise _Refused(f"is not a finite number within 64 bits ({value.text[:30]})")
+        raise _Refused(_number_problem(value))
 
 
 def _dotted(parts: list[str | int]) -> str | None:
@@ -131,8 +149,12 @@ def _dotted(parts: list[str | int]) -> str | None:
 
 def check_document(document: Any, field: str | None = None) -> Any:
     """Return an already parsed JSON document, or raise UnsafeInput at its first bad value."""
+    return _checked(document, field, strings=True)
+
+
+def _checked(document: Any, field: str | None, strings: bool) -> Any:
     try:
-        _check(document, 0)
+        _check_value(document, strings)
     except _Refused as refused:
         parts: list[str | int] = [field] if field else []
         parts.extend(reversed(refused.path))
@@ -147,9 +169,18 @@ def loads_checked(raw: str | bytes, field: str | None = None) -> Any:
 
     Syntax errors raise json.JSONDecodeError (or UnicodeDecodeError) as json.loads does.
     """
+    # Bytes decoded strictly (json.loads would let UTF-8-encoded surrogates through) can
+    # only bring NUL or a lone surrogate as a backslash-u escape: without one, and for an
+    # ASCII text, strings need no check, which keeps large bodies fast.
+    if isinstance(raw, bytes):
+        text = raw.decode(json.detect_encoding(raw))
+        strings = "\\u" in text
+    else:
+        text = raw
+        strings = "\\u" in text or not text.isascii()
     try:
         document = json.loads(
-            raw,
+            text,
             parse_int=_parse_int,
             parse_float=_parse_float,
             parse_constant=_parse_constant,
@@ -158,7 +189,7 @@ def loads_checked(raw: str | bytes, field: str | None = None) -> Any:
         raise UnsafeInput(
             f"{field or 'the body'} is nested deeper than {MAX_JSON_DEPTH} levels", field
         ) from None
-    return check_document(document, field)
+    return _checked(document, field, strings)
 
 
 def _no_bool(value: Any) -> Any:

@@ -256,3 +256,17 @@ async def test_utf8_encoded_surrogates_are_not_json(
     response = await client.post("/v1/sends", content=raw, headers=project.headers | JSON)
     assert response.status_code == 400, response.text
     assert error_of(response)["code"] == "MALFORMED_JSON_BODY"
+
+
+async def test_event_delivery_ids_beyond_a_32_bit_column(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    app_id = await make_app(client, project)
+    app = await client.get(f"/v1/apps/{app_id}", headers=project.headers)
+    headers = {"Clarion-App-Key": app.json()["public_key"]}
+    body = {"installation_id": "dev-1", "type": "opened", "delivery_id": 2**40}
+    response = await client.post("/v1/events", json=body, headers=headers)
+    assert response.status_code == 404, response.text
+    assert error_of(response)["field"] == "delivery_id"
+    body["delivery_id"] = True
+    refused(await client.post("/v1/events", json=body, headers=headers), "delivery_id")

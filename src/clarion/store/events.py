@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.tables import apps, installations
 from clarion.store.types import UtcDateTime
@@ -72,7 +73,7 @@ async def send_in_project(conn: AsyncConnection, send_id: str, project_id: str) 
 
 async def delivery_of_send(conn: AsyncConnection, delivery_id: int) -> str | None:
     """The send a delivery belongs to."""
-    query = select(deliveries.c.send_id).where(deliveries.c.id == delivery_id)
+    query = select(deliveries.c.send_id).where(deliveries.c.id == key_param(delivery_id))
     return (await conn.execute(query)).scalar()
 
 

@@ -226,11 +226,12 @@ async def test_deep_documents_and_non_finite_numbers_are_refused(
 async def test_booleans_as_integers_and_unsafe_header_values(client: httpx.AsyncClient) -> None:
     dialects = await make_dialects(client)
     batch = ROUTES["batch"]
-    for changes, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"time_to_live": True}, "time_to_live"),
         ({"gcm_collapse_key": {"key": "a\r\nb"}}, "gcm_collapse_key.key"),
         ({"gcm_collapse_key": {"key": "clé"}}, "gcm_collapse_key.key"),
-    ]:
+    ]
+    for changes, field in cases:
         response = await call(dialects, batch, {**BATCH_BODY, **changes})
         assert batch_field(response) == field, response.text
     instant = ROUTES["dengage_instant"]

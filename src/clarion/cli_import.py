@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion import eventloop
 from clarion.config import Settings
+from clarion.domain.safe_input import text_problem
 
 #: External ids added per transaction.
 IMPORT_CHUNK = 1000
 _READ_BYTES = 64 * 1024
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 MAX_EXTERNAL_ID = 256
 
 
@@ -39,18 +42,22 @@ def iter_csv_file(stream: BinaryIO, on_bytes: Callable[[int], None]) -> Iterator
         for number, raw in enumerate(stream):
             on_bytes(len(raw))
             text = raw.decode("utf-8-sig" if number == 0 else "utf-8")
-            yield text
+            # A file with CR-only line ends reads as one binary line; csv wants each line.
+            yield from _LINE.findall(text)
 
     column = 0
-    for number, row in enumerate(csv.reader(lines())):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        names = [cell.strip().lower() for cell in row]
-        if number == 0 and "external_id" in names:
-            column = names.index("external_id")
-            continue
-        if column < len(row) and row[column].strip():
-            yield row[column].strip()
+    try:
+        for number, row in enumerate(csv.reader(lines())):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            names = [cell.strip().lower() for cell in row]
+            if number == 0 and "external_id" in names:
+                column = names.index("external_id")
+                continue
+            if column < len(row) and row[column].strip():
+                yield _external_id(row[column].strip())
+    except csv.Error as exc:
+        raise ImportFileError(f"the CSV file cannot be read: {exc}") from None
 
 
 def iter_json_file(stream: BinaryIO, on_bytes: Callable[[int], None]) -> Iterator[str]:
@@ -111,6 +118,9 @@ def _external_id(item: Any) -> str:
         item = item.get("external_id")
     if not isinstance(item, str) or not item.strip() or len(item) > MAX_EXTERNAL_ID:
         raise ImportFileError(f"{item!r} is not an external id (1 to {MAX_EXTERNAL_ID} characters)")
+    problem = text_problem(item)
+    if problem is not None:
+        raise ImportFileError(f"{item!r} is not an external id: it {problem}")
     return item
 
 

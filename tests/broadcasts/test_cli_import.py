@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clarion.cli import app as clarion_cli
-from clarion.cli_import import ImportFileError, iter_json_file
+from clarion.cli_import import ImportFileError, iter_csv_file, iter_json_file
 from tests.conftest import Project
 
 
@@ -94,3 +94,13 @@ def test_json_stream_reads_values_cut_by_chunk_boundaries() -> None:
     assert list(iter_json_file(io.BytesIO(lines.encode()), lambda _: None)) == ids[:10]
     with pytest.raises(ImportFileError):
         list(iter_json_file(io.BytesIO(b'["a", "b"'), lambda _: None))
+
+
+def test_csv_stream_reads_any_line_end_and_refuses_unstorable_ids() -> None:
+    for text in (b"external_id\rann\rbob\r", b"external_id\r\nann\r\nbob", b"ann\nbob\n"):
+        assert list(iter_csv_file(io.BytesIO(text), lambda _: None)) == ["ann", "bob"]
+    for bad in (b"a" * (130 * 1024) + b"\n", b'"' + b"a" * (200 * 1024) + b'"\n', b"a\x00b\n"):
+        with pytest.raises(ImportFileError):
+            list(iter_csv_file(io.BytesIO(bad), lambda _: None))
+    with pytest.raises(ImportFileError):
+        list(iter_json_file(io.BytesIO(b'["a\\ud800b"]'), lambda _: None))

@@ -27,6 +27,7 @@ from clarion.domain.errors import (
     domain_error_from_validation,
     join_path,
 )
+from clarion.domain.safe_input import HeaderValue, Int, has_control_or_space
 from clarion.domain.tags import normalize_language_tag
 
 MAX_TTL_SECONDS: Final = 2_419_200  # 28 days, the longest any provider stores a message
@@ -62,6 +63,9 @@ def has_template_markup(value: str) -> bool:
 def _check_url(value: str) -> str:
     if has_template_markup(value):
         return value
+    # urlsplit quietly drops tabs and line breaks; the URL would still carry them.
+    if has_control_or_space(value):
+        raise FieldProblem(MALFORMED_PARAMETER, "a URL cannot hold spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise FieldProblem(MALFORMED_PARAMETER, f"{value!r} is not an http(s) URL")
@@ -229,8 +233,8 @@ class Content(_Frozen):
     subtitle: Text | None = None
     body: Text | None = None
     sound: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    badge: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = None
-    badge_increment: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
+    badge: Annotated[Int, Field(ge=0, le=2_147_483_647)] | None = None
+    badge_increment: Annotated[Int, Field(ge=-100_000, le=100_000)] | None = None
     deeplink: Link | None = None
     media: Media = Field(default_factory=Media)
     data: dict[str, JsonValue] = Field(default_factory=dict)
@@ -291,8 +295,11 @@ class Options(_Frozen):
     """
 
     priority: Priority | None = None
-    ttl: Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS)] | None = None
-    collapse_key: ShortText | None = None
+    ttl: Annotated[Int, Field(ge=1, le=MAX_TTL_SECONDS)] | None = None
+    # Sent as the apns-collapse-id header.
+    collapse_key: Annotated[HeaderValue, StringConstraints(min_length=1, max_length=256)] | None = (
+        None
+    )
     push_type: PushType = "alert"
     content_available: bool = False
     mutable_content: bool = False

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store.pagination import key_param
 from clarion.store.secrets import SecretBox
 from clarion.store.tables import apps, provider_credentials
 from clarion.store.types import utcnow
@@ -41,7 +42,7 @@ async def list_apps(
     """List a project's apps in creation order."""
     query = select(apps).where(apps.c.project_id == project_id).order_by(apps.c.pk).limit(limit)
     if after is not None:
-        query = query.where(apps.c.pk > after)
+        query = query.where(apps.c.pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

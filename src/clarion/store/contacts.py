@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store.pagination import key_param
 from clarion.store.tables import contacts
 from clarion.store.types import utcnow
 
@@ -72,7 +73,7 @@ async def list_contacts(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(contacts.c.pk > after)
+        query = query.where(contacts.c.pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.tables import apps, installations
 from clarion.store.types import UtcDateTime
@@ -75,7 +76,7 @@ async def delivery_of_send(conn: AsyncConnection, delivery_id: int, project_id: 
     query = (
         select(deliveries.c.send_id)
         .join(sends, sends.c.id == deliveries.c.send_id)
-        .where(deliveries.c.id == delivery_id, sends.c.project_id == project_id)
+        .where(deliveries.c.id == key_param(delivery_id), sends.c.project_id == project_id)
     )
     return (await conn.execute(query)).scalar()
 

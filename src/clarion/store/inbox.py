@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.types import UtcDateTime
 
 inbox_items = Table(
@@ -71,7 +72,7 @@ async def list_items(
         .limit(limit)
     )
     if before_id is not None:
-        query = query.where(inbox_items.c.id < before_id)
+        query = query.where(inbox_items.c.id < key_param(before_id))
     return [dict(row) for row in (await conn.execute(query)).mappings()]
 
 
@@ -80,7 +81,7 @@ async def mark_read(conn: AsyncConnection, contact_pk: int, item_id: int, now: d
     await conn.execute(
         update(inbox_items)
         .where(
-            inbox_items.c.id == item_id,
+            inbox_items.c.id == key_param(item_id),
             inbox_items.c.contact_pk == contact_pk,
             inbox_items.c.read_at.is_(None),
         )
@@ -88,7 +89,7 @@ async def mark_read(conn: AsyncConnection, contact_pk: int, item_id: int, now: d
     )
     found = await conn.execute(
         select(inbox_items.c.id).where(
-            inbox_items.c.id == item_id, inbox_items.c.contact_pk == contact_pk
+            inbox_items.c.id == key_param(item_id), inbox_items.c.contact_pk == contact_pk
         )
     )
     return found.first() is not None
@@ -97,7 +98,7 @@ async def mark_read(conn: AsyncConnection, contact_pk: int, item_id: int, now: d
 async def get_item(conn: AsyncConnection, contact_pk: int, item_id: int) -> dict[str, Any] | None:
     """One item of a contact."""
     query = select(inbox_items).where(
-        inbox_items.c.id == item_id, inbox_items.c.contact_pk == contact_pk
+        inbox_items.c.id == key_param(item_id), inbox_items.c.contact_pk == contact_pk
     )
     found = (await conn.execute(query)).mappings().first()
     return dict(found) if found else None
@@ -107,7 +108,7 @@ async def delete_item(conn: AsyncConnection, contact_pk: int, item_id: int) -> b
     """Delete an item; tell whether it existed."""
     result = await conn.execute(
         delete(inbox_items).where(
-            inbox_items.c.id == item_id, inbox_items.c.contact_pk == contact_pk
+            inbox_items.c.id == key_param(item_id), inbox_items.c.contact_pk == contact_pk
         )
     )
     return bool(result.rowcount)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store.pagination import key_param
 from clarion.store.tables import contacts, installations
 from clarion.store.types import utcnow
 
@@ -65,7 +66,7 @@ async def list_installations(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(installations.c.pk > after)
+        query = query.where(installations.c.pk > key_param(after))
     if contact_pk is not None:
         query = query.where(installations.c.contact_pk == contact_pk)
     return [dict(r) for r in (await conn.execute(query)).mappings()]

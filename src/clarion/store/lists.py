@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.tables import contacts
 from clarion.store.types import UtcDateTime, utcnow
 
@@ -104,7 +105,7 @@ async def list_lists(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(lists.c.pk > after)
+        query = query.where(lists.c.pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
@@ -222,7 +223,7 @@ async def list_members_page(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(list_members.c.contact_pk > after)
+        query = query.where(list_members.c.contact_pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

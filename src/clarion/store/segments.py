@@ -41,7 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import FromClause
 
 from clarion.domain.errors import DomainError, FieldProblem, domain_error_from_validation
+from clarion.domain.safe_input import Int
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.types import UtcDateTime, utcnow
 
 segments = Table(
@@ -81,7 +83,7 @@ class EngagementCondition(_Strict):
 
     before: datetime | None = None
     after: datetime | None = None
-    within_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    within_days: Annotated[Int, Field(ge=1, le=3650)] | None = None
 
     @field_validator("before", "after")
     @classmethod
@@ -302,7 +304,7 @@ async def list_segments(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(segments.c.pk > after)
+        query = query.where(segments.c.pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store.pagination import key_param
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.types import utcnow
 
@@ -118,7 +119,7 @@ async def list_deliveries(
         .limit(limit)
     )
     if after is not None:
-        query = query.where(deliveries.c.id > after)
+        query = query.where(deliveries.c.id > key_param(after))
     if outcome is not None:
         query = query.where(deliveries.c.outcome == outcome)
     return [dict(r) for r in (await conn.execute(query)).mappings()]

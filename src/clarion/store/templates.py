@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
+from clarion.store.pagination import key_param
 from clarion.store.types import UtcDateTime, utcnow
 
 #: Every status a template can have; `deleted` is only reached through deletion.
@@ -88,7 +89,7 @@ async def list_templates(
     else:
         query = query.where(templates.c.status == status)
     if after is not None:
-        query = query.where(templates.c.pk > after)
+        query = query.where(templates.c.pk > key_param(after))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

@@ -45,6 +45,7 @@ from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.domain.message import MAX_TTL_SECONDS
+from clarion.domain.safe_input import UnsafeInput, loads_checked
 from clarion.pipeline.accept import accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.store.keys import StoredKey
@@ -159,9 +160,11 @@ def _known_fields(raw: dict[str, Any], from_xml: bool) -> dict[str, Any]:
 def parse_json(raw: bytes) -> dict[str, Any]:
     """The known fields of a JSON body."""
     try:
-        document = json.loads(raw)
+        document = loads_checked(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PushError(400, "SerializationException", "the body is not valid JSON") from None
+    except UnsafeInput as exc:
+        raise _invalid(exc.field or "body", exc.message) from None
     if not isinstance(document, dict):
         raise PushError(400, "SerializationException", "the body must be a JSON object")
     return _known_fields(document, from_xml=False)

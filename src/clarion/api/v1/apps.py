@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.exc import IntegrityError
 
 from clarion.api.auth import ProjectContext, project_scope, resolve_app
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, Slug, StrictModel
 from clarion.store import apps as app_store
 
-router = APIRouter(tags=["apps"])
+router = APIRouter(tags=["apps"], route_class=CheckedRoute)
 
 
 class AppIn(StrictModel):

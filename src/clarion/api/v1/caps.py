@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
+from clarion.domain.safe_input import Int
 from clarion.store import caps as cap_store
 from clarion.store.types import utcnow
 
-router = APIRouter(tags=["caps"])
+router = APIRouter(tags=["caps"], route_class=CheckedRoute)
 
 Label = Annotated[str, Path(min_length=1, max_length=256)]
 
@@ -22,8 +24,8 @@ Label = Annotated[str, Path(min_length=1, max_length=256)]
 class CapIn(StrictModel):
     """At most `max` sends with the label reach a contact in any `period_seconds`."""
 
-    max: Annotated[int, Field(ge=0, le=1_000_000)]
-    period_seconds: Annotated[int, Field(ge=1, le=366 * 24 * 3600)]
+    max: Annotated[Int, Field(ge=0, le=1_000_000)]
+    period_seconds: Annotated[Int, Field(ge=1, le=366 * 24 * 3600)]
 
 
 def cap_out(row: dict[str, Any]) -> dict[str, Any]:

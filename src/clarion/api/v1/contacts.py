@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
@@ -21,7 +22,7 @@ from clarion.api.v1.validators import (
 )
 from clarion.store import contacts as contact_store
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(tags=["contacts"], route_class=CheckedRoute)
 
 
 class ContactIn(StrictModel):

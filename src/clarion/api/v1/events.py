@@ -13,13 +13,15 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from clarion.api.auth import bearer_token, client_address
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
+from clarion.domain.safe_input import Int
 from clarion.store import events as event_store
 from clarion.store.types import utcnow
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=CheckedRoute)
 
 APP_KEY_HEADER = "Clarion-App-Key"
 #: How far an event's own time may lie ahead of the server clock, and how old it may be.
@@ -71,7 +73,7 @@ class EventIn(StrictModel):
     installation_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     type: Literal["received", "opened", "clicked", "dismissed"]
     send_id: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
-    delivery_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    delivery_id: Annotated[Int, Field(ge=1, le=2**62)] | None = None
     at: AwareDatetime | None = Field(None, description="When it happened (default: now)")
 
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
+from clarion.domain.safe_input import INT64_MAX
 from clarion.store import contacts as contact_store
 from clarion.store import inbox as inbox_store
 from clarion.store.types import utcnow
 
-router = APIRouter(tags=["inbox"])
+router = APIRouter(tags=["inbox"], route_class=CheckedRoute)
+
+#: Inbox item ids are 64-bit; a larger number can only be a mistake.
+ItemId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 
 
 def item_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +65,7 @@ async def list_inbox(
 @router.post("/v1/contacts/{external_id}/inbox/{item_id}/read")
 async def read_item(
     external_id: str,
-    item_id: int,
+    item_id: ItemId,
     context: ProjectContext = project_scope("registry"),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
@@ -77,7 +82,7 @@ async def read_item(
 @router.delete("/v1/contacts/{external_id}/inbox/{item_id}", status_code=204)
 async def delete_item(
     external_id: str,
-    item_id: int,
+    item_id: ItemId,
     context: ProjectContext = project_scope("registry"),
     state: AppState = Depends(get_state),
 ) -> Response:

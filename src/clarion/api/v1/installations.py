@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import Field, StringConstraints, field_validator
 
 from clarion.api.auth import ProjectContext, project_scope, resolve_app
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
@@ -25,7 +26,7 @@ from clarion.api.v1.validators import (
 from clarion.store import contacts as contact_store
 from clarion.store import installations as installation_store
 
-router = APIRouter(tags=["installations"])
+router = APIRouter(tags=["installations"], route_class=CheckedRoute)
 
 _APNS_TOKEN = re.compile(r"^[0-9a-fA-F]{64,200}$")
 _OPAQUE_TOKEN = re.compile(r"^\S{1,4096}$")

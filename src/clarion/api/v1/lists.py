@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, malformed, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
+from clarion.domain.safe_input import check_text, loads_checked
 from clarion.store import lists as list_store
 
-router = APIRouter(tags=["lists"])
+router = APIRouter(tags=["lists"], route_class=CheckedRoute)
 
 #: External ids per membership request; bigger files go through `clarion import`.
 MAX_IDS_PER_REQUEST = 10_000
@@ -183,10 +184,12 @@ async def _external_ids(request: Request) -> list[str]:
             ids = parse_csv_ids(raw.decode("utf-8-sig"))
         except UnicodeDecodeError as exc:
             raise malformed("body", "the CSV body must be UTF-8") from exc
+        except csv.Error as exc:
+            raise malformed("body", f"the CSV body cannot be read: {exc}") from exc
         field = "body"
     elif media_type in ("application/json", ""):
         try:
-            document = json.loads(raw)
+            document = loads_checked(raw)
         except ValueError as exc:
             raise malformed("body", "the body is not valid JSON") from exc
         values = document.get("external_ids") if isinstance(document, dict) else None
@@ -204,12 +207,14 @@ async def _external_ids(request: Request) -> list[str]:
             raise malformed(
                 f"{field}[{index}]", f"an external id is 1 to {MAX_EXTERNAL_ID} characters"
             )
+        check_text(value, f"{field}[{index}]")
     return ids
 
 
 def parse_csv_ids(text: str) -> list[str]:
     """External ids of a CSV: the external_id column if a header names it, else the first one."""
-    return list(iter_csv_ids(io.StringIO(text)))
+    # newline="" lets the csv module see CR-only and CRLF line ends as the ends they are.
+    return list(iter_csv_ids(io.StringIO(text, newline="")))
 
 
 def iter_csv_ids(lines: Iterable[str]) -> Iterator[str]:

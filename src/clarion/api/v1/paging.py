@@ -24,7 +24,8 @@ class Page:
     def after_int(self) -> int | None:
         """The cursor as an integer sort key."""
         value = self._decoded()
-        if value is not None and not isinstance(value, int):
+        # A boolean is an int to Python but never a sort key of ours.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise malformed("cursor", "this cursor was not issued by this list")
         return value
 

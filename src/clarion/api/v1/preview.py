@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import Slug, StrictModel
@@ -30,7 +31,7 @@ from clarion.store import apps as app_store
 from clarion.store.tables import apps, installations
 from clarion.store.types import utcnow
 
-router = APIRouter(tags=["sends"])
+router = APIRouter(tags=["sends"], route_class=CheckedRoute)
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from clarion.api.auth import Principal, ProjectContext, project_scope, require_server_admin
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
@@ -16,7 +17,7 @@ from clarion.api.v1.validators import Name, Slug, StrictModel
 from clarion.store import keys as key_store
 from clarion.store import projects as project_store
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], route_class=CheckedRoute)
 
 
 class ProjectIn(StrictModel):

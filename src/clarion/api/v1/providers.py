@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -14,12 +15,14 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import AfterValidator, StringConstraints, field_validator
 
 from clarion.api.auth import ProjectContext, project_scope, resolve_app
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
+from clarion.domain.safe_input import HeaderValue, UnsafeInput, loads_checked
 from clarion.store import apps as app_store
 
-router = APIRouter(tags=["providers"])
+router = APIRouter(tags=["providers"], route_class=CheckedRoute)
 
 PROVIDERS = ("apns", "fcm", "webpush")
 
@@ -31,6 +34,7 @@ def _https_url(value: str) -> str:
     return value.rstrip("/")
 
 
+_FCM_PROJECT = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 HttpsUrl = Annotated[str, StringConstraints(max_length=500), AfterValidator(_https_url)]
 Pem = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
 
@@ -50,7 +54,8 @@ class ApnsIn(StrictModel):
     key_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10}$")] | None = None
     private_key: Pem | None = None
     certificate: Pem | None = None
-    topic: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    # Sent as the apns-topic header.
+    topic: Annotated[HeaderValue, StringConstraints(min_length=1, max_length=255)]
     environment: Literal["production", "sandbox"] = "production"
     endpoint: HttpsUrl | None = None
 
@@ -86,9 +91,11 @@ class FcmIn(StrictModel):
     def _account(cls, value: dict[str, Any] | str) -> dict[str, Any]:
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = loads_checked(value, "service_account")
             except json.JSONDecodeError as exc:
                 raise ValueError("is not a JSON document") from exc
+            except UnsafeInput as exc:
+                raise ValueError(exc.message) from None
             if not isinstance(value, dict):
                 raise ValueError("must be a JSON object")
         for field in ("project_id", "client_email", "private_key"):
@@ -96,6 +103,9 @@ class FcmIn(StrictModel):
                 raise ValueError(f"lacks `{field}`")
         if value.get("type", "service_account") != "service_account":
             raise ValueError("must be of type service_account")
+        # The project id becomes part of the send URL's path.
+        if not _FCM_PROJECT.fullmatch(value["project_id"]):
+            raise ValueError("project_id must be letters, digits, '.', ':', '_' or '-'")
         if not isinstance(_load_private_key(value["private_key"]), rsa.RSAPrivateKey):
             raise ValueError("private_key must be an RSA key")
         return value

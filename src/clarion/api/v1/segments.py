@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
 from clarion.store import segments as segment_store
 
-router = APIRouter(tags=["segments"])
+router = APIRouter(tags=["segments"], route_class=CheckedRoute)
 
 
 class SegmentIn(StrictModel):

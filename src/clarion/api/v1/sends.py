@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import Field, StringConstraints
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
@@ -23,7 +24,7 @@ from clarion.store import events as event_store
 from clarion.store import sends as send_store
 from clarion.store.types import utcnow
 
-router = APIRouter(tags=["sends"])
+router = APIRouter(tags=["sends"], route_class=CheckedRoute)
 
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime, Field
 
 from clarion.api.auth import ProjectContext, project_scope
+from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
@@ -16,7 +17,7 @@ from clarion.api.v1.validators import Name, StrictModel
 from clarion.pipeline.templates import normalized_template
 from clarion.store import templates as template_store
 
-router = APIRouter(tags=["templates"])
+router = APIRouter(tags=["templates"], route_class=CheckedRoute)
 
 WritableStatus = Literal["draft", "active", "inactive"]
 ListedStatus = Literal["draft", "active", "inactive", "deleted"]

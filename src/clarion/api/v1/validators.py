@@ -13,6 +13,8 @@ import langcodes
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from clarion.domain.safe_input import Int, has_control_or_space
+
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _TIMEZONES = frozenset(available_timezones())
 
@@ -108,6 +110,8 @@ class SubscriptionKeys(StrictModel):
 
 
 def _push_endpoint(value: str) -> str:
+    if has_control_or_space(value):
+        raise ValueError("endpoint cannot hold spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError("endpoint must be an https URL")
@@ -119,4 +123,4 @@ class WebPushSubscription(StrictModel):
 
     endpoint: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_push_endpoint)]
     keys: SubscriptionKeys
-    expirationTime: int | None = None
+    expirationTime: Int | None = None

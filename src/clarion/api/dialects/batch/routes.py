@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from clarion.api.auth import verify_credentials
-from clarion.api.dialects.batch.errors import BatchError, error_response, from_domain
+from clarion.api.dialects.batch.errors import BatchError, error_response, from_domain, malformed
 from clarion.api.dialects.batch.translate import native_document
 from clarion.api.dialects.batch.unavailable import database_unreachable
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
+from clarion.domain.safe_input import UnsafeInput, loads_checked, text_problem
 from clarion.pipeline.accept import accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.media_check import MB, MediaRule, check_media
@@ -70,14 +71,18 @@ async def authorize(state: AppState, request: Request, app_id: str) -> StoredKey
 
 
 def parse_body(raw: bytes) -> Any:
-    """The JSON document of the request, or MALFORMED_JSON_BODY."""
+    """The JSON document of the request, or MALFORMED_JSON_BODY, or the unsafe value's field."""
     try:
-        return json.loads(raw)
+        return loads_checked(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BatchError("MALFORMED_JSON_BODY", "the request body is not valid JSON") from None
+    except UnsafeInput as exc:
+        raise malformed(exc.field or "body", exc.message) from None
 
 
 async def _send(app_id: str, request: Request, state: AppState) -> Response:
+    if text_problem(app_id) is not None:
+        raise BatchError("AUTHENTICATION_INVALID", "the app API key is not valid")
     stored = await authorize(state, request, app_id)
     native = native_document(parse_body(await request.body()), app_id)
     command = parse_send_command(native, stored.app_ids)

@@ -9,6 +9,7 @@ from typing import Any, Final
 from clarion.api.dialects.batch.errors import BatchError, malformed, missing
 from clarion.domain.message import RESERVED_DATA_KEYS, RESERVED_DATA_PREFIXES
 from clarion.domain.recipients import MAX_RECIPIENTS
+from clarion.domain.safe_input import UnsafeInput, loads_checked
 
 _GROUP_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TOP_LEVEL: Final = frozenset(
@@ -168,9 +169,11 @@ def custom_payload(value: Any) -> dict[str, Any]:
     """Parse the JSON string; keys the platform reserves are dropped, as it documents."""
     text = _string(value, "custom_payload")
     try:
-        parsed = json.loads(text)
+        parsed = loads_checked(text, "custom_payload")
     except json.JSONDecodeError:
         raise malformed("custom_payload", "custom_payload is not a valid JSON string") from None
+    except UnsafeInput as exc:
+        raise malformed(exc.field or "custom_payload", exc.message) from None
     if not isinstance(parsed, dict):
         raise malformed("custom_payload", "custom_payload must encode a JSON object")
     return {

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from clarion.api.dialects.dengage.errors import from_domain, validation_error
 from clarion.domain.errors import DomainError
 from clarion.domain.message import Message, parse_message
+from clarion.domain.safe_input import Int
 from clarion.pipeline.commands import check_message
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -33,7 +34,7 @@ class InstantContent(_Strict):
     mediaUrl: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
     targetUrl: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
     sound: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    badgeCount: Annotated[int, Field(ge=0)] | None = None
+    badgeCount: Annotated[Int, Field(ge=0, le=2_147_483_647)] | None = None
     androidChannelId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     customData: dict[str, JsonValue] = Field(default_factory=dict)
 

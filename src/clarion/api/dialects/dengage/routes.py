@@ -21,6 +21,7 @@ from clarion.api.dialects.dengage.instant import InstantPush, instant_field
 from clarion.api.dialects.dengage.transactional import TransactionalPush, build_command
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError, domain_error_from_validation
+from clarion.domain.safe_input import UnsafeInput, loads_checked
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.scheduler import accept_broadcast
@@ -53,9 +54,11 @@ async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
 async def _json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        document = json.loads(raw)
+        document = loads_checked(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise validation_error("the request body is not valid JSON", None) from None
+    except UnsafeInput as exc:
+        raise validation_error(exc.message, exc.field) from None
     if not isinstance(document, dict):
         raise validation_error("the request body must be a JSON object", None)
     return document

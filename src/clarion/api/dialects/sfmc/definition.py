@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from clarion.domain.errors import domain_error_from_validation
+from clarion.domain.safe_input import Int
 from clarion.pipeline.throttle import MAX_MESSAGES, MAX_PER_MINUTES
 
 OUTBOUND: Final = 1
@@ -86,7 +87,7 @@ class Definition(_Model):
     application: Application
     alert: Annotated[str, StringConstraints(max_length=16_384)] | None = None
     sound: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    badge: int | Annotated[str, StringConstraints(pattern=r"^\+?\d{1,9}$")] | None = None
+    badge: Int | Annotated[str, StringConstraints(pattern=r"^\+?\d{1,9}$")] | None = None
     content_available: Literal[0, 1] | None = Field(None, alias="content-available")
     openDirect: Annotated[str, StringConstraints(min_length=1, max_length=15)] | None = None
     keys: list[KeyValue] | None = None
@@ -94,12 +95,12 @@ class Definition(_Model):
     sendInitiator: Literal[0, 1, 2, 3] = 1
     startDate: datetime
     endDate: datetime | None = None
-    messagesPerPeriod: Annotated[int, Field(ge=1, le=MAX_MESSAGES)] | None = None
-    minutesPerPeriod: Annotated[int, Field(ge=1, le=MAX_PER_MINUTES)] | None = None
-    numberOfPeriods: Annotated[int, Field(ge=1)] | None = None
+    messagesPerPeriod: Annotated[Int, Field(ge=1, le=MAX_MESSAGES)] | None = None
+    minutesPerPeriod: Annotated[Int, Field(ge=1, le=MAX_PER_MINUTES)] | None = None
+    numberOfPeriods: Annotated[Int, Field(ge=1)] | None = None
     periodType: Literal[1, 2, 3, 4, 5] | None = None
     isRollingPeriod: bool | None = None
-    messageLimit: Annotated[int, Field(ge=1)] | None = None
+    messageLimit: Annotated[Int, Field(ge=1)] | None = None
     title: Annotated[str, StringConstraints(max_length=16_384)] | None = None
     subtitle: Annotated[str, StringConstraints(max_length=16_384)] | None = None
     mutable_content: bool | None = Field(None, alias="mutable-content")
@@ -114,7 +115,7 @@ class Definition(_Model):
     inclusionDataExtensions: list[IdRef] | None = None
     exclusionDataExtensions: list[IdRef] | None = None
     status: Literal[1, 2, 3, 4] = ACTIVE
-    pageId: int | None = None
+    pageId: Int | None = None
     url: HttpUrl | None = None
     subject: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     media: MessageMedia | None = None

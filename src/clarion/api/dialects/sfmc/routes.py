@@ -36,6 +36,7 @@ from clarion.api.dialects.sfmc.sending import (
 )
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
+from clarion.domain.safe_input import UnsafeInput, loads_checked
 from clarion.pipeline.accept import accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.scheduler import accept_broadcast
@@ -62,9 +63,11 @@ async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
 
 async def _json(request: Request) -> Any:
     try:
-        return json.loads(await request.body())
+        return loads_checked(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise bad_request("The request body is not valid JSON.") from None
+    except UnsafeInput as exc:
+        raise bad_request(exc.message) from None
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from clarion.api.dialects.sfmc.definition import (
 )
 from clarion.api.dialects.sfmc.errors import SfmcError, bad_request, from_domain
 from clarion.domain.errors import DomainError
+from clarion.domain.safe_input import Int
 from clarion.pipeline.commands import SendCommand, parse_send_command
 from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
@@ -45,7 +46,7 @@ class Overrides(_Model):
     subtitle: Annotated[str, StringConstraints(max_length=16_384)] | None = None
     mutable_content: bool | None = Field(None, alias="mutable-content")
     sound: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    badge: int | Annotated[str, StringConstraints(pattern=r"^\+?\d{1,9}$")] | None = None
+    badge: Int | Annotated[str, StringConstraints(pattern=r"^\+?\d{1,9}$")] | None = None
     openDirect: Annotated[str, StringConstraints(min_length=1, max_length=15)] | None = None
     keys: list[KeyValue] | None = None
 

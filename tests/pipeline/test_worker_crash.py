@@ -24,6 +24,7 @@ from clarion.store.tables import apps, installations
 from clarion.store.types import utcnow
 from tests.conftest import ADMIN_KEY
 from tests.delivery_env import configure_app
+from tests.local_outbound import LOCAL_ALLOWLIST
 
 DEVICES = 10_000
 SECRET = "crash-test-secret"
@@ -90,6 +91,7 @@ async def test_kill_9_during_a_10000_device_send(database_url: str, tmp_path: Pa
             secret_key=SECRET,
             extra_ca_file=emulators.ca_file,
             inprocess_workers=False,
+            outbound_allowlist=LOCAL_ALLOWLIST,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.providers.apns import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, ApnsClient
 from clarion.providers.fcm import FcmClient
+from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.providers.tls import client_ssl_context
 from clarion.providers.webpush import WebPushClient
 from clarion.store import apps as app_store
@@ -43,8 +44,15 @@ class _Entry:
 class ProviderClients:
     """One client per (app, provider), rebuilt when the app's credentials change."""
 
-    def __init__(self, engine: AsyncEngine, secrets: SecretBox, extra_ca_file: Path | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secrets: SecretBox,
+        extra_ca_file: Path | None,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self.engine = engine
+        self.outbound = outbound
         self.secrets = secrets
         self.extra_ca_file = extra_ca_file
         self._entries: dict[tuple[int, str, bool], _Entry] = {}
@@ -93,9 +101,14 @@ class ProviderClients:
             if public.get("token_uri"):
                 account["token_uri"] = public["token_uri"]
             endpoint = public.get("endpoint") or "https://fcm.googleapis.com"
-            return FcmClient(account, endpoint, ssl_context=self._ssl())
+            return FcmClient(account, endpoint, ssl_context=self._ssl(), outbound=self.outbound)
         if provider == "webpush":
-            return WebPushClient(secret["private_key"], public["subject"], ssl_context=self._ssl())
+            return WebPushClient(
+                secret["private_key"],
+                public["subject"],
+                ssl_context=self._ssl(),
+                outbound=self.outbound,
+            )
         raise MissingCredentials(f"unknown provider {provider}")
 
     def _apns(self, public: dict[str, Any], secret: dict[str, Any], sandbox: bool) -> ApnsClient:
@@ -112,6 +125,7 @@ class ProviderClients:
                 secret["private_key"],
                 endpoint,
                 ca_file=self.extra_ca_file,
+                outbound=self.outbound,
             )
         cert_file = self._private_file("cert.pem", secret["certificate"])
         key_file = self._private_file("key.pem", secret["private_key"])
@@ -123,6 +137,7 @@ class ProviderClients:
             ca_file=self.extra_ca_file,
             client_cert_file=cert_file,
             client_key_file=key_file,
+            outbound=self.outbound,
         )
 
     def _private_file(self, name: str, text: str) -> Path:

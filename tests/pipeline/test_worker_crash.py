@@ -42,6 +42,7 @@ def _start_worker(
         "CLARION_SECRET_KEY": SECRET,
         "CLARION_VAR_DIR": str(tmp_path / "var"),
         "CLARION_EXTRA_CA_FILE": str(ca_file),
+        "CLARION_OUTBOUND_ALLOWLIST": LOCAL_ALLOWLIST,
         "CLARION_LEASE_SECONDS": str(LEASE_SECONDS),
         "CLARION_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
     }

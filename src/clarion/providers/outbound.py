@@ -64,6 +64,7 @@ _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE: Final = ipaddress.IPv6Network("::/96")
 # inet_aton reads 2130706433, 0x7f.1 and 017700000001 as 127.0.0.1: such hosts are addresses.
+_HOST_NAME: Final = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
 _LEGACY_IPV4: Final = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
 
 
@@ -143,15 +144,17 @@ class OutboundPolicy:
             entry = raw.strip().lower().rstrip(".")
             if not entry:
                 continue
-            if "/" in entry or parse_address(entry) is not None:
-                try:
-                    networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
-                except ValueError as exc:
-                    raise ValueError(f"{raw.strip()!r} is not an IP address or CIDR range") from exc
-            elif re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?", entry):
-                hosts.add(entry)
-            else:
-                raise ValueError(f"{raw.strip()!r} is not a host name, IP address or CIDR range")
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
+            except ValueError:
+                pass
+            if "/" in entry or not _HOST_NAME.fullmatch(entry) or parse_address(entry):
+                raise ValueError(
+                    f"{ALLOWLIST_VARIABLE}: {raw.strip()!r} is not a host name,"
+                    " IP address or CIDR range"
+                )
+            hosts.add(entry)
         return cls(frozenset(hosts), tuple(networks))
 
     def allows_name(self, host: str) -> bool:
@@ -211,9 +214,9 @@ class OutboundPolicy:
 
     async def resolve(self, host: str, port: int) -> list[str]:
         """The addresses of `host` that may be connected to; OutboundRefused when none."""
-        self.check_host(host)
         literal = parse_address(host)
         if literal is not None:
+            self.check_address(str(literal))
             return [str(literal)]
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))

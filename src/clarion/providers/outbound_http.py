@@ -31,7 +31,6 @@ class _CheckedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         """Addresses of `host` the policy allows; OutboundRefused when there are none."""
-        self._policy.check_host(host)
         results = await self._inner.resolve(host, port, family)
         if self._policy.allows_name(host):
             # An allowlisted name may resolve anywhere: the socket check must let it through.

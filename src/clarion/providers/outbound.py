@@ -181,8 +181,10 @@ class OutboundPolicy:
             raise OutboundRefused(f"{address} is not an IP address")
         problem = self.address_problem(parsed)
         if problem is not None:
-            shown = address if host is None or host == address else f"{host} ({address})"
-            raise OutboundRefused(f"{shown} is {problem}")
+            if host is None or host == address:
+                raise OutboundRefused(f"{address} is {problem}")
+            # The address a name resolved to is not told: it may be internal DNS.
+            raise OutboundRefused(f"{host} resolves to {problem}")
 
     def check_host(self, host: str) -> None:
         """Refuse a host that is an address or a well-known local name, before any lookup."""

@@ -97,6 +97,8 @@ async def clarion_for_emulator(
         admin_key=ADMIN_KEY,
         secret_key="bench",
         extra_ca_file=ensure_tls_files(state).ca_file,
+        # The emulators listen on the loopback interface, which the outbound policy refuses.
+        outbound_allowlist="127.0.0.0/8,::1",
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

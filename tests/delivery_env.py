@@ -16,6 +16,7 @@ from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.emulators.suite import EmulatorSuite
 from tests.conftest import ADMIN_KEY, admin_headers
+from tests.local_outbound import LOCAL_ALLOWLIST
 
 TEAM_ID = "TEAM123456"
 KEY_ID = "KEY1234567"
@@ -149,6 +150,7 @@ async def delivery_env(database_url: str, tmp_path: Path) -> AsyncIterator[Deliv
             secret_key="e2e-secret",
             extra_ca_file=emulators.ca_file,
             sms_url=emulators.sms.url,
+            outbound_allowlist=LOCAL_ALLOWLIST,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

@@ -78,7 +78,7 @@ def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
 async def _serve_demo(settings: Settings) -> uvicorn.Server:
     """Emulators, demo data and the API in one process, so everything works offline."""
     from clarion.api.app import create_app
-    from clarion.demo import DEMO_IOS_TOKEN, prepare_demo
+    from clarion.demo import DEMO_IOS_TOKEN, demo_allowlist, prepare_demo
     from clarion.emulators.suite import EmulatorSuite
     from clarion.store.engine import create_engine
     from clarion.store.migrate import upgrade
@@ -88,6 +88,8 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
     private_dir(settings.var_dir)
     async with EmulatorSuite(settings.var_dir / "emulators") as emulators:
         settings.extra_ca_file = emulators.ca_file
+        # The emulators listen on the loopback interface, which the outbound policy refuses.
+        settings.outbound_allowlist = demo_allowlist(settings.outbound_allowlist)
         # SMS fallback goes to the emulator's gateway unless a real provider is configured.
         settings.sms_url = settings.sms_url or emulators.sms.url
         engine = create_engine(settings.effective_database_url)

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clarion.providers.outbound import OutboundPolicy, policy_from
+
 #: The server admin key opens every project: it must be too long to guess.
 MIN_ADMIN_KEY_LENGTH = 32
 
@@ -37,6 +39,20 @@ class Settings(BaseSettings):
     sms_url: str = ""
     sms_api_key: str = ""
     sms_sender: str = ""
+    # Hosts tenant-chosen URLs may reach besides public https ones (CLARION_OUTBOUND_ALLOWLIST):
+    # comma-separated host names, IP addresses and CIDR ranges, e.g. "127.0.0.0/8,::1".
+    outbound_allowlist: str = ""
+
+    @field_validator("outbound_allowlist")
+    @classmethod
+    def _allowlist(cls, value: str) -> str:
+        policy_from(value)
+        return value
+
+    @property
+    def outbound_policy(self) -> OutboundPolicy:
+        """The outbound policy every tenant-chosen URL is called under."""
+        return policy_from(self.outbound_allowlist)
 
     @field_validator("admin_key")
     @classmethod

@@ -34,6 +34,15 @@ DEMO_KEY_ID = "DEMOKEY001"
 DEMO_TOPIC = "com.example.clarion.demo"
 # A fixed, well-formed APNs token so the demo send command is the same every run.
 DEMO_IOS_TOKEN = "d" * 64
+# Where the emulators listen: the outbound policy must let the demo reach them.
+EMULATOR_HOSTS = ("127.0.0.1", "::1")
+
+
+def demo_allowlist(current: str) -> str:
+    """The operator's outbound allowlist plus the emulators' loopback addresses."""
+    entries = [entry.strip() for entry in current.split(",") if entry.strip()]
+    entries += [host for host in EMULATOR_HOSTS if host not in entries]
+    return ",".join(entries)
 
 
 @dataclass(frozen=True)

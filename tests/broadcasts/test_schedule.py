@@ -20,6 +20,7 @@ from clarion.store.types import utcnow
 from tests.broadcasts.support import arrivals, seed_audience
 from tests.conftest import ADMIN_KEY, error_of
 from tests.delivery_env import DeliveryEnv, configure_app
+from tests.local_outbound import LOCAL_ALLOWLIST
 
 
 async def _plan_job_run_at(database_url: str, send_id: str) -> datetime:
@@ -105,6 +106,7 @@ async def test_scheduled_send_survives_a_restart(database_url: str, tmp_path: Pa
             admin_key=ADMIN_KEY,
             secret_key="restart-secret",
             extra_ca_file=emulators.ca_file,
+            outbound_allowlist=LOCAL_ALLOWLIST,
         )
         token = "cd" * 32
         first = create_app(settings)

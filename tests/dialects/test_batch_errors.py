@@ -13,7 +13,9 @@ from aiohttp import web
 
 from clarion.api.app import create_app
 from clarion.config import Settings
+from clarion.emulators.tls import TlsFiles, ensure_tls_files
 from tests.conftest import ADMIN_KEY, Project, admin_headers, make_project
+from tests.local_outbound import LOCAL_ALLOWLIST
 
 BODY: dict[str, Any] = {
     "group_id": "welcome",
@@ -291,9 +293,28 @@ async def test_unreachable_database_is_a_maintenance_error(tmp_path: Path) -> No
     expect(response, 503, 2, "MAINTENANCE_ERROR")
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA and a certificate for the local media server."""
+    return ensure_tls_files(tmp_path_factory.mktemp("tls"))
+
+
 @pytest.fixture
-async def media_server() -> AsyncIterator[str]:
-    """A local HTTP server answering HEAD for a few kinds of media."""
+def settings(database_url: str, tmp_path: Path, tls: TlsFiles) -> Settings:
+    """Settings trusting the media server's CA, with the loopback interface opened."""
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret",
+        extra_ca_file=tls.ca_file,
+        outbound_allowlist=LOCAL_ALLOWLIST,
+    )
+
+
+@pytest.fixture
+async def media_server(tls: TlsFiles) -> AsyncIterator[str]:
+    """A local HTTPS server answering HEAD for a few kinds of media."""
 
     def answer(content_type: str, length: int, status: int = 200) -> Any:
         async def handler(_request: web.Request) -> web.Response:
@@ -311,11 +332,11 @@ async def media_server() -> AsyncIterator[str]:
     application.router.add_route("HEAD", "/gone.png", answer("image/png", 10, status=404))
     runner = web.AppRunner(application)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls.server_context())
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"https://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
 
@@ -330,7 +351,8 @@ async def test_media_checks(batch: Batch, media_server: str) -> None:
         ({"icon": f"{media_server}/page.png"}, "media.icon"),
         ({"picture": f"{media_server}/gone.png"}, "media.picture"),
         ({"video": f"{media_server}/ok.png"}, "media.video"),
-        ({"picture": "http://127.0.0.1:1/closed.png"}, "media.picture"),
+        ({"picture": "https://127.0.0.1:1/closed.png"}, "media.picture"),
+        ({"picture": "http://127.0.0.1:1/plain.png"}, "media.picture"),
     ):
         error = expect(await batch.post(with_changes(media=media)), 400, 31, "MALFORMED_PARAMETER")
         assert error["field"] == field, (media, error)

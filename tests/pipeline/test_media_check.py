@@ -1,10 +1,9 @@
-"""The media HEAD check against a real HTTP(S) server on 127.0.0.1."""
+"""The media HEAD check against a real HTTPS server on 127.0.0.1 (opened by the allowlist)."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from clarion.config import Settings
 from clarion.domain.errors import DomainError
 from clarion.domain.message import parse_message
-from clarion.emulators.tls import ensure_tls_files
+from clarion.emulators.tls import TlsFiles, ensure_tls_files
 from clarion.pipeline.media_check import MB, check_media, media_urls
-from tests.conftest import Project, error_of
+from tests.conftest import ADMIN_KEY, Project, error_of
+from tests.local_outbound import LOCAL_ALLOWLIST, LOCAL_OUTBOUND
 
 # path -> (status, headers) answered to HEAD; GET answers the same with an empty body.
 MEDIA: dict[str, tuple[int, dict[str, str]]] = {
@@ -59,15 +60,33 @@ class MediaServer:
         writer.close()
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA and a server certificate for 127.0.0.1, shared by the module's servers."""
+    return ensure_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, tls: TlsFiles) -> Settings:
+    """The API trusts the media server's CA and may reach the loopback interface."""
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret",
+        extra_ca_file=tls.ca_file,
+        outbound_allowlist=LOCAL_ALLOWLIST,
+    )
+
+
 @asynccontextmanager
-async def media_server(ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[tuple[str, Any]]:
-    """Serve MEDIA on an ephemeral port; yield its base URL and the server."""
+async def media_server(tls: TlsFiles) -> AsyncIterator[tuple[str, Any]]:
+    """Serve MEDIA over TLS on an ephemeral port; yield its base URL and the server."""
     handler = MediaServer()
-    server = await asyncio.start_server(handler.handle, "127.0.0.1", 0, ssl=ssl_context)
+    server = await asyncio.start_server(handler.handle, "127.0.0.1", 0, ssl=tls.server_context())
     port = server.sockets[0].getsockname()[1]
-    scheme = "https" if ssl_context else "http"
     async with server:
-        yield f"{scheme}://127.0.0.1:{port}", handler
+        yield f"https://127.0.0.1:{port}", handler
 
 
 def closed_port() -> int:
@@ -83,33 +102,38 @@ def message(content: dict[str, Any], **options: Any) -> Any:
     return parse_message({"content": {"body": "b", **content}, "options": options})
 
 
-async def refusal(msg: Any, field: str = "content") -> DomainError:
+async def local_check(msg: Any, tls: TlsFiles, field: str = "content") -> None:
+    """The media check as a server configured for the local test servers runs it."""
+    await check_media(msg, field, extra_ca_file=tls.ca_file, outbound=LOCAL_OUTBOUND)
+
+
+async def refusal(msg: Any, tls: TlsFiles, field: str = "content") -> DomainError:
     """The DomainError the media check raises for a message."""
     with pytest.raises(DomainError) as caught:
-        await check_media(msg, field)
+        await local_check(msg, tls, field)
     return caught.value
 
 
-async def test_good_media_of_every_kind_passes() -> None:
-    async with media_server() as (base, server):
+async def test_good_media_of_every_kind_passes(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, server):
         media = {
             "icon": f"{base}/icon.png",
             "picture": f"{base}/photo.jpg",
             "audio": f"{base}/song.mp3",
             "video": f"{base}/clip.mp4",
         }
-        await check_media(message({"media": media}))
+        await local_check(message({"media": media}), tls)
         assert sorted(server.requests) == sorted(
             ("HEAD", url.removeprefix(base)) for url in media.values()
         )
 
 
-async def test_wrong_type_is_refused_naming_the_field() -> None:
-    async with media_server() as (base, _):
-        problem = await refusal(message({"media": {"picture": f"{base}/page.html"}}))
+async def test_wrong_type_is_refused_naming_the_field(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, _):
+        problem = await refusal(message({"media": {"picture": f"{base}/page.html"}}), tls)
         assert problem.code == "MALFORMED_PARAMETER"
         assert problem.field == "content.media.picture" and "text/html" in problem.message
-        audio = await refusal(message({"media": {"audio": f"{base}/clip.mp4"}}))
+        audio = await refusal(message({"media": {"audio": f"{base}/clip.mp4"}}), tls)
         assert audio.field == "content.media.audio" and "audio/" in audio.message
 
 
@@ -117,23 +141,25 @@ async def test_wrong_type_is_refused_naming_the_field() -> None:
     ("kind", "path"),
     [("picture", "/huge.jpg"), ("icon", "/big-icon.png"), ("video", "/long.mp4")],
 )
-async def test_media_over_its_size_limit_is_refused(kind: str, path: str) -> None:
-    async with media_server() as (base, _):
-        problem = await refusal(message({"media": {kind: base + path}}))
+async def test_media_over_its_size_limit_is_refused(tls: TlsFiles, kind: str, path: str) -> None:
+    async with media_server(tls) as (base, _):
+        problem = await refusal(message({"media": {kind: base + path}}), tls)
         assert problem.field == f"content.media.{kind}" and "limit" in problem.message
 
 
-async def test_unreachable_and_error_statuses_are_refused() -> None:
-    async with media_server() as (base, _):
-        gone = await refusal(message({"media": {"picture": f"{base}/gone.png"}}))
+async def test_unreachable_and_error_statuses_are_refused(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, _):
+        gone = await refusal(message({"media": {"picture": f"{base}/gone.png"}}), tls)
         assert gone.field == "content.media.picture" and "404" in gone.message
-    down = await refusal(message({"media": {"icon": f"http://127.0.0.1:{closed_port()}/icon.png"}}))
-    assert down.field == "content.media.icon" and "unreachable" in down.message
+    closed = f"https://127.0.0.1:{closed_port()}/icon.png"
+    down = await refusal(message({"media": {"icon": closed}}), tls)
+    assert down.field == "content.media.icon"
+    assert down.message == "the icon URL could not be fetched"
 
 
-async def test_redirects_head_refusals_and_unknown_sizes_pass() -> None:
-    async with media_server() as (base, server):
-        await check_media(
+async def test_redirects_head_refusals_and_unknown_sizes_pass(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, server):
+        await local_check(
             message(
                 {
                     "media": {
@@ -143,7 +169,8 @@ async def test_redirects_head_refusals_and_unknown_sizes_pass() -> None:
                     },
                     "landing": {"theme": "t", "image": f"{base}/unsized.gif"},
                 }
-            )
+            ),
+            tls,
         )
         assert ("GET", "/nohead.png") in server.requests and (
             "HEAD",
@@ -151,20 +178,20 @@ async def test_redirects_head_refusals_and_unknown_sizes_pass() -> None:
         ) in server.requests
 
 
-async def test_landing_contents_and_webpush_images_are_checked() -> None:
-    async with media_server() as (base, _):
+async def test_landing_contents_and_webpush_images_are_checked(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, _):
         landing = {
             "theme": "t",
             "contents": [{"title": "x"}, {"language": "fr", "image": f"{base}/page.html"}],
         }
-        problem = await refusal(message({"landing": landing}))
+        problem = await refusal(message({"landing": landing}), tls)
         assert problem.field == "content.landing.contents[1].image"
-        web = await refusal(message({}, webpush={"icon": f"{base}/huge.jpg"}))
+        web = await refusal(message({}, webpush={"icon": f"{base}/huge.jpg"}), tls)
         assert web.field == "options.webpush.icon"
 
 
-async def test_contents_fields_are_indexed_and_templated_urls_skipped() -> None:
-    async with media_server() as (base, server):
+async def test_contents_fields_are_indexed_and_templated_urls_skipped(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, server):
         msg = parse_message(
             {
                 "contents": [
@@ -174,33 +201,33 @@ async def test_contents_fields_are_indexed_and_templated_urls_skipped() -> None:
             }
         )
         assert [item.field for item in media_urls(msg, "contents")] == ["contents[1].media.picture"]
-        problem = await refusal(msg, "contents")
+        problem = await refusal(msg, tls, "contents")
         assert problem.field == "contents[1].media.picture"
         assert all("params" not in path for _, path in server.requests)
 
 
-async def test_skip_media_check_makes_no_request() -> None:
-    async with media_server() as (base, server):
-        await check_media(
-            message({"media": {"picture": f"{base}/page.html"}}, skip_media_check=True)
+async def test_skip_media_check_makes_no_request(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, server):
+        await local_check(
+            message({"media": {"picture": f"{base}/page.html"}}, skip_media_check=True), tls
         )
         assert server.requests == []
 
 
-async def test_https_media_is_checked_with_the_extra_ca(tmp_path: Path) -> None:
-    tls = ensure_tls_files(tmp_path / "tls")
-    async with media_server(tls.server_context()) as (base, server):
+async def test_https_media_is_checked_with_the_extra_ca(tls: TlsFiles) -> None:
+    async with media_server(tls) as (base, server):
         msg = message({"media": {"picture": f"{base}/photo.jpg"}})
-        untrusted = await refusal(msg)
-        assert "unreachable" in untrusted.message
-        await check_media(msg, extra_ca_file=tls.ca_file)
+        with pytest.raises(DomainError) as untrusted:
+            await check_media(msg, outbound=LOCAL_OUTBOUND)
+        assert untrusted.value.message == "the picture URL could not be fetched"
+        await local_check(msg, tls)
         assert ("HEAD", "/photo.jpg") in server.requests
 
 
 async def test_sends_api_refuses_bad_media_unless_skipped(
-    client: httpx.AsyncClient, project: Project
+    client: httpx.AsyncClient, project: Project, tls: TlsFiles
 ) -> None:
-    async with media_server() as (base, _):
+    async with media_server(tls) as (base, _):
         body: dict[str, Any] = {
             "recipients": {"tokens": ["a" * 64]},
             "content": {"body": "hi", "media": {"picture": f"{base}/page.html"}},

@@ -24,6 +24,7 @@ from clarion.store.tables import apps, installations
 from clarion.store.types import utcnow
 from tests.conftest import ADMIN_KEY
 from tests.delivery_env import configure_app
+from tests.local_outbound import LOCAL_ALLOWLIST
 
 DEVICES = 10_000
 SECRET = "crash-test-secret"
@@ -41,6 +42,7 @@ def _start_worker(
         "CLARION_SECRET_KEY": SECRET,
         "CLARION_VAR_DIR": str(tmp_path / "var"),
         "CLARION_EXTRA_CA_FILE": str(ca_file),
+        "CLARION_OUTBOUND_ALLOWLIST": LOCAL_ALLOWLIST,
         "CLARION_LEASE_SECONDS": str(LEASE_SECONDS),
         "CLARION_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
     }
@@ -90,6 +92,7 @@ async def test_kill_9_during_a_10000_device_send(database_url: str, tmp_path: Pa
             secret_key=SECRET,
             extra_ca_file=emulators.ca_file,
             inprocess_workers=False,
+            outbound_allowlist=LOCAL_ALLOWLIST,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

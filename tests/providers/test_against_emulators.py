@@ -17,6 +17,7 @@ from clarion.providers.result import Outcome
 from clarion.providers.sms import SmsClient
 from clarion.providers.tls import client_ssl_context
 from clarion.providers.webpush import WebPushClient, generate_vapid_keys
+from tests.local_outbound import LOCAL_OUTBOUND
 
 TEAM = "TEAMID1234"
 KEY_ID = "KEYID12345"
@@ -45,7 +46,9 @@ async def suite(state_dir: Path) -> AsyncIterator[EmulatorSuite]:
 @pytest.fixture
 async def apns(suite: EmulatorSuite) -> AsyncIterator[ApnsClient]:
     pem = suite.apns.create_provider_key(TEAM, KEY_ID, [TOPIC])
-    client = ApnsClient(TEAM, KEY_ID, pem, suite.apns.url, ca_file=suite.ca_file)
+    client = ApnsClient(
+        TEAM, KEY_ID, pem, suite.apns.url, ca_file=suite.ca_file, outbound=LOCAL_OUTBOUND
+    )
     try:
         yield client
     finally:
@@ -148,7 +151,13 @@ async def test_apns_respects_small_stream_limit(state_dir: Path) -> None:
         small.apns.faults.set_latency(0.01)
         pem = small.apns.create_provider_key(TEAM, KEY_ID, [TOPIC])
         client = ApnsClient(
-            TEAM, KEY_ID, pem, small.apns.url, ca_file=small.ca_file, max_connections=1
+            TEAM,
+            KEY_ID,
+            pem,
+            small.apns.url,
+            ca_file=small.ca_file,
+            max_connections=1,
+            outbound=LOCAL_OUTBOUND,
         )
         try:
             results = await asyncio.gather(
@@ -164,7 +173,12 @@ async def test_apns_respects_small_stream_limit(state_dir: Path) -> None:
 @pytest.fixture
 async def fcm(suite: EmulatorSuite) -> AsyncIterator[FcmClient]:
     account = suite.fcm.create_service_account("demo-project")
-    client = FcmClient(account, suite.fcm.url, ssl_context=client_ssl_context(suite.ca_file))
+    client = FcmClient(
+        account,
+        suite.fcm.url,
+        ssl_context=client_ssl_context(suite.ca_file),
+        outbound=LOCAL_OUTBOUND,
+    )
     try:
         yield client
     finally:
@@ -232,7 +246,10 @@ async def test_fcm_connection_reset_retries(suite: EmulatorSuite, fcm: FcmClient
 def webpush_client(suite: EmulatorSuite) -> WebPushClient:
     private_pem, _ = generate_vapid_keys()
     return WebPushClient(
-        private_pem, "mailto:ops@example.com", ssl_context=client_ssl_context(suite.ca_file)
+        private_pem,
+        "mailto:ops@example.com",
+        ssl_context=client_ssl_context(suite.ca_file),
+        outbound=LOCAL_OUTBOUND,
     )
 
 
@@ -305,7 +322,7 @@ async def test_sms_delivers_and_rejects_bad_numbers(suite: EmulatorSuite) -> Non
 async def test_client_cache_shares_pools_per_team_and_endpoint(suite: EmulatorSuite) -> None:
     first_pem = suite.apns.create_provider_key(TEAM, KEY_ID, [TOPIC])
     other_team_pem = suite.apns.create_provider_key("OTHERTEAM1", "OTHERKEY01", [TOPIC])
-    clients = ApnsClients(ca_file=suite.ca_file)
+    clients = ApnsClients(ca_file=suite.ca_file, outbound=LOCAL_OUTBOUND)
     try:
         a = await clients.get(TEAM, KEY_ID, first_pem, suite.apns.url)
         b = await clients.get(TEAM, KEY_ID, first_pem, suite.apns.url)

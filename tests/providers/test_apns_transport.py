@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from clarion.providers.apns import ApnsClient
 from clarion.providers.result import Outcome
+from tests.local_outbound import LOCAL_OUTBOUND
 from tests.providers.h2_server import H2TestServer, Reply, Request
 from tests.providers.tls_material import TlsMaterial
 
@@ -47,7 +48,15 @@ async def start_server(tls: TlsMaterial) -> AsyncIterator[ServerFactory]:
 
 def make_client(url: str, tls: TlsMaterial, key_pem: str, **options: object) -> ApnsClient:
     """A token-auth client trusting the test CA."""
-    return ApnsClient(TEAM, KEY_ID, key_pem, url, ca_file=tls.ca_file, **options)  # type: ignore[arg-type]
+    return ApnsClient(
+        TEAM,
+        KEY_ID,
+        key_pem,
+        url,
+        ca_file=tls.ca_file,
+        outbound=LOCAL_OUTBOUND,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 async def test_sends_token_authenticated_request(
@@ -183,6 +192,7 @@ async def test_certificate_auth_sends_no_bearer(
         ca_file=tls.ca_file,
         client_cert_file=tls.client_cert,
         client_key_file=tls.client_key,
+        outbound=LOCAL_OUTBOUND,
     )
     try:
         result = await client.send(TOKEN, HEADERS, PAYLOAD)
@@ -209,7 +219,9 @@ async def test_untrusted_server_certificate_is_refused(
     start_server: ServerFactory, apns_key_pem: str
 ) -> None:
     server, url = await start_server()
-    client = ApnsClient(TEAM, KEY_ID, apns_key_pem, url)  # system roots only
+    client = ApnsClient(
+        TEAM, KEY_ID, apns_key_pem, url, outbound=LOCAL_OUTBOUND
+    )  # system roots only
     try:
         result = await client.send(TOKEN, HEADERS, PAYLOAD)
     finally:

@@ -16,6 +16,7 @@ from clarion.providers.fcm import FcmClient
 from clarion.providers.fcm_auth import FCM_SCOPE, JWT_BEARER_GRANT
 from clarion.providers.result import Outcome
 from clarion.providers.tls import client_ssl_context
+from tests.local_outbound import LOCAL_OUTBOUND
 from tests.providers.http_server import serve
 from tests.providers.tls_material import TlsMaterial
 
@@ -112,7 +113,9 @@ async def setup(tls: TlsMaterial, rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[S
             "client_email": "sender@demo-project.iam.gserviceaccount.com",
             "token_uri": google.token_uri,
         }
-        client = FcmClient(account, url, ssl_context=client_ssl_context(tls.ca_file))
+        client = FcmClient(
+            account, url, ssl_context=client_ssl_context(tls.ca_file), outbound=LOCAL_OUTBOUND
+        )
         try:
             yield Setup(google, client)
         finally:
@@ -245,7 +248,12 @@ async def test_unreachable_endpoint_retries(tls: TlsMaterial, rsa_key: rsa.RSAPr
         "client_email": "x@y",
         "token_uri": "https://127.0.0.1:9/token",
     }
-    client = FcmClient(account, "https://127.0.0.1:9", ssl_context=client_ssl_context(tls.ca_file))
+    client = FcmClient(
+        account,
+        "https://127.0.0.1:9",
+        ssl_context=client_ssl_context(tls.ca_file),
+        outbound=LOCAL_OUTBOUND,
+    )
     try:
         result = await client.send(MESSAGE)
     finally:

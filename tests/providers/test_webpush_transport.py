@@ -18,6 +18,7 @@ from clarion.providers.b64 import b64url_decode, b64url_encode
 from clarion.providers.result import Outcome
 from clarion.providers.tls import client_ssl_context
 from clarion.providers.webpush import WebPushClient, generate_vapid_keys
+from tests.local_outbound import LOCAL_OUTBOUND
 from tests.providers.http_server import serve
 from tests.providers.tls_material import TlsMaterial
 
@@ -93,7 +94,10 @@ async def setup(tls: TlsMaterial) -> AsyncIterator[Setup]:
         }
         private_pem, public_b64 = generate_vapid_keys()
         client = WebPushClient(
-            private_pem, "mailto:ops@example.com", ssl_context=client_ssl_context(tls.ca_file)
+            private_pem,
+            "mailto:ops@example.com",
+            ssl_context=client_ssl_context(tls.ca_file),
+            outbound=LOCAL_OUTBOUND,
         )
         try:
             yield Setup(service, client, subscription, public_b64)

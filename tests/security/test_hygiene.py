@@ -24,6 +24,7 @@ from clarion.pipeline.clients import ProviderClients
 from clarion.providers.apns import ApnsClient
 from clarion.store import apps as app_store
 from tests.conftest import ADMIN_KEY, Project, make_project
+from tests.local_outbound import LOCAL_ALLOWLIST, LOCAL_OUTBOUND
 from tests.providers.h2_server import H2TestServer
 from tests.providers.tls_material import TlsMaterial, make_tls_material
 
@@ -121,6 +122,18 @@ def _files_holding(directory: Path, needle: bytes) -> list[Path]:
     return [path for path in directory.rglob("*") if path.is_file() and needle in path.read_bytes()]
 
 
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Test settings whose providers may be this module's own servers on 127.0.0.1."""
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret",
+        outbound_allowlist=LOCAL_ALLOWLIST,
+    )
+
+
 async def test_apns_certificate_key_is_never_written_to_disk(
     client: httpx.AsyncClient, project: Project, tmp_path: Path, private_tempdir: Path
 ) -> None:
@@ -133,7 +146,6 @@ async def test_apns_certificate_key_is_never_written_to_disk(
             "/v1/apps", json={"id": app_id, "name": "Cert"}, headers=project.headers
         )
         assert response.status_code == 201
-        # outbound allowlist: the endpoint is this test's own server on 127.0.0.1.
         response = await client.put(
             f"/v1/apps/{app_id}/providers/apns",
             json={
@@ -150,7 +162,7 @@ async def test_apns_certificate_key_is_never_written_to_disk(
         async with state.engine.connect() as conn:
             app_row = await app_store.get_app(conn, app_id)
         assert app_row is not None
-        clients = ProviderClients(state.engine, state.secrets, tls.ca_file)
+        clients = ProviderClients(state.engine, state.secrets, tls.ca_file, LOCAL_OUTBOUND)
         try:
             apns, _ = await clients.get(app_row["pk"], "apns")
             assert isinstance(apns, ApnsClient)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.providers.apns import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, ApnsClient
 from clarion.providers.fcm import FcmClient
+from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.providers.tls import client_ssl_context, load_client_certificate
 from clarion.providers.webpush import WebPushClient
 from clarion.store import apps as app_store
@@ -41,8 +42,15 @@ class _Entry:
 class ProviderClients:
     """One client per (app, provider), rebuilt when the app's credentials change."""
 
-    def __init__(self, engine: AsyncEngine, secrets: SecretBox, extra_ca_file: Path | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secrets: SecretBox,
+        extra_ca_file: Path | None,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self.engine = engine
+        self.outbound = outbound
         self.secrets = secrets
         self.extra_ca_file = extra_ca_file
         self._entries: dict[tuple[int, str, bool], _Entry] = {}
@@ -90,9 +98,14 @@ class ProviderClients:
             if public.get("token_uri"):
                 account["token_uri"] = public["token_uri"]
             endpoint = public.get("endpoint") or "https://fcm.googleapis.com"
-            return FcmClient(account, endpoint, ssl_context=self._ssl())
+            return FcmClient(account, endpoint, ssl_context=self._ssl(), outbound=self.outbound)
         if provider == "webpush":
-            return WebPushClient(secret["private_key"], public["subject"], ssl_context=self._ssl())
+            return WebPushClient(
+                secret["private_key"],
+                public["subject"],
+                ssl_context=self._ssl(),
+                outbound=self.outbound,
+            )
         raise MissingCredentials(f"unknown provider {provider}")
 
     def _apns(self, public: dict[str, Any], secret: dict[str, Any], sandbox: bool) -> ApnsClient:
@@ -109,10 +122,11 @@ class ProviderClients:
                 secret["private_key"],
                 endpoint,
                 ca_file=self.extra_ca_file,
+                outbound=self.outbound,
             )
         context = self._ssl()
         load_client_certificate(context, secret["certificate"], secret["private_key"])
-        return ApnsClient(None, None, None, endpoint, ssl_context=context)
+        return ApnsClient(None, None, None, endpoint, ssl_context=context, outbound=self.outbound)
 
     async def close(self) -> None:
         """Close every open client."""

@@ -1,10 +1,14 @@
 """The media check at send acceptance: every media URL must answer with the right kind and size.
 
-Each plain (non-Liquid) media URL of the message gets a HEAD request (redirects
-followed; servers answering 405 or 501 to HEAD get a GET whose body is not read).
+Each plain (non-Liquid) media URL of the message gets a HEAD request (servers
+answering 405 or 501 to HEAD get a GET whose body is not read). Every URL, and
+each of at most three redirects, is checked against the outbound policy: https
+only, public addresses only unless CLARION_OUTBOUND_ALLOWLIST opens them.
 The send is refused with MALFORMED_PARAMETER naming the field when the URL is
-unreachable, answers an error status, has the wrong content type, or announces a
-Content-Length over the limit. A response without Content-Length passes the size
+refused by the policy, cannot be fetched, answers an error status, has the
+wrong content type, or announces a Content-Length over the limit. Why a fetch
+failed (closed port, TLS, not HTTP) is not told: that would map the network
+behind the server. A response without Content-Length passes the size
 rule, since the size cannot be known without downloading the file.
 
 Kinds and limits (the tightest platform rule for each kind, so that media that
@@ -25,18 +29,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import urljoin
 
 import aiohttp
 
 from clarion.domain.errors import MALFORMED_PARAMETER, DomainError, join_path
 from clarion.domain.message import Content, Landing, Message, has_template_markup
 from clarion.providers.http_session import new_session
+from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
+from clarion.providers.outbound_http import refusal_in
 from clarion.providers.tls import client_ssl_context
 
 MB: Final = 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS: Final = 5.0
 _PARALLEL_PROBES: Final = 8
 _HEAD_REFUSED: Final = frozenset({405, 501})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS: Final = 3
+
+
+class TooManyRedirects(Exception):
+    """A media URL redirected more often than MAX_REDIRECTS."""
 
 
 @dataclass(frozen=True)
@@ -135,39 +148,74 @@ def _media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-async def _probe(http: aiohttp.ClientSession, url: str) -> tuple[int, str, int | None]:
-    async with http.head(url, allow_redirects=True) as response:
-        if response.status not in _HEAD_REFUSED:
-            return response.status, _media_type(response.content_type), response.content_length
-    # Some servers refuse HEAD: GET and read only the headers.
-    async with http.get(url, allow_redirects=True) as response:
-        return response.status, _media_type(response.content_type), response.content_length
-
-
-async def check_url(http: aiohttp.ClientSession, item: MediaUrl) -> DomainError | None:
-    """The problem with one media URL, or None when it serves an acceptable file."""
-    try:
-        status, media_type, length = await _probe(http, item.url)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = type(exc).__name__ if not str(exc) else str(exc)
-        return DomainError(
-            MALFORMED_PARAMETER, f"the {item.rule.name} URL is unreachable: {reason}", item.field
+async def _once(
+    http: aiohttp.ClientSession, method: str, url: str
+) -> tuple[int, str, int | None, str | None]:
+    async with http.request(method, url, allow_redirects=False) as response:
+        location = response.headers.get("Location") if response.status in _REDIRECTS else None
+        return (
+            response.status,
+            _media_type(response.content_type),
+            response.content_length,
+            location,
         )
-    if status >= 400:
+
+
+async def _probe(
+    http: aiohttp.ClientSession, url: str, outbound: OutboundPolicy
+) -> tuple[int, str, int | None]:
+    # Redirects are followed here, not by aiohttp, so that each hop meets the policy.
+    method, hops = "HEAD", 0
+    while True:
+        outbound.check_url(url)
+        status, media_type, length, location = await _once(http, method, url)
+        if location is not None:
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise TooManyRedirects
+            url = urljoin(url, location)
+        elif method == "HEAD" and status in _HEAD_REFUSED:
+            # Some servers refuse HEAD: GET and read only the headers.
+            method = "GET"
+        else:
+            return status, media_type, length
+
+
+async def check_url(
+    http: aiohttp.ClientSession, item: MediaUrl, outbound: OutboundPolicy = STRICT
+) -> DomainError | None:
+    """The problem with one media URL, or None when it serves an acceptable file."""
+    name = item.rule.name
+    try:
+        status, media_type, length = await _probe(http, item.url, outbound)
+    except OutboundRefused as exc:
+        return DomainError(MALFORMED_PARAMETER, f"the {name} URL is {exc}", item.field)
+    except TooManyRedirects:
         return DomainError(
-            MALFORMED_PARAMETER, f"the {item.rule.name} URL answered HTTP {status}", item.field
+            MALFORMED_PARAMETER,
+            f"the {name} URL redirects more than {MAX_REDIRECTS} times",
+            item.field,
+        )
+    except (aiohttp.ClientError, OSError) as exc:
+        refusal = refusal_in(exc)
+        if refusal is not None:
+            return DomainError(MALFORMED_PARAMETER, f"the {name} URL is {refusal}", item.field)
+        return DomainError(MALFORMED_PARAMETER, f"the {name} URL could not be fetched", item.field)
+    if status >= 300:
+        return DomainError(
+            MALFORMED_PARAMETER, f"the {name} URL answered HTTP {status}", item.field
         )
     if not item.rule.accepts(media_type):
         shown = media_type or "no content type"
         return DomainError(
             MALFORMED_PARAMETER,
-            f"the {item.rule.name} URL serves {shown}, not {item.rule.expected()}",
+            f"the {name} URL serves {shown}, not {item.rule.expected()}",
             item.field,
         )
     if length is not None and length > item.rule.max_bytes:
         return DomainError(
             MALFORMED_PARAMETER,
-            f"the {item.rule.name} is {length} bytes, over the {item.rule.max_bytes} byte limit",
+            f"the {name} is {length} bytes, over the {item.rule.max_bytes} byte limit",
             item.field,
         )
     return None
@@ -180,6 +228,7 @@ async def check_media(
     extra_ca_file: Path | None = None,
     probe_timeout: float = DEFAULT_TIMEOUT_SECONDS,
     rules: Mapping[str, MediaRule] = CONTENT_RULES,
+    outbound: OutboundPolicy = STRICT,
 ) -> None:
     """Refuse the message (DomainError on the first failing field) unless its media is fine."""
     if message.options.skip_media_check:
@@ -193,12 +242,13 @@ async def check_media(
         request_timeout=probe_timeout,
         connect_timeout=probe_timeout,
         max_connections=_PARALLEL_PROBES,
+        outbound=outbound,
     )
     verdicts: dict[tuple[str, MediaRule], asyncio.Task[DomainError | None]] = {}
 
     async def bounded(item: MediaUrl) -> DomainError | None:
         async with limit:
-            return await check_url(http, item)
+            return await check_url(http, item, outbound)
 
     async with http:
         for item in items:

@@ -14,6 +14,7 @@ from clarion.pipeline.dispatcher import Dispatcher
 from clarion.pipeline.fallback import sms_gateway_from
 from clarion.pipeline.jobs import DELIVER, PLAN_SEND
 from clarion.pipeline.planner import Planner
+from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker
 from clarion.store.secrets import SecretBox
@@ -31,8 +32,9 @@ class DeliveryRuntime:
         extra_ca_file: Path | None = None,
         concurrency: int = 16,
         lease_seconds: float = 30.0,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
-        self.clients = ProviderClients(engine, secrets, extra_ca_file)
+        self.clients = ProviderClients(engine, secrets, extra_ca_file, outbound)
         self.planner = Planner(engine, queue)
         self.dispatcher = Dispatcher(engine, queue, self.clients)
         self.worker = Worker(
@@ -63,6 +65,7 @@ class DeliveryRuntime:
             extra_ca_file=settings.extra_ca_file,
             concurrency=settings.worker_concurrency,
             lease_seconds=settings.lease_seconds,
+            outbound=settings.outbound_policy,
         )
         runtime.dispatcher.finisher.sms = sms_gateway_from(settings)
         return runtime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -12,12 +13,15 @@ from clarion.providers.apns_reasons import outcome_for
 from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
 from clarion.providers.h2_errors import Http2Error, InvalidRequestError, QueueTimeoutError
 from clarion.providers.h2_pool import Http2Pool
+from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 from clarion.providers.tls import client_ssl_context
 
 PRODUCTION_ENDPOINT = "https://api.push.apple.com"
 SANDBOX_ENDPOINT = "https://api.sandbox.push.apple.com"
+# APNs reasons are CamelCase words; other text is not quoted back.
+_APNS_REASON = re.compile(r"^[A-Za-z]{1,64}$")
 
 
 class ApnsClient:
@@ -39,6 +43,7 @@ class ApnsClient:
         queue_timeout: float = 60.0,
         connect_timeout: float = 10.0,
         ping_timeout: float = PING_TIMEOUT_SECONDS,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
         token_auth = team_id is not None and key_id is not None and private_key_pem is not None
         if not token_auth and client_cert_file is None and ssl_context is None:
@@ -69,6 +74,7 @@ class ApnsClient:
             max_connections=max_connections,
             connect_timeout=connect_timeout,
             ping_timeout=ping_timeout,
+            outbound=outbound,
         )
 
     @property
@@ -85,7 +91,7 @@ class ApnsClient:
             return DeliveryResult.transport_error("queue_timeout")
         except TimeoutError:
             return DeliveryResult.transport_error("timeout")
-        except InvalidRequestError as error:
+        except (InvalidRequestError, OutboundRefused) as error:
             return DeliveryResult(Outcome.FAILED, reason=str(error))
         except (Http2Error, OSError) as error:
             # ssl.SSLError is an OSError: handshake failures are retried like resets.
@@ -142,10 +148,12 @@ def _result_from(response: Http2Response) -> DeliveryResult:
 def _reason(body: bytes) -> str | None:
     if not body:
         return None
+    # Only an APNs reason is quoted: the endpoint may be any server.
     try:
         document = json.loads(body)
     except ValueError:
-        return body[:200].decode("utf-8", "replace")
-    if isinstance(document, dict) and isinstance(document.get("reason"), str):
-        return str(document["reason"])
+        return None
+    reason = document.get("reason") if isinstance(document, dict) else None
+    if isinstance(reason, str) and _APNS_REASON.match(reason):
+        return reason
     return None

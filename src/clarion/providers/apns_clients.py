@@ -7,6 +7,7 @@ import ssl
 from pathlib import Path
 
 from clarion.providers.apns import ApnsClient
+from clarion.providers.outbound import STRICT, OutboundPolicy
 
 
 class ApnsClients:
@@ -19,7 +20,9 @@ class ApnsClients:
         ca_file: Path | str | None = None,
         max_connections: int = 4,
         request_timeout: float = 10.0,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
+        self._outbound = outbound
         self._ssl_context = ssl_context
         self._ca_file = ca_file
         self._max_connections = max_connections
@@ -44,6 +47,7 @@ class ApnsClients:
             ca_file=self._ca_file,
             max_connections=self._max_connections,
             request_timeout=self._request_timeout,
+            outbound=self._outbound,
         )
         self._clients[slot] = (fingerprint, client)
         if current is not None:

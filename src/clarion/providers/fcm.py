@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from typing import Any
 
@@ -11,10 +12,14 @@ import aiohttp
 from clarion.providers.fcm_auth import AccessTokenSource, ServiceAccount, TokenEndpointError
 from clarion.providers.fcm_errors import outcome_for, parse_error
 from clarion.providers.http_session import LazySession
+from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
+from clarion.providers.outbound_http import refusal_in
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 
 DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
+# FCM error codes and statuses are upper-case words; other text is not quoted back.
+_FCM_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
 class FcmClient:
@@ -29,15 +34,18 @@ class FcmClient:
         request_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         max_connections: int = 100,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
         self._account = ServiceAccount.from_json(service_account)
-        self._tokens = AccessTokenSource(self._account)
+        self._outbound = outbound
+        self._tokens = AccessTokenSource(self._account, outbound=outbound)
         self._url = f"{endpoint.rstrip('/')}/v1/projects/{self._account.project_id}/messages:send"
         self._http = LazySession(
             ssl_context,
             request_timeout=request_timeout,
             connect_timeout=connect_timeout,
             max_connections=max_connections,
+            outbound=outbound,
         )
 
     @property
@@ -49,6 +57,7 @@ class FcmClient:
         """Deliver one message (the v1 `message` object); never raises for transport failures."""
         session = self._http.get()
         try:
+            self._outbound.check_url(self._url)
             token = await self._tokens.current(session)
             result = await self._post(session, message, token)
             if result.status == 401 and result.reason != "THIRD_PARTY_AUTH_ERROR":
@@ -59,9 +68,14 @@ class FcmClient:
         except TokenEndpointError as error:
             outcome = Outcome.RETRY if error.retryable else Outcome.FAILED
             return DeliveryResult(outcome, status=error.status, reason=f"oauth: {error}")
+        except OutboundRefused as error:
+            return DeliveryResult(Outcome.FAILED, reason=str(error))
         except TimeoutError:
             return DeliveryResult.transport_error("timeout")
         except (aiohttp.ClientError, OSError) as error:
+            refusal = refusal_in(error)
+            if refusal is not None:
+                return DeliveryResult(Outcome.FAILED, reason=str(refusal))
             return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
 
     async def _post(
@@ -69,7 +83,9 @@ class FcmClient:
     ) -> DeliveryResult:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         body = json.dumps({"message": message}).encode()
-        async with session.post(self._url, data=body, headers=headers) as response:
+        async with session.post(
+            self._url, data=body, headers=headers, allow_redirects=False
+        ) as response:
             raw = await response.read()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             status = response.status
@@ -79,12 +95,18 @@ class FcmClient:
             return DeliveryResult(
                 Outcome.SENT, status=status, provider_message_id=str(name) if name else None
             )
+        if 300 <= status < 400:
+            return DeliveryResult(
+                Outcome.FAILED, status=status, reason=f"HTTP {status}; redirects are not followed"
+            )
         error = parse_error(document)
         outcome = outcome_for(status, error)
+        # Only an FCM error code is quoted: the endpoint may not be Google's.
+        reason = error.reason if error.reason and _FCM_CODE.match(error.reason) else None
         return DeliveryResult(
             outcome,
             status=status,
-            reason=error.reason or (raw[:200].decode("utf-8", "replace") or None),
+            reason=reason,
             retry_after=retry_after if outcome is Outcome.RETRY else None,
         )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,12 +13,16 @@ from typing import Any
 import aiohttp
 import jwt
 
+from clarion.providers.outbound import STRICT, OutboundPolicy
+
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 # Refresh this long before expiry so a token never dies in flight.
 EXPIRY_MARGIN_SECONDS = 300.0
 ASSERTION_LIFETIME_SECONDS = 3600
+# RFC 6749 error codes are short ASCII words; anything else is not an OAuth error to quote.
+_OAUTH_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class TokenEndpointError(Exception):
@@ -58,8 +64,15 @@ class ServiceAccount:
 class AccessTokenSource:
     """Caches one access token and fetches a new one shortly before it expires."""
 
-    def __init__(self, account: ServiceAccount, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        account: ServiceAccount,
+        *,
+        clock: Callable[[], float] = time.time,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self._account = account
+        self._outbound = outbound
         self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
@@ -101,22 +114,41 @@ class AccessTokenSource:
             return self._token
 
     async def _fetch(self, session: aiohttp.ClientSession) -> None:
+        self._outbound.check_url(self._account.token_uri)
         form = {"grant_type": JWT_BEARER_GRANT, "assertion": self.signed_assertion()}
-        async with session.post(self._account.token_uri, data=form) as response:
-            text = await response.text()
-            if response.status != 200:
-                raise TokenEndpointError(
-                    f"token endpoint answered {response.status}: {text[:200]}",
-                    status=response.status,
-                    retryable=response.status == 429 or response.status >= 500,
-                )
-            try:
-                document = await response.json(content_type=None)
-                token = str(document["access_token"])
-                lifetime = float(document.get("expires_in", 3600))
-            except (ValueError, KeyError, TypeError) as error:
-                raise TokenEndpointError(
-                    f"unreadable token response: {text[:200]}", status=200, retryable=True
-                ) from error
+        async with session.post(
+            self._account.token_uri, data=form, allow_redirects=False
+        ) as response:
+            status = response.status
+            raw = await response.read()
+        if status != 200:
+            raise TokenEndpointError(
+                _refusal_text(status, raw),
+                status=status,
+                retryable=status == 429 or status >= 500,
+            )
+        try:
+            document = json.loads(raw)
+            token = str(document["access_token"])
+            lifetime = float(document.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError) as error:
+            # The body is not quoted: the token URI may not be Google's.
+            raise TokenEndpointError(
+                "token endpoint answered 200 without an access token", status=200, retryable=True
+            ) from error
         self._token = token
         self._expires_at = self._clock() + max(0.0, lifetime - EXPIRY_MARGIN_SECONDS)
+
+
+def _refusal_text(status: int, raw: bytes) -> str:
+    """What a refusal says: the status, plus the OAuth error code when the body is one."""
+    if 300 <= status < 400:
+        return f"token endpoint answered {status}; redirects are not followed"
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        document = None
+    code = document.get("error") if isinstance(document, dict) else None
+    if isinstance(code, str) and _OAUTH_ERROR_CODE.match(code):
+        return f"token endpoint answered {status}: {code}"
+    return f"token endpoint answered {status}"

@@ -103,15 +103,20 @@ class Http2Connection(asyncio.Protocol):
         on_capacity_change: Callable[[], None] = lambda: None,
         connect_timeout: float = 10.0,
         ping_timeout: float = PING_TIMEOUT_SECONDS,
+        address: str | None = None,
     ) -> Http2Connection:
-        """Connect, negotiate h2 (ALPN under TLS) and wait for the server's SETTINGS."""
+        """Connect, negotiate h2 (ALPN under TLS) and wait for the server's SETTINGS.
+
+        `address`, when given, is the (already checked) IP to connect to; `host`
+        still names the server for TLS and the :authority header.
+        """
         loop = asyncio.get_running_loop()
         authority = host if port == 443 else f"{host}:{port}"
         connection = cls(authority, on_capacity_change, ping_timeout)
         async with asyncio.timeout(connect_timeout):
             await loop.create_connection(
                 lambda: connection,
-                host,
+                address or host,
                 port,
                 ssl=ssl_context,
                 server_hostname=host if ssl_context is not None else None,

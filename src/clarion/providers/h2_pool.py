@@ -12,6 +12,7 @@ from clarion.providers.h2_connection import (
     Http2Response,
 )
 from clarion.providers.h2_errors import QueueTimeoutError, StreamRefusedError
+from clarion.providers.outbound import OutboundPolicy
 
 # A request refused this many times in a row (GOAWAY storms) is given up on;
 # the caller's timeout usually ends such a storm first.
@@ -30,6 +31,7 @@ class Http2Pool:
         max_connections: int = 4,
         connect_timeout: float = 10.0,
         ping_timeout: float = PING_TIMEOUT_SECONDS,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -39,6 +41,7 @@ class Http2Pool:
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._ping_timeout = ping_timeout
+        self._outbound = outbound
         self._connections: list[Http2Connection] = []
         self._opening = 0
         self._opened_total = 0
@@ -136,14 +139,7 @@ class Http2Pool:
     async def _open_one(self) -> None:
         self._opening += 1
         try:
-            connection = await Http2Connection.open(
-                self._host,
-                self._port,
-                self._ssl_context,
-                on_capacity_change=self._wake_waiters,
-                connect_timeout=self._connect_timeout,
-                ping_timeout=self._ping_timeout,
-            )
+            connection = await self._connect()
         finally:
             self._opening -= 1
             self._wake_waiters()
@@ -153,6 +149,32 @@ class Http2Pool:
         self._opened_total += 1
         self._connections.append(connection)
         self._wake_waiters()
+
+    async def _connect(self) -> Http2Connection:
+        """A new connection; under a policy, only to an address it allows (resolved once)."""
+        if self._outbound is None:
+            return await self._open_to(None)
+        async with asyncio.timeout(self._connect_timeout):
+            addresses = await self._outbound.resolve(self._host, self._port)
+        last_error: OSError | None = None
+        for address in addresses:
+            try:
+                return await self._open_to(address)
+            except OSError as error:
+                last_error = error
+        assert last_error is not None
+        raise last_error
+
+    async def _open_to(self, address: str | None) -> Http2Connection:
+        return await Http2Connection.open(
+            self._host,
+            self._port,
+            self._ssl_context,
+            on_capacity_change=self._wake_waiters,
+            connect_timeout=self._connect_timeout,
+            ping_timeout=self._ping_timeout,
+            address=address,
+        )
 
     def _wake_waiters(self) -> None:
         """Wake as many queued requests as there is room for, oldest first."""

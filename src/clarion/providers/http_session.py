@@ -7,6 +7,9 @@ import ssl
 
 import aiohttp
 
+from clarion.providers.outbound import OutboundPolicy
+from clarion.providers.outbound_http import checked_connector
+
 
 def new_session(
     ssl_context: ssl.SSLContext | None,
@@ -14,11 +17,18 @@ def new_session(
     request_timeout: float,
     connect_timeout: float,
     max_connections: int,
+    outbound: OutboundPolicy | None = None,
 ) -> aiohttp.ClientSession:
-    """A session with pooled keep-alive connections and whole-request timeouts."""
-    connector = aiohttp.TCPConnector(
-        ssl=ssl_context if ssl_context is not None else True,
-        limit=max_connections,
+    """A session with pooled keep-alive connections and whole-request timeouts.
+
+    With `outbound`, every connection is checked against that policy (tenant-chosen
+    URLs); without it the session reaches any host (operator-configured URLs only).
+    """
+    verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+    connector = (
+        checked_connector(outbound, verify, max_connections)
+        if outbound is not None
+        else aiohttp.TCPConnector(ssl=verify, limit=max_connections)
     )
     timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
@@ -34,8 +44,10 @@ class LazySession:
         request_timeout: float,
         connect_timeout: float,
         max_connections: int,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._ssl_context = ssl_context
+        self._outbound = outbound
         self._request_timeout = request_timeout
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
@@ -50,6 +62,7 @@ class LazySession:
                 request_timeout=self._request_timeout,
                 connect_timeout=self._connect_timeout,
                 max_connections=self._max_connections,
+                outbound=self._outbound,
             )
         return self._session
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import ssl
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 
 from clarion.providers.b64 import b64url_decode
 from clarion.providers.http_session import LazySession
+from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
+from clarion.providers.outbound_http import refusal_in
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 from clarion.providers.vapid import VapidSigner, generate_vapid_keys
@@ -31,6 +34,17 @@ def _outcome_for(status: int) -> Outcome:
     return Outcome.FAILED
 
 
+# Push services' error bodies differ and the endpoint is the tenant's choice:
+# nothing of the answer but its status is recorded.
+def _reason(status: int) -> str:
+    if 300 <= status < 400:
+        return f"HTTP {status}; redirects are not followed"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
 class WebPushClient:
     """Sends to any push service with one VAPID identity."""
 
@@ -43,13 +57,16 @@ class WebPushClient:
         request_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         max_connections: int = 100,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
         self._signer = VapidSigner(vapid_private_pem, subject)
+        self._outbound = outbound
         self._http = LazySession(
             ssl_context,
             request_timeout=request_timeout,
             connect_timeout=connect_timeout,
             max_connections=max_connections,
+            outbound=outbound,
         )
 
     @property
@@ -98,21 +115,28 @@ class WebPushClient:
         if topic is not None:
             headers["Topic"] = topic
         try:
+            self._outbound.check_url(endpoint)
             return await self._post(endpoint, headers, body)
+        except OutboundRefused as error:
+            return DeliveryResult(Outcome.FAILED, reason=str(error))
         except TimeoutError:
             return DeliveryResult.transport_error("timeout")
         except (aiohttp.ClientError, OSError) as error:
+            refusal = refusal_in(error)
+            if refusal is not None:
+                return DeliveryResult(Outcome.FAILED, reason=str(refusal))
             return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
 
     async def _post(self, endpoint: str, headers: dict[str, str], body: bytes) -> DeliveryResult:
         session = self._http.get()
-        async with session.post(endpoint, data=body, headers=headers) as response:
-            text = (await response.read())[:200].decode("utf-8", "replace")
+        async with session.post(
+            endpoint, data=body, headers=headers, allow_redirects=False
+        ) as response:
             outcome = _outcome_for(response.status)
             return DeliveryResult(
                 outcome,
                 status=response.status,
-                reason=None if outcome is Outcome.SENT else (text or response.reason),
+                reason=None if outcome is Outcome.SENT else _reason(response.status),
                 provider_message_id=response.headers.get("Location"),
                 retry_after=(
                     parse_retry_after(response.headers.get("Retry-After"))

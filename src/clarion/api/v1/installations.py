@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints, field_validator
 from clarion.api.auth import ProjectContext, project_scope, resolve_app
 from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
+from clarion.api.outbound import check_outbound_url
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import (
@@ -126,6 +127,10 @@ async def put_installation(
 ) -> dict[str, Any]:
     """Create or replace an installation (an upsert keyed by installation id)."""
     _check_address(body)
+    if body.subscription is not None:
+        check_outbound_url(
+            state.settings.outbound_policy, body.subscription.endpoint, "subscription.endpoint"
+        )
     app = await resolve_app(state, context, app_id)
     values = body.model_dump(exclude={"external_id"})
     if body.subscription is not None:

@@ -151,6 +151,7 @@ async def preview_send(
         command.message,
         "contents" if "contents" in document else "content",
         extra_ca_file=state.settings.extra_ca_file,
+        outbound=state.settings.outbound_policy,
     )
     compiled = compile_command(command)
     async with state.engine.connect() as conn:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, StringConstraints, field_validator
 from clarion.api.auth import ProjectContext, project_scope, resolve_app
 from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
+from clarion.api.outbound import check_outbound_url
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
 from clarion.domain.safe_input import HeaderValue, UnsafeInput, loads_checked
@@ -217,6 +218,7 @@ async def put_apns(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Set the app's APNs credentials."""
+    check_outbound_url(state.settings.outbound_policy, body.endpoint, "endpoint")
     return await _store(state, context, app_id, "apns", apns_documents(body))
 
 
@@ -228,6 +230,14 @@ async def put_fcm(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Set the app's FCM service account."""
+    policy = state.settings.outbound_policy
+    check_outbound_url(policy, body.endpoint, "endpoint")
+    check_outbound_url(policy, body.token_uri, "token_uri")
+    assert isinstance(body.service_account, dict)
+    if not body.token_uri:
+        check_outbound_url(
+            policy, body.service_account.get("token_uri"), "service_account.token_uri"
+        )
     return await _store(state, context, app_id, "fcm", fcm_documents(body))
 
 

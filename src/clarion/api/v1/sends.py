@@ -122,6 +122,7 @@ async def create_send(
         command.message,
         "contents" if "contents" in expanded else "content",
         extra_ca_file=state.settings.extra_ca_file,
+        outbound=state.settings.outbound_policy,
     )
     accept = accept_send if command.broadcast is None else accept_broadcast
     try:

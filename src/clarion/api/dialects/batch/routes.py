@@ -88,7 +88,11 @@ async def _send(app_id: str, request: Request, state: AppState) -> Response:
     command = parse_send_command(native, stored.app_ids)
     field = "contents" if "contents" in native else "content"
     await check_media(
-        command.message, field, extra_ca_file=state.settings.extra_ca_file, rules=MEDIA_RULES
+        command.message,
+        field,
+        extra_ca_file=state.settings.extra_ca_file,
+        rules=MEDIA_RULES,
+        outbound=state.settings.outbound_policy,
     )
     accepted = await accept_send(
         state.engine, state.queue, stored.project_id, command, fingerprint=request_hash(native)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.config import Settings
 from clarion.queue.sql import SqlJobQueue
+from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox
 
 
@@ -22,6 +23,7 @@ class AppState:
     secrets: SecretBox
     queue: SqlJobQueue
     rate_limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(""))
+    secret_health: SecretHealth | None = None
 
 
 def get_state(request: Request) -> AppState:

@@ -16,6 +16,7 @@ from clarion.pipeline.jobs import DELIVER, PLAN_SEND
 from clarion.pipeline.planner import Planner
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker
+from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox
 
 
@@ -31,8 +32,9 @@ class DeliveryRuntime:
         extra_ca_file: Path | None = None,
         concurrency: int = 16,
         lease_seconds: float = 30.0,
+        secret_health: SecretHealth | None = None,
     ) -> None:
-        self.clients = ProviderClients(engine, secrets, extra_ca_file)
+        self.clients = ProviderClients(engine, secrets, extra_ca_file, secret_health)
         self.planner = Planner(engine, queue)
         self.dispatcher = Dispatcher(engine, queue, self.clients)
         self.worker = Worker(
@@ -53,7 +55,12 @@ class DeliveryRuntime:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, engine: AsyncEngine, queue: SqlJobQueue, secrets: SecretBox
+        cls,
+        settings: Settings,
+        engine: AsyncEngine,
+        queue: SqlJobQueue,
+        secrets: SecretBox,
+        secret_health: SecretHealth | None = None,
     ) -> DeliveryRuntime:
         """The runtime a server or worker process runs, SMS gateway included when configured."""
         runtime = cls(
@@ -63,6 +70,7 @@ class DeliveryRuntime:
             extra_ca_file=settings.extra_ca_file,
             concurrency=settings.worker_concurrency,
             lease_seconds=settings.lease_seconds,
+            secret_health=secret_health,
         )
         runtime.dispatcher.finisher.sms = sms_gateway_from(settings)
         return runtime

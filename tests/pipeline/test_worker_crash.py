@@ -26,7 +26,9 @@ from tests.conftest import ADMIN_KEY
 from tests.delivery_env import configure_app
 
 DEVICES = 10_000
-SECRET = "crash-test-secret"
+# The key every test sealing secrets in the shared PostgreSQL database uses, so that
+# readiness (which checks every stored secret opens) holds across tests.
+SECRET = "test-secret"
 LEASE_SECONDS = 3.0
 WORKER_CONCURRENCY = 8
 #: Most devices a killed worker can have had in flight: its running jobs times the batch size.

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
 from clarion.api.app import create_app
 from clarion.config import Settings
+from clarion.store.engine import create_engine
 from tests.conftest import ADMIN_KEY, PG_ADMIN_DSN, Project, make_project
 from tests.tcp_proxy import TcpProxy
 
@@ -34,13 +34,13 @@ async def _running(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.Asy
             yield http
 
 
-async def _pg_admin(sql: str, database: str = "postgres") -> None:
-    base, _, _ = PG_ADMIN_DSN.rpartition("/")
-    conn = await asyncpg.connect(f"{base}/{database}")
+async def _pg_admin(sql: str) -> None:
+    engine = create_engine(PG_ADMIN_DSN).execution_options(isolation_level="AUTOCOMMIT")
     try:
-        await conn.execute(sql)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(sql)
     finally:
-        await conn.close()
+        await engine.dispose()
 
 
 async def _set_read_only(database: str, on: bool) -> None:
@@ -88,6 +88,26 @@ def _expect_unavailable(response: httpx.Response) -> None:
     assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
 
 
+async def _expect_dialects_unavailable(http: httpx.AsyncClient, project: Project) -> None:
+    """Every dialect answers the outage with 503 and Retry-After, in its own error shape."""
+    dengage = await http.post("/api/transactional/push", json={}, headers=project.headers)
+    sfmc = await http.post("/push/v1/message", json={}, headers=project.headers)
+    batch = await http.post(
+        "/1.1/app/transactional/send", json={}, headers={"X-Authorization": project.key}
+    )
+    pushv2 = await http.post(
+        "/api/v2/push?format=json",
+        json={"UserId": "u", "Body": "b", "CompanyId": 1, "IntegrationKey": project.key},
+    )
+    for response in (dengage, sfmc, batch, pushv2):
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == "5"
+    assert dengage.json()["errorCode"] == "ServiceUnavailable"
+    assert sfmc.json()["errors"]
+    assert batch.json()["name"] == "MAINTENANCE_ERROR"
+    assert pushv2.json()["ResponseStatus"]["ErrorCode"] == "ServiceUnavailable"
+
+
 async def test_postgresql_outage_answers_503_then_recovers(
     pg_database: str, tmp_path: Path
 ) -> None:
@@ -105,6 +125,7 @@ async def test_postgresql_outage_answers_503_then_recovers(
             _expect_unavailable(
                 await http.put("/v1/contacts/ann", json={}, headers=project.headers)
             )
+            await _expect_dialects_unavailable(http, project)
             await proxy.start()
             assert (await http.get("/readyz")).status_code == 200
             response = await http.put("/v1/contacts/ann", json={}, headers=project.headers)

@@ -67,8 +67,13 @@ def _worker_start_log(database_url: str, keys: str, tmp_path: Path) -> str:
     lines: queue.Queue[str] = queue.Queue()
     # A reader thread, so a worker that never logs the error cannot hang the test.
     output = worker.stdout
-    threading.Thread(target=lambda: [lines.put(x) for x in output], daemon=True).start()
-    seen = []
+
+    def read() -> None:
+        for line in output:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen: list[str] = []
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(" ERROR " in line for line in seen):

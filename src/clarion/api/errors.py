@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +18,7 @@ from clarion.domain.errors import DomainError
 from clarion.store.outage import RETRY_AFTER_SECONDS, database_unreachable
 
 log = logging.getLogger(__name__)
+ResponseT = TypeVar("ResponseT", bound=Response)
 
 # Domain error codes answered with something other than 400.
 _DOMAIN_STATUS = {
@@ -59,6 +60,12 @@ def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     """A JSON response carrying a native error."""
     return JSONResponse(error_body(code, message, field), status_code=status)
+
+
+def with_retry_after(response: ResponseT) -> ResponseT:
+    """Tell the client when to come back from a database outage (any API's error shape)."""
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def field_path(location: tuple[Any, ...] | list[Any]) -> str | None:
@@ -136,11 +143,11 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning(
                 "%s %s: the database is unavailable: %r", request.method, request.url.path, exc
             )
-            response = error_response(
-                503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again later"
+            return with_retry_after(
+                error_response(
+                    503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again later"
+                )
             )
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return error_response(500, "SERVER_ERROR", "internal error; see the server log")
 

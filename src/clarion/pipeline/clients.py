@@ -108,7 +108,7 @@ class ProviderClients:
         try:
             secret = self.secrets.open(blob)
         except SecretUnreadable:
-            if self.health is not None:
+            if self.health is not None and not self.health.knows(app_pk, provider):
                 async with self.engine.connect() as conn:
                     app = await app_store.get_app_by_pk(conn, app_pk)
                 if app is not None:

@@ -111,6 +111,10 @@ class SecretHealth:
         except Exception as exc:  # the database may come up after this process
             log.warning("stored provider secrets not checked yet: %r", exc)
 
+    def knows(self, app_pk: int, provider: str) -> bool:
+        """Whether this secret is already known to be unreadable."""
+        return (app_pk, provider) in self._unreadable
+
     def report(self, secret: UnreadableSecret) -> None:
         """Record a secret the delivery path could not open."""
         key = (secret.app_pk, secret.provider)

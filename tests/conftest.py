@@ -139,3 +139,23 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
 
     async with delivery_env(database_url, tmp_path) as harness:
         yield harness
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no other test writes to: a SQLite file, or a PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
+        return
+    name = f"clarion_own_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield "postgresql+asyncpg://" + _pg_server_dsn(name).split("://", 1)[1]
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

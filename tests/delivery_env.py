@@ -147,7 +147,7 @@ async def delivery_env(database_url: str, tmp_path: Path) -> AsyncIterator[Deliv
             database_url=database_url,
             var_dir=tmp_path / "var",
             admin_key=ADMIN_KEY,
-            secret_key="e2e-secret",
+            secret_key="test-secret",
             extra_ca_file=emulators.ca_file,
             sms_url=emulators.sms.url,
             outbound_allowlist=LOCAL_ALLOWLIST,

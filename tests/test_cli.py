@@ -79,7 +79,8 @@ def test_keys_create_prints_a_working_key(tmp_path: Path, database_url: str) -> 
     port = _free_port()
     server = subprocess.Popen(
         [*CLARION, "serve", "--port", str(port)],
-        env=env | {"CLARION_DATABASE_URL": database_url},
+        # The key of the other tests: readiness checks every secret stored in the shared database.
+        env=env | {"CLARION_DATABASE_URL": database_url, "CLARION_SECRET_KEY": "test-secret"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

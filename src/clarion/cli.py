@@ -1,4 +1,4 @@
-"""Command line: clarion serve | worker | emulate | migrate | keys."""
+"""Command line: clarion serve | worker | emulate | migrate | keys | secrets."""
 
 from __future__ import annotations
 
@@ -204,12 +204,14 @@ def _redacted(settings: Settings) -> str:
 
 def _register_subcommands() -> None:
     from clarion.cli_import import import_command
+    from clarion.cli_secrets import secrets_app
     from clarion.emulators.cli import emulate_command
 
     app.command("emulate", help="Run the local APNs, FCM, Web Push and SMS emulators.")(
         emulate_command
     )
     app.command("import", help="Import list members from a CSV or JSON file.")(import_command)
+    app.add_typer(secrets_app, name="secrets")
 
 
 _register_subcommands()

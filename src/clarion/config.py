@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str = ""
+    # Comma-separated keys: the first seals provider secrets, every one opens them.
     secret_key: str = ""
     admin_key: str = ""
     host: str = "127.0.0.1"

@@ -11,6 +11,7 @@ from clarion.pipeline.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
 from clarion.store.migrate import upgrade
+from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox, load_or_create_secret
 
 
@@ -21,7 +22,10 @@ async def run_worker(settings: Settings) -> None:
     await upgrade(engine)
     queue = SqlJobQueue(engine)
     secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
-    runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets)
+    # Logged at ERROR at start; the deliveries of such an app then fail with the reason.
+    secret_health = SecretHealth(engine, secrets)
+    await secret_health.start()
+    runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets, secret_health)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -74,7 +74,7 @@ async def planning_app(database_url: str, tmp_path: Path) -> AsyncIterator[Plann
         database_url=database_url,
         var_dir=tmp_path / "var",
         admin_key=ADMIN_KEY,
-        secret_key="planning-secret",
+        secret_key="test-secret",
         inprocess_workers=False,
     )
     app = create_app(settings)

@@ -104,7 +104,7 @@ async def test_scheduled_send_survives_a_restart(database_url: str, tmp_path: Pa
             database_url=database_url,
             var_dir=tmp_path / "var",
             admin_key=ADMIN_KEY,
-            secret_key="restart-secret",
+            secret_key="test-secret",
             extra_ca_file=emulators.ca_file,
             outbound_allowlist=LOCAL_ALLOWLIST,
         )

@@ -85,7 +85,9 @@ def server(
     env = clean_environment(
         CLARION_DATABASE_URL=database_url,
         CLARION_ADMIN_KEY=admin_key,
-        CLARION_SECRET_KEY=secrets.token_urlsafe(32),
+        # The PostgreSQL database is shared with other tests, whose stored secrets
+        # /readyz checks: every test seals them under the same key.
+        CLARION_SECRET_KEY="test-secret",
         CLARION_VAR_DIR=str(tmp_path / "var"),
         CLARION_EXTRA_CA_FILE=str(emulators.ca_file),
         CLARION_SMS_URL=emulators.urls["sms"],

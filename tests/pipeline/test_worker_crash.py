@@ -27,7 +27,9 @@ from tests.delivery_env import configure_app
 from tests.local_outbound import LOCAL_ALLOWLIST
 
 DEVICES = 10_000
-SECRET = "crash-test-secret"
+# The key every test sealing secrets in the shared PostgreSQL database uses, so that
+# readiness (which checks every stored secret opens) holds across tests.
+SECRET = "test-secret"
 LEASE_SECONDS = 3.0
 WORKER_CONCURRENCY = 8
 #: Most devices a killed worker can have had in flight: its running jobs times the batch size.

@@ -38,6 +38,7 @@ from clarion.pipeline.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
 from clarion.store.migrate import upgrade
+from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox, load_or_create_secret
 
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if migrate:
             await upgrade(engine)
         secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
+        secret_health = SecretHealth(engine, secrets)
+        await secret_health.start()
         queue = SqlJobQueue(engine)
         app.state.clarion = AppState(
             settings=settings,
@@ -67,10 +70,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             queue=queue,
             rate_limiter=KeyRateLimiter(settings.rate_limit),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit),
+            secret_health=secret_health,
         )
         runtime = None
         if settings.inprocess_workers:
-            runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets)
+            runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets, secret_health)
             runtime.start()
         try:
             yield

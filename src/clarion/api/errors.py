@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clarion.api.ratelimit import RateLimited
 from clarion.domain.errors import DomainError
+from clarion.store.outage import RETRY_AFTER_SECONDS, database_unreachable
+
+log = logging.getLogger(__name__)
+ResponseT = TypeVar("ResponseT", bound=Response)
 
 # Domain error codes answered with something other than 400.
 _DOMAIN_STATUS = {
@@ -53,6 +60,12 @@ def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     """A JSON response carrying a native error."""
     return JSONResponse(error_body(code, message, field), status_code=status)
+
+
+def with_retry_after(response: ResponseT) -> ResponseT:
+    """Tell the client when to come back from a database outage (any API's error shape)."""
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def field_path(location: tuple[Any, ...] | list[Any]) -> str | None:
@@ -123,6 +136,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(json.JSONDecodeError)
     async def on_json(_request: Request, _exc: json.JSONDecodeError) -> JSONResponse:
         return error_response(400, "MALFORMED_JSON_BODY", "the request body is not valid JSON")
+
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        # An outage is the client's cue to come back later, not a bug of this server.
+        if database_unreachable(exc):
+            log.warning(
+                "%s %s: the database is unavailable: %r", request.method, request.url.path, exc
+            )
+            return with_retry_after(
+                error_response(
+                    503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again later"
+                )
+            )
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "SERVER_ERROR", "internal error; see the server log")
+
+    for database_error in (DBAPIError, PoolTimeoutError, OSError):
+        app.add_exception_handler(database_error, on_database_error)
 
     @app.exception_handler(Exception)
     async def on_unexpected(_request: Request, _exc: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.config import Settings
 from clarion.queue.sql import SqlJobQueue
+from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox
 
 
@@ -24,6 +25,7 @@ class AppState:
     queue: SqlJobQueue
     rate_limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(""))
     auth_throttle: FailedAuthThrottle = field(default_factory=lambda: FailedAuthThrottle(""))
+    secret_health: SecretHealth | None = None
 
 
 def get_state(request: Request) -> AppState:

@@ -18,13 +18,28 @@ from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.providers.tls import client_ssl_context, load_client_certificate
 from clarion.providers.webpush import WebPushClient
 from clarion.store import apps as app_store
-from clarion.store.secrets import SecretBox
+from clarion.store.secret_check import SecretHealth, UnreadableSecret
+from clarion.store.secrets import SecretBox, SecretUnreadable
 
 Client = ApnsClient | FcmClient | WebPushClient
 
 
 class MissingCredentials(Exception):
     """The app has no credentials for the provider a device needs."""
+
+    #: The reason recorded on each device this failure stops.
+    reason = "MissingCredentials"
+
+
+class UnreadableCredentials(MissingCredentials):
+    """The app's credentials are stored but no configured key decrypts them."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"the {provider} secret of this app cannot be decrypted")
+        self.reason = (
+            f"UnreadableCredentials: the {provider} secret cannot be decrypted "
+            "with any key of CLARION_SECRET_KEY"
+        )
 
 
 #: How long a client is used before the stored credentials are checked for a change.
@@ -48,10 +63,12 @@ class ProviderClients:
         secrets: SecretBox,
         extra_ca_file: Path | None,
         outbound: OutboundPolicy = STRICT,
+        health: SecretHealth | None = None,
     ) -> None:
         self.engine = engine
         self.outbound = outbound
         self.secrets = secrets
+        self.health = health
         self.extra_ca_file = extra_ca_file
         self._entries: dict[tuple[int, str, bool], _Entry] = {}
         self._lock = asyncio.Lock()
@@ -80,13 +97,28 @@ class ProviderClients:
                 return entry.client, entry.public
             if entry is not None:
                 await entry.client.close()
-            client = self._build(
-                provider, row["public_config"], self.secrets.open(row["secret_blob"]), sandbox
-            )
+            secret = await self._open(app_pk, provider, row["secret_blob"])
+            client = self._build(provider, row["public_config"], secret, sandbox)
             self._entries[key] = _Entry(
                 row["updated_at"], client, row["public_config"], time.monotonic()
             )
             return client, row["public_config"]
+
+    async def _open(self, app_pk: int, provider: str, blob: bytes) -> dict[str, Any]:
+        try:
+            secret = self.secrets.open(blob)
+        except SecretUnreadable:
+            if self.health is not None and not self.health.knows(app_pk, provider):
+                async with self.engine.connect() as conn:
+                    app = await app_store.get_app_by_pk(conn, app_pk)
+                if app is not None:
+                    self.health.report(
+                        UnreadableSecret(app_pk, app["id"], app["project_id"], provider)
+                    )
+            raise UnreadableCredentials(provider) from None
+        if self.health is not None:
+            self.health.opened(app_pk, provider)
+        return secret
 
     def _build(
         self, provider: str, public: dict[str, Any], secret: dict[str, Any], sandbox: bool

@@ -199,7 +199,7 @@ class Dispatcher:
                     return result
             delivery = await self._call(client, rendered.payload, row)
         except MissingCredentials as exc:
-            result.outcome, result.reason = "error", "MissingCredentials"
+            result.outcome, result.reason = "error", exc.reason
             log.warning("delivery %s: %s", row.id, exc)
             return result
         except DomainError as exc:

@@ -17,6 +17,7 @@ from clarion.pipeline.planner import Planner
 from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker
+from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox
 
 
@@ -33,8 +34,11 @@ class DeliveryRuntime:
         concurrency: int = 16,
         lease_seconds: float = 30.0,
         outbound: OutboundPolicy = STRICT,
+        secret_health: SecretHealth | None = None,
     ) -> None:
-        self.clients = ProviderClients(engine, secrets, extra_ca_file, outbound)
+        self.clients = ProviderClients(
+            engine, secrets, extra_ca_file, outbound=outbound, health=secret_health
+        )
         self.planner = Planner(engine, queue)
         self.dispatcher = Dispatcher(engine, queue, self.clients)
         self.worker = Worker(
@@ -55,7 +59,12 @@ class DeliveryRuntime:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, engine: AsyncEngine, queue: SqlJobQueue, secrets: SecretBox
+        cls,
+        settings: Settings,
+        engine: AsyncEngine,
+        queue: SqlJobQueue,
+        secrets: SecretBox,
+        secret_health: SecretHealth | None = None,
     ) -> DeliveryRuntime:
         """The runtime a server or worker process runs, SMS gateway included when configured."""
         runtime = cls(
@@ -66,6 +75,7 @@ class DeliveryRuntime:
             concurrency=settings.worker_concurrency,
             lease_seconds=settings.lease_seconds,
             outbound=settings.outbound_policy,
+            secret_health=secret_health,
         )
         runtime.dispatcher.finisher.sms = sms_gateway_from(settings)
         return runtime

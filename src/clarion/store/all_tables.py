@@ -9,5 +9,6 @@ from clarion.store import inbox as inbox
 from clarion.store import lists, segments, send_tables, tables  # noqa: F401  (broadcast tables)
 from clarion.store import sfmc_messages as sfmc_messages
 from clarion.store import templates as templates
+from clarion.store import write_probe as write_probe
 
 __all__ = ["queue_schema", "send_tables", "tables"]

@@ -36,6 +36,12 @@ async def get_app(conn: AsyncConnection, app_id: str) -> dict[str, Any] | None:
     return dict(found) if found else None
 
 
+async def get_app_by_pk(conn: AsyncConnection, app_pk: int) -> dict[str, Any] | None:
+    """Fetch one app by its internal key."""
+    found = (await conn.execute(select(apps).where(apps.c.pk == app_pk))).mappings().first()
+    return dict(found) if found else None
+
+
 async def list_apps(
     conn: AsyncConnection, project_id: str, after: int | None, limit: int
 ) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
-from clarion.store.types import UtcDateTime
+from clarion.store.types import BigId, UtcDateTime
 
 cap_rules = Table(
     "cap_rules",
@@ -40,8 +40,8 @@ cap_rules = Table(
 cap_hits = Table(
     "cap_hits",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("contact_pk", Integer, ForeignKey("contacts.pk", ondelete="CASCADE"), nullable=False),
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("contact_pk", BigId, ForeignKey("contacts.pk", ondelete="CASCADE"), nullable=False),
     Column("label", String(256), nullable=False),
     Column("send_id", String(40), ForeignKey("sends.id", ondelete="CASCADE"), nullable=False),
     Column("sent_at", UtcDateTime(), nullable=False),

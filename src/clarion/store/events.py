@@ -22,7 +22,7 @@ from clarion.store.metadata import metadata
 from clarion.store.pagination import key_param
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.tables import apps, installations
-from clarion.store.types import UtcDateTime
+from clarion.store.types import BigId, UtcDateTime
 
 EVENT_TYPES = ("received", "opened", "clicked", "dismissed")
 #: Events that count as the user engaging with the app.
@@ -31,18 +31,18 @@ ENGAGING = ("opened", "clicked")
 events = Table(
     "events",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("project_id", String(64), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column(
         "installation_pk",
-        Integer,
+        BigId,
         ForeignKey("installations.pk", ondelete="CASCADE"),
         nullable=False,
     ),
     Column("type", String(16), nullable=False),
     Column("send_id", String(40), ForeignKey("sends.id", ondelete="CASCADE"), nullable=True),
-    Column("delivery_id", Integer, nullable=True),
+    Column("delivery_id", BigId, nullable=True),
     Column("occurred_at", UtcDateTime(), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Index("ix_events_send_type", "send_id", "type"),

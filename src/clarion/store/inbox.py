@@ -11,7 +11,6 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     Text,
@@ -25,14 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.store.metadata import metadata
 from clarion.store.pagination import key_param
-from clarion.store.types import UtcDateTime
+from clarion.store.types import BigId, UtcDateTime
 
 inbox_items = Table(
     "inbox_items",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("project_id", String(64), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("contact_pk", Integer, ForeignKey("contacts.pk", ondelete="CASCADE"), nullable=False),
+    Column("contact_pk", BigId, ForeignKey("contacts.pk", ondelete="CASCADE"), nullable=False),
     Column("send_id", String(40), ForeignKey("sends.id", ondelete="CASCADE"), nullable=False),
     Column("title", Text, nullable=True),
     Column("body", Text, nullable=True),

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from clarion.store.metadata import metadata
 from clarion.store.pagination import key_param
 from clarion.store.tables import contacts
-from clarion.store.types import UtcDateTime, utcnow
+from clarion.store.types import BigId, UtcDateTime, utcnow
 
 lists = Table(
     "lists",
@@ -43,7 +43,7 @@ list_members = Table(
     "list_members",
     metadata,
     Column("list_pk", Integer, ForeignKey("lists.pk", ondelete="CASCADE"), primary_key=True),
-    Column("contact_pk", Integer, ForeignKey("contacts.pk", ondelete="CASCADE"), primary_key=True),
+    Column("contact_pk", BigId, ForeignKey("contacts.pk", ondelete="CASCADE"), primary_key=True),
     Column("added_at", UtcDateTime(), nullable=False),
     Index("ix_list_members_contact", "contact_pk"),
 )

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 
 from clarion.store.metadata import metadata
-from clarion.store.types import UtcDateTime
+from clarion.store.types import BigId, UtcDateTime
 
 sends = Table(
     "sends",
@@ -36,7 +36,7 @@ sends = Table(
     Column("completed_at", UtcDateTime(), nullable=True),
     # Broadcasts: when planning is due, and the last installation pk already planned.
     Column("scheduled_at", UtcDateTime(), nullable=True),
-    Column("plan_cursor", Integer, nullable=True),
+    Column("plan_cursor", BigId, nullable=True),
     # Throttled sends: message slots handed out so far and when the first one was.
     Column("throttle_reserved", Integer, nullable=False, server_default="0"),
     Column("throttle_started_at", UtcDateTime(), nullable=True),
@@ -48,11 +48,11 @@ sends = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("send_id", String(40), ForeignKey("sends.id", ondelete="CASCADE"), nullable=False),
     Column(
         "installation_pk",
-        Integer,
+        BigId,
         ForeignKey("installations.pk", ondelete="SET NULL"),
         nullable=True,
     ),

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 
 from clarion.store.metadata import metadata
-from clarion.store.types import UtcDateTime
+from clarion.store.types import BigId, UtcDateTime
 
 projects = Table(
     "projects",
@@ -68,7 +68,7 @@ provider_credentials = Table(
 contacts = Table(
     "contacts",
     metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("pk", BigId, primary_key=True, autoincrement=True),
     Column("project_id", String(64), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("external_id", String(256), nullable=False),
     Column("email", String(320), nullable=True),
@@ -85,13 +85,13 @@ contacts = Table(
 installations = Table(
     "installations",
     metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("pk", BigId, primary_key=True, autoincrement=True),
     Column("app_pk", Integer, ForeignKey("apps.pk", ondelete="CASCADE"), nullable=False),
     Column("installation_id", String(256), nullable=False),
     Column("platform", String(16), nullable=False),
     Column("token", Text, nullable=True),
     Column("subscription", JSON, nullable=True),
-    Column("contact_pk", Integer, ForeignKey("contacts.pk", ondelete="SET NULL"), nullable=True),
+    Column("contact_pk", BigId, ForeignKey("contacts.pk", ondelete="SET NULL"), nullable=True),
     Column("language", String(35), nullable=True),
     Column("timezone", String(64), nullable=True),
     Column("tags", JSON, nullable=False),

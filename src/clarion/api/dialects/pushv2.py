@@ -41,6 +41,7 @@ from fastapi.responses import Response
 
 from clarion.api.auth import verify_credentials
 from clarion.api.dialects.batch.unavailable import database_unreachable
+from clarion.api.errors import with_retry_after
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
@@ -355,7 +356,7 @@ async def push(request: Request, state: AppState = Depends(get_state)) -> Respon
         if database_unreachable(exc):
             log.warning("pushv2: the database is unreachable: %s", exc)
             error = PushError(503, "ServiceUnavailable", "the service is temporarily unavailable")
-            return error_response(error, output)
+            return with_retry_after(error_response(error, output))
         log.exception("pushv2 send failed")
         return error_response(PushError(500, "InternalServerError", "internal error"), output)
 

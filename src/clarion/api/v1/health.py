@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
-from clarion.api.errors import error_response
+from clarion.api.errors import error_body, error_response
 from clarion.api.state import AppState, get_state
+from clarion.store.write_probe import probe_write
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/healthz")
@@ -22,12 +25,28 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(state: AppState = Depends(get_state)) -> Response | dict[str, Any]:
-    """The database answers; load balancers route traffic only then."""
+    """The database takes a write and every provider secret opens; only then route traffic."""
     try:
-        async with state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception:  # any driver failure means "not ready", never a crash
-        return error_response(503, "NOT_READY", "the database is not reachable")
+        await probe_write(state.engine)
+    except Exception as exc:  # any driver failure or timeout means "not ready", never a crash
+        log.warning("not ready: the database cannot take a write: %r", exc)
+        return error_response(503, "NOT_READY", "the database cannot take a write")
+    if state.secret_health is not None:
+        try:
+            unreadable = await state.secret_health.refresh()
+        except Exception as exc:
+            log.warning("not ready: stored provider secrets cannot be checked: %r", exc)
+            return error_response(503, "NOT_READY", "stored provider secrets cannot be checked")
+        if unreadable:
+            names = ", ".join(secret.describe() for secret in unreadable)
+            body = error_body(
+                "NOT_READY", f"provider secrets cannot be decrypted: {names}", None
+            ) | {
+                "unreadable_secrets": [
+                    {"app": s.app_id, "provider": s.provider} for s in unreadable
+                ]
+            }
+            return JSONResponse(body, status_code=503)
     return {"status": "ready", "database": state.engine.dialect.name}
 
 

@@ -13,6 +13,7 @@ from clarion.api.auth import verify_credentials
 from clarion.api.dialects.batch.errors import BatchError, error_response, from_domain, malformed
 from clarion.api.dialects.batch.translate import native_document
 from clarion.api.dialects.batch.unavailable import database_unreachable
+from clarion.api.errors import with_retry_after
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
@@ -114,8 +115,10 @@ async def transactional_send(
     except Exception as exc:
         if database_unreachable(exc):
             log.warning("batch send: the database is unreachable: %s", exc)
-            return error_response(
-                BatchError("MAINTENANCE_ERROR", "the service is temporarily unavailable")
+            return with_retry_after(
+                error_response(
+                    BatchError("MAINTENANCE_ERROR", "the service is temporarily unavailable")
+                )
             )
         log.exception("batch send failed")
         return error_response(BatchError("SERVER_ERROR", "internal error; try again later"))

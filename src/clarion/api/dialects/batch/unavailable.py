@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError, InterfaceError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+# One mapping for the native API and every dialect.
+from clarion.store.outage import database_unreachable
 
-
-def database_unreachable(exc: BaseException) -> bool:
-    """True when the failure means the database cannot be reached right now."""
-    if isinstance(exc, OSError | PoolTimeoutError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+__all__ = ["database_unreachable"]

@@ -19,6 +19,7 @@ from clarion.api.dialects.dengage.errors import (
 )
 from clarion.api.dialects.dengage.instant import InstantPush, instant_field
 from clarion.api.dialects.dengage.transactional import TransactionalPush, build_command
+from clarion.api.errors import with_retry_after
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError, domain_error_from_validation
 from clarion.domain.safe_input import UnsafeInput, loads_checked
@@ -27,6 +28,7 @@ from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.scheduler import accept_broadcast
 from clarion.pipeline.templates import template_document
 from clarion.store import apps as app_store
+from clarion.store.outage import database_unreachable
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["dialect: dengage"])
@@ -46,7 +48,11 @@ async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
         return exc.response()
     except DomainError as exc:
         return from_domain(exc, exc.field).response()
-    except Exception:
+    except Exception as exc:
+        if database_unreachable(exc):
+            log.warning("dengage_database_unavailable", error=repr(exc))
+            busy = DengageError(503, "ServiceUnavailable", "the service is unavailable; try later")
+            return with_retry_after(busy.response())
         log.exception("dengage_request_failed")
         return DengageError(500, "InternalError", "internal error; see the server log").response()
 

@@ -34,6 +34,7 @@ from clarion.api.dialects.sfmc.sending import (
     schedule_fields,
     tag_audience,
 )
+from clarion.api.errors import with_retry_after
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.domain.safe_input import UnsafeInput, loads_checked
@@ -42,6 +43,7 @@ from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.scheduler import accept_broadcast
 from clarion.store import apps as app_store
 from clarion.store import sfmc_messages as message_store
+from clarion.store.outage import database_unreachable
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["dialect: sfmc"])
@@ -56,7 +58,11 @@ async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
         return exc.response()
     except DomainError as exc:
         return from_domain(exc).response()
-    except Exception:
+    except Exception as exc:
+        if database_unreachable(exc):
+            log.warning("sfmc_database_unavailable", error=repr(exc))
+            busy = SfmcError(503, ["The service is unavailable; try again later."])
+            return with_retry_after(busy.response())
         log.exception("sfmc_request_failed")
         return SfmcError(500, ["An internal error occurred; see the server log."]).response()
 

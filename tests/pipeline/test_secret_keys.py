@@ -24,6 +24,7 @@ from clarion.emulators.suite import EmulatorSuite
 from clarion.store.secrets import SecretBox, SecretUnreadable, load_or_create_secret
 from tests.conftest import ADMIN_KEY
 from tests.delivery_env import DeliveryEnv, configure_app
+from tests.local_outbound import LOCAL_ALLOWLIST
 
 SEND = {"recipients": {"external_ids": ["ann"]}, "content": {"title": "Hi", "body": "there"}}
 
@@ -41,7 +42,11 @@ async def _running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 def _cli_env(keys: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLARION_")}
-    return env | {"CLARION_SECRET_KEY": keys, "CLARION_VAR_DIR": str(tmp_path / "var")}
+    return env | {
+        "CLARION_SECRET_KEY": keys,
+        "CLARION_VAR_DIR": str(tmp_path / "var"),
+        "CLARION_OUTBOUND_ALLOWLIST": LOCAL_ALLOWLIST,
+    }
 
 
 def _rotate(database_url: str, keys: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -112,6 +117,7 @@ async def test_changed_key_fails_loudly_and_rotation_recovers(
                 admin_key=ADMIN_KEY,
                 secret_key=keys,
                 extra_ca_file=emulators.ca_file,
+                outbound_allowlist=LOCAL_ALLOWLIST,
             )
 
         async with _running(settings("old-key")) as http:

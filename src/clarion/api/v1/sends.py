@@ -14,6 +14,7 @@ from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
+from clarion.api.offload import off_loop
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.media_check import check_media
 from clarion.pipeline.pacing import shown_outcome, throttled_count
@@ -116,7 +117,7 @@ async def create_send(
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    command = parse_send_command(expanded, context.principal.app_ids)
+    command = await off_loop(parse_send_command, expanded, context.principal.app_ids)
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",

@@ -32,13 +32,8 @@ from liquid.template import BoundTemplate
 from pydantic import JsonValue
 
 from clarion.domain.errors import MALFORMED_PARAMETER, RENDER_FAILED, DomainError, join_path
-from clarion.domain.liquid_limits import (
-    BoundedEnvironment,
-    RenderLimitExceeded,
-    bound_ranges,
-    locate,
-    render_budget,
-)
+from clarion.domain.liquid_env import BoundedEnvironment, bound_ranges, locate
+from clarion.domain.liquid_limits import RenderLimitExceeded, render_budget
 from clarion.domain.message import (
     Action,
     Content,

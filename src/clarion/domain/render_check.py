@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clarion.domain.errors import DomainError
-from clarion.domain.liquid_limits import literal_range_problems, locate, render_budget
-from clarion.domain.message import Content, has_template_markup
+from clarion.domain.liquid_env import literal_range_problems, locate
+from clarion.domain.liquid_limits import render_budget
+from clarion.domain.message import has_template_markup
 from clarion.domain.personalize import (
     CompiledContent,
     RenderContext,
@@ -45,15 +46,16 @@ def _check_text(
 
 
 def check_render_bounds(
-    compiled: Sequence[CompiledContent[Content]], params: Mapping[str, Any] | None = None
+    compiled: Sequence[CompiledContent[Any]], params: Mapping[str, Any] | None = None
 ) -> None:
     """Raise RenderLimitError when a template of these contents is over a bound of rendering."""
     context = RenderContext(params=params or {}, current={"now": datetime.now(UTC).isoformat()})
     for item in compiled:
+        cache = item.cache
 
-        def check(source: str, path: str) -> str:
+        def check(source: str, path: str, cache: TemplateCache = cache) -> str:
             """Check one text of the content, returning it unchanged."""
-            _check_text(item.cache, source, path or None, context)
+            _check_text(cache, source, path or None, context)
             return source
 
         with render_budget():

@@ -11,9 +11,9 @@ from clarion.domain.errors import DomainError
 from clarion.domain.message import Message, parse_message
 from clarion.domain.payloads.build import build_payload
 from clarion.domain.personalize import compile_content, compile_contents
-from clarion.domain.render_check import check_render_bounds
 from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
+from clarion.domain.render_check import check_render_bounds
 from clarion.domain.tags import normalize_language_tag as check_language_tag
 from clarion.pipeline.audience import (
     parse_broadcast,
@@ -152,9 +152,7 @@ def parse_send_command(
     )
 
 
-def check_message(
-    message: Message, field: str, params: Mapping[str, Any] | None = None
-) -> None:
+def check_message(message: Message, field: str, params: Mapping[str, Any] | None = None) -> None:
     """Refuse at the door what no device could receive: bad templates, template bombs,
     oversized payloads. `params` are the send's own, used by the trial render."""
     contents = message.localized()

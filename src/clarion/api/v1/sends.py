@@ -10,11 +10,11 @@ from pydantic import Field, StringConstraints
 
 from clarion.api.auth import ProjectContext, project_scope
 from clarion.api.errors import ApiError, not_found
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
-from clarion.api.offload import off_loop
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.media_check import check_media
 from clarion.pipeline.pacing import shown_outcome, throttled_count

@@ -40,6 +40,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from clarion.api.dialects.batch.unavailable import database_unreachable
+from clarion.api.offload import off_loop
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
@@ -311,7 +312,7 @@ async def _push(request: Request, state: AppState) -> Response:
     stored = await authorize(state, fields)
     native, user_field = native_document(fields)
     try:
-        command = parse_send_command(native, stored.app_ids)
+        command = await off_loop(parse_send_command, native, stored.app_ids)
     except DomainError as exc:
         raise from_domain(exc, user_field) from None
     accepted = await accept_send(

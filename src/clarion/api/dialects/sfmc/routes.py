@@ -34,6 +34,7 @@ from clarion.api.dialects.sfmc.sending import (
     schedule_fields,
     tag_audience,
 )
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.pipeline.accept import accept_send, request_hash
@@ -185,7 +186,7 @@ async def _sendable(
 async def _accept(
     state: AppState, caller: Caller, message_id: str, native: dict[str, Any], raw: Any
 ) -> Response:
-    command = build_command(native, caller.app_ids)
+    command = await off_loop(build_command, native, caller.app_ids)
     accepted = await accept_send(
         state.engine,
         state.queue,
@@ -246,7 +247,7 @@ async def _broadcast(
         **audience,
     }
     try:
-        command = parse_send_command(native, caller.app_ids)
+        command = await off_loop(parse_send_command, native, caller.app_ids)
         accepted = await accept_broadcast(
             state.engine,
             state.queue,

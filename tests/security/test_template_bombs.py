@@ -60,6 +60,11 @@ BOMBS: dict[str, tuple[str, str]] = {
         "{% assign x = 7 %}{% for i in (1..30) %}{% assign x = x | times: x %}{% endfor %}",
         "| times",
     ),
+    "date of a long text": (
+        "{% capture t %}{% for i in (1..900) %}1 {% endfor %}{% endcapture %}\n"
+        "{{ t | date: '%Y' }}",
+        "| date",
+    ),
     "time": (
         "{% capture s %}{% for i in (1..400) %}ab{% endfor %}{% endcapture %}"
         + "{% for i in (1..1000) %}{% assign t = s | upcase | downcase | escape %}{% endfor %}"
@@ -106,6 +111,16 @@ def test_ordinary_templates_render_within_the_bounds() -> None:
     compiled = compile_content(Content(body=body))
     rendered = render_content(compiled, RenderContext(params={"word": "foo"}))
     assert rendered.body == "1000 48893 f0000"
+
+
+def test_filters_with_superlinear_work_stay_fast() -> None:
+    distinct = "".join(chr(0x4E00 + i) for i in range(20_000))
+    body = "{{ params.s | split: '' | uniq | size }} {{ params.s | split: '' | sort | first }}"
+    compiled = compile_content(Content(body=body))
+    started = time.monotonic()
+    rendered = render_content(compiled, RenderContext(params={"s": distinct}))
+    assert time.monotonic() - started < 0.3
+    assert rendered.body == "20000 \u4e00"
 
 
 def test_a_send_that_ran_out_of_time_fails_fast_for_its_other_recipients() -> None:

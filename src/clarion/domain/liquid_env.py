@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import _GeneratorContextManager
 from io import StringIO
 from typing import Any, Final
 
@@ -133,17 +133,19 @@ class BoundedBuffer(LimitedStringIO):
 class BoundedContext(Context):
     """A render context measuring locals at every depth and timing loops and assignments."""
 
+    # The size of each local, made on first assignment: most renders assign nothing.
     __slots__ = ("_sizes",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sizes: dict[str, int] = {}
+    _sizes: dict[str, int]
 
     def assign(self, key: str, val: Any) -> None:
         """Bind a local, refusing it when the locals grow over the limit."""
         check_budget()
         self.locals[key] = val
-        self._sizes[key] = measure(val, LOCALS_LIMIT)
+        try:
+            sizes = self._sizes
+        except AttributeError:
+            sizes = self._sizes = {}
+        sizes[key] = measure(val, LOCALS_LIMIT)
         if self.get_size_of_locals() > LOCALS_LIMIT:
             raise LocalNamespaceLimitError(
                 f"the variables assigned are over the {LOCALS_LIMIT}-character limit"
@@ -151,14 +153,13 @@ class BoundedContext(Context):
 
     def get_size_of_locals(self) -> int:
         """The size of the locals, measured at every depth."""
-        return sum(self._sizes.values()) + self.local_namespace_size_carry
+        sizes: dict[str, int] = getattr(self, "_sizes", {})
+        return sum(sizes.values()) + self.local_namespace_size_carry
 
-    @contextmanager
-    def loop(self, namespace: Any, forloop: ForLoop) -> Iterator[Context]:
+    def loop(self, namespace: Any, forloop: ForLoop) -> _GeneratorContextManager[Context]:
         """Enter a for loop whose iterations check the time budget."""
         forloop.it = _Checked(forloop.it)
-        with super().loop(namespace, forloop) as context:
-            yield context
+        return super().loop(namespace, forloop)
 
     def get_buffer(self, buf: Any = None) -> BoundedBuffer:
         """A buffer for a block, sharing the room left in `buf`."""

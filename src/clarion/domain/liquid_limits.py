@@ -25,7 +25,6 @@ import functools
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
 from typing import Any, Final
 
 from liquid.exceptions import ResourceLimitError
@@ -55,18 +54,34 @@ class RenderLimitExceeded(ResourceLimitError):
         self.timed_out = timed_out
 
 
-@dataclass
 class RenderBudget:
-    """The instant by which the current render must be finished."""
+    """The processor time a render may use.
 
-    deadline: float
+    It is processor time of the rendering thread, not wall time: a render paused by
+    other threads (the GIL) or by a loaded host is not cut short, and an ordinary
+    template never fails for it. Reading that clock costs ten times the wall clock,
+    so it is read only once the wall clock says the budget could be spent.
+    """
+
+    __slots__ = ("_check_at", "_seconds", "_started_cpu")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._check_at = time.monotonic() + seconds
+        self._started_cpu = time.thread_time()
 
     def check(self) -> None:
-        """Raise RenderLimitExceeded once the deadline has passed."""
-        if time.monotonic() > self.deadline:
+        """Raise RenderLimitExceeded once the budget is spent."""
+        now = time.monotonic()
+        if now <= self._check_at:
+            return
+        used = time.thread_time() - self._started_cpu
+        if used >= self._seconds:
             raise RenderLimitExceeded(
-                f"rendering takes longer than {RENDER_SECONDS * 1000:.0f} ms", timed_out=True
+                f"rendering takes more than {self._seconds * 1000:.0f} ms of processor time",
+                timed_out=True,
             )
+        self._check_at = now + (self._seconds - used)
 
 
 _BUDGET: ContextVar[RenderBudget | None] = ContextVar("clarion_render_budget", default=None)
@@ -85,7 +100,7 @@ class render_budget:
         current = _BUDGET.get()
         if current is not None:
             return current
-        budget = RenderBudget(time.monotonic() + self._seconds)
+        budget = RenderBudget(self._seconds)
         self._token = _BUDGET.set(budget)
         return budget
 
@@ -218,6 +233,22 @@ def bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     reads = _READS.get(name)
     what = f"the filter {name!r}"
     where = (rf"\|\s*{name}\b",)
+
+    if before is None and reads is None:
+
+        @functools.wraps(func)
+        def plain(value: object, *args: Any, **kwargs: Any) -> Any:
+            check_budget()
+            result = func(value, *args, **kwargs)
+            if result.__class__ is not str or len(result) > STRING_LIMIT:
+                try:
+                    _check_value(result, what)
+                except RenderLimitExceeded as exc:
+                    exc.patterns = where
+                    raise
+            return result
+
+        return plain
 
     @functools.wraps(func)
     def call(value: object, *args: Any, **kwargs: Any) -> Any:

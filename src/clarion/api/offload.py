@@ -18,7 +18,7 @@ from typing import Final, ParamSpec, TypeVar
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-_POOL: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clarion-render")
+_POOL: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarion-render")
 
 
 async def off_loop(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:

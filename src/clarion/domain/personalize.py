@@ -12,6 +12,10 @@ Rules:
 - Keys of custom data are never rendered; string values are, at any depth.
 - An error while rendering (for example `divided_by: 0`) raises RENDER_FAILED for
   that recipient only.
+- Rendering is bounded (see `liquid_limits`): a render over a bound raises
+  RenderLimitError, naming the field and the line and column of the construct. A
+  send whose render ran out of time once fails at once for its other recipients:
+  its template is a bomb, and retrying it for each recipient would only burn time.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from typing import Any, Final, Generic, TypeVar
 
 from liquid import Environment, Mode, Undefined
 from liquid.exceptions import Error as LiquidError
-from liquid.exceptions import LiquidSyntaxError
+from liquid.exceptions import LiquidSyntaxError, ResourceLimitError
 from liquid.template import BoundTemplate
 from pydantic import JsonValue
 
 from clarion.domain.errors import MALFORMED_PARAMETER, RENDER_FAILED, DomainError, join_path
+from clarion.domain.liquid_env import BoundedEnvironment, bound_ranges, locate
+from clarion.domain.liquid_limits import RenderLimitExceeded, render_budget
 from clarion.domain.message import (
     Action,
     Content,
@@ -46,16 +52,8 @@ _MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _OPENER = re.compile(r"\{\{|\{%")
 
 
-class _ClarionLiquid(Environment):
-    # Bounds keep a hostile template from exhausting a worker.
-    loop_iteration_limit = 1_000
-    output_stream_limit = 65_536
-    context_depth_limit = 30
-    local_namespace_limit = 10_000
-
-
 def _environment() -> Environment:
-    env = _ClarionLiquid(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=True)
+    env = BoundedEnvironment(tolerance=Mode.STRICT, undefined=Undefined, strict_filters=True)
     # Partials would read other templates: a content is self-contained.
     for tag in ("include", "render"):
         env.tags.pop(tag, None)
@@ -74,6 +72,27 @@ class TemplateSyntaxError(DomainError):
         )
         self.line = line
         self.column = column
+
+
+class RenderLimitError(DomainError):
+    """A render over a bound (size, loop, output or time), with its 1-based line and column."""
+
+    def __init__(self, message: str, field: str | None, line: int, column: int) -> None:
+        super().__init__(
+            RENDER_FAILED,
+            f"template over a render limit at line {line}, column {column}: {message}",
+            field,
+        )
+        self.line = line
+        self.column = column
+
+
+def limit_error(source: str, exc: ResourceLimitError, field_path: str | None) -> RenderLimitError:
+    """The RenderLimitError for a bound `exc` hit while rendering `source`."""
+    patterns = exc.patterns if isinstance(exc, RenderLimitExceeded) else ()
+    line, column = locate(source, exc.linenum or 1, patterns)
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return RenderLimitError(message, field_path, line, column)
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,9 @@ def compile_template(source: str, field_path: str | None = None) -> BoundTemplat
         raise TemplateSyntaxError(str(exc.message or exc), field_path, line, column) from None
     except LiquidError as exc:
         raise TemplateSyntaxError(str(exc), field_path, 1, 1) from None
+    except RecursionError:
+        raise TemplateSyntaxError("the template nests too deeply", field_path, 1, 1) from None
+    bound_ranges(template)
     unknown = _unknown_filter(template, source)
     if unknown is not None:
         name, line, column = unknown
@@ -161,6 +183,7 @@ class TemplateCache:
 
     def __init__(self) -> None:
         self._templates: dict[str, BoundTemplate] = {}
+        self._timed_out: RenderLimitError | None = None
 
     def __len__(self) -> int:
         return len(self._templates)
@@ -171,17 +194,35 @@ class TemplateCache:
             self._templates[source] = compile_template(source, field_path)
         return source
 
+    def template(self, source: str, field_path: str | None = None) -> BoundTemplate:
+        """The compiled template of `source` (which must contain markup)."""
+        template = self._templates.get(source)
+        if template is None:
+            template = self._templates[source] = compile_template(source, field_path)
+        return template
+
     def render(self, source: str, context: RenderContext, field_path: str | None = None) -> str:
         """Render `source` for one recipient; plain text is returned as is."""
         if not has_template_markup(source):
             return source
-        template = self._templates.get(source)
-        if template is None:
-            template = self._templates[source] = compile_template(source, field_path)
-        try:
-            rendered: str = template.render(**context.variables())
-        except LiquidError as exc:
-            raise DomainError(RENDER_FAILED, f"template failed: {exc}", field_path) from None
+        template = self.template(source, field_path)
+        if self._timed_out is not None:
+            timed_out = self._timed_out
+            raise RenderLimitError(timed_out.message, timed_out.field, 1, 1) from None
+        with render_budget():
+            try:
+                rendered: str = template.render(**context.variables())
+            except ResourceLimitError as exc:
+                error = limit_error(source, exc, field_path)
+                if isinstance(exc, RenderLimitExceeded) and exc.timed_out:
+                    self._timed_out = error
+                raise error from None
+            except LiquidError as exc:
+                raise DomainError(RENDER_FAILED, f"template failed: {exc}", field_path) from None
+            except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+                # Python's own limits, e.g. converting an integer of too many digits.
+                message = f"template failed: {type(exc).__name__}: {exc}"
+                raise DomainError(RENDER_FAILED, message[:500], field_path) from None
         return rendered
 
 
@@ -329,4 +370,5 @@ def render_content(compiled: CompiledContent[_Content], context: RenderContext) 
         """Render one text of the content for this recipient."""
         return compiled.cache.render(source, context, path or None)
 
-    return map_texts(compiled.content, render, compiled.field)
+    with render_budget():
+        return map_texts(compiled.content, render, compiled.field)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from clarion.domain.payloads.build import build_payload
 from clarion.domain.personalize import compile_content, compile_contents
 from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
+from clarion.domain.render_check import check_render_bounds
 from clarion.domain.tags import normalize_language_tag as check_language_tag
 from clarion.pipeline.audience import (
     parse_broadcast,
@@ -117,7 +119,12 @@ def parse_send_command(
     message = parse_message(
         {name: document[name] for name in ("content", "contents", "options") if name in document}
     )
-    check_message(message, "contents" if "contents" in document else "content")
+    params = document.get("params")
+    check_message(
+        message,
+        "contents" if "contents" in document else "content",
+        params if isinstance(params, dict) else None,
+    )
     apps = document.get("apps")
     if apps is not None and allowed_apps is not None:
         for index, app_id in enumerate(apps):
@@ -145,13 +152,15 @@ def parse_send_command(
     )
 
 
-def check_message(message: Message, field: str) -> None:
-    """Refuse at the door what no device could receive: bad templates, oversized payloads."""
+def check_message(message: Message, field: str, params: Mapping[str, Any] | None = None) -> None:
+    """Refuse at the door what no device could receive: bad templates, template bombs,
+    oversized payloads. `params` are the send's own, used by the trial render."""
     contents = message.localized()
     if field == "contents":
-        compile_contents(contents, field)
+        compiled = compile_contents(contents, field)
     else:
-        compile_content(contents[0], field_path=field)
+        compiled = (compile_content(contents[0], field_path=field),)
+    check_render_bounds(compiled, params)
     for index, content in enumerate(contents):
         where = f"{field}[{index}]" if field == "contents" else field
         for platform in _PLATFORMS:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clarion.domain.errors import DomainError
-from clarion.domain.personalize import compile_template
+from clarion.domain.render_check import check_template_bounds
 from clarion.pipeline.throttle import ThrottleRule, parse_throttle
 
 #: An inbox item lives at most a year.
@@ -108,7 +108,7 @@ def parse_sms_fallback(value: Any) -> SmsFallbackSpec | None:
         raise _malformed(
             f"body must be text of 1 to {MAX_SMS_CHARS} characters", "sms_fallback.body"
         )
-    compile_template(body, "sms_fallback.body")
+    check_template_bounds(body, "sms_fallback.body")
     sender = value.get("sender")
     if sender is not None and (
         not isinstance(sender, str) or not 1 <= len(sender) <= MAX_SENDER_CHARS

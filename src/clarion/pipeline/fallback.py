@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.config import Settings
 from clarion.domain.errors import DomainError
-from clarion.domain.personalize import RenderContext, compile_template
+from clarion.domain.personalize import RenderContext, TemplateCache
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.engagement import Engagement
 from clarion.pipeline.inbox import inbox_item, render_for_contact
@@ -108,7 +108,7 @@ def render_sms(body: str, contact: Mapping[str, Any], command: SendCommand, send
         params=command.params,
         current={"now": utcnow().isoformat(), "send_id": send_id} | command.current,
     )
-    return compile_template(body, "sms_fallback.body").render(**context.variables()).strip()
+    return TemplateCache().render(body, context, "sms_fallback.body").strip()
 
 
 async def _unreached_contacts(

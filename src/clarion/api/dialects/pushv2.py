@@ -42,6 +42,7 @@ from fastapi.responses import Response
 from clarion.api.auth import verify_credentials
 from clarion.api.dialects.batch.unavailable import database_unreachable
 from clarion.api.errors import with_retry_after
+from clarion.api.offload import off_loop
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
@@ -323,7 +324,7 @@ async def _push(request: Request, state: AppState) -> Response:
     stored = await authorize(state, request, fields)
     native, user_field = native_document(fields)
     try:
-        command = parse_send_command(native, stored.app_ids)
+        command = await off_loop(parse_send_command, native, stored.app_ids)
     except DomainError as exc:
         raise from_domain(exc, user_field) from None
     accepted = await accept_send(

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from clarion.api.auth import ProjectContext, project_scope
 from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.domain.errors import DomainError
+from clarion.domain.personalize import RenderLimitError
 from clarion.pipeline.commands import SendCommand, parse_send_command
 from clarion.pipeline.media_check import check_media
 from clarion.pipeline.rendering import (
@@ -115,7 +117,11 @@ async def _preview_device(
     public = credentials["public_config"]
     device = device_from_row(row)
     try:
-        rendered = render_for_device(command, compiled, device, public, send_id=None, now=utcnow())
+        rendered = await off_loop(
+            render_for_device, command, compiled, device, public, send_id=None, now=utcnow()
+        )
+    except RenderLimitError:
+        raise  # a template bomb is the request's fault, not this device's
     except DomainError as exc:
         return entry | {"error": {"code": exc.code, "message": exc.message, "field": exc.field}}
     payload = rendered.payload
@@ -144,7 +150,7 @@ async def preview_send(
         async with state.engine.connect() as conn:
             document = await expand_template(conn, context.project_id, document, utcnow())
     try:
-        command = parse_send_command(document, context.principal.app_ids)
+        command = await off_loop(parse_send_command, document, context.principal.app_ids)
     except DomainError as exc:
         raise _recipient_field(exc) from None
     await check_media(
@@ -153,7 +159,7 @@ async def preview_send(
         extra_ca_file=state.settings.extra_ca_file,
         outbound=state.settings.outbound_policy,
     )
-    compiled = compile_command(command)
+    compiled = await off_loop(compile_command, command)
     async with state.engine.connect() as conn:
         targets, _ = await resolve(conn, context.project_id, command.recipients, command.apps)
         if recipient.external_id is not None and not recipient.all_devices:

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from clarion.api.auth import ProjectContext, project_scope
 from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
@@ -117,7 +118,7 @@ async def create_send(
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    command = parse_send_command(expanded, context.principal.app_ids)
+    command = await off_loop(parse_send_command, expanded, context.principal.app_ids)
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",

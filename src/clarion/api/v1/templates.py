@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 from clarion.api.auth import ProjectContext, project_scope
 from clarion.api.checked_route import CheckedRoute
 from clarion.api.errors import ApiError, not_found
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
@@ -95,7 +96,7 @@ async def create_template(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Create a template; a Liquid syntax error is refused with its field, line and column."""
-    fields = _checked_fields(body.model_dump())
+    fields = await off_loop(_checked_fields, body.model_dump())
     async with state.engine.begin() as conn:
         row = await template_store.insert_template(conn, context.project_id, fields)
     return template_out(row)
@@ -162,7 +163,7 @@ async def _update(
     current = {
         name: row[name] for name in ("name", "contents", "options", "status", "start_at", "end_at")
     }
-    fields = _checked_fields(current | changes)
+    fields = await off_loop(_checked_fields, current | changes)
     async with state.engine.begin() as conn:
         await template_store.update_template(conn, row["pk"], fields)
         updated = await template_store.get_template(conn, project_id, template_id)

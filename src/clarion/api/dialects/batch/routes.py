@@ -14,6 +14,7 @@ from clarion.api.dialects.batch.errors import BatchError, error_response, from_d
 from clarion.api.dialects.batch.translate import native_document
 from clarion.api.dialects.batch.unavailable import database_unreachable
 from clarion.api.errors import with_retry_after
+from clarion.api.offload import off_loop
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
@@ -86,7 +87,7 @@ async def _send(app_id: str, request: Request, state: AppState) -> Response:
         raise BatchError("AUTHENTICATION_INVALID", "the app API key is not valid")
     stored = await authorize(state, request, app_id)
     native = native_document(parse_body(await request.body()), app_id)
-    command = parse_send_command(native, stored.app_ids)
+    command = await off_loop(parse_send_command, native, stored.app_ids)
     field = "contents" if "contents" in native else "content"
     await check_media(
         command.message,

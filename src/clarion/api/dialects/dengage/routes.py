@@ -20,6 +20,7 @@ from clarion.api.dialects.dengage.errors import (
 from clarion.api.dialects.dengage.instant import InstantPush, instant_field
 from clarion.api.dialects.dengage.transactional import TransactionalPush, build_command
 from clarion.api.errors import with_retry_after
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError, domain_error_from_validation
 from clarion.domain.safe_input import UnsafeInput, loads_checked
@@ -115,7 +116,9 @@ async def send_transactional_push(request: Request) -> Response:
                     )
                 except DomainError as exc:
                     raise from_domain(exc, "fallbackChannel.templateId") from None
-        command = build_command(push, template, caller.app_ids, utcnow(), sms_template)
+        command = await off_loop(
+            build_command, push, template, caller.app_ids, utcnow(), sms_template
+        )
         try:
             accepted = await accept_send(
                 state.engine,
@@ -163,7 +166,7 @@ async def send_instant_push(request: Request) -> Response:
         native = push.broadcast_document(contents, utcnow())
         tracking_id = push.tracking_id()
         try:
-            command = parse_send_command(native, caller.app_ids)
+            command = await off_loop(parse_send_command, native, caller.app_ids)
             accepted = await accept_broadcast(
                 state.engine,
                 state.queue,

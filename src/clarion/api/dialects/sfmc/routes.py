@@ -35,6 +35,7 @@ from clarion.api.dialects.sfmc.sending import (
     tag_audience,
 )
 from clarion.api.errors import with_retry_after
+from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.domain.errors import DomainError
 from clarion.domain.safe_input import UnsafeInput, loads_checked
@@ -194,7 +195,7 @@ async def _sendable(
 async def _accept(
     state: AppState, caller: Caller, message_id: str, native: dict[str, Any], raw: Any
 ) -> Response:
-    command = build_command(native, caller.app_ids)
+    command = await off_loop(build_command, native, caller.app_ids)
     accepted = await accept_send(
         state.engine,
         state.queue,
@@ -255,7 +256,7 @@ async def _broadcast(
         **audience,
     }
     try:
-        command = parse_send_command(native, caller.app_ids)
+        command = await off_loop(parse_send_command, native, caller.app_ids)
         accepted = await accept_broadcast(
             state.engine,
             state.queue,

@@ -19,7 +19,7 @@ async def run_worker(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = create_engine(settings.effective_database_url)
     await upgrade(engine)
-    queue = SqlJobQueue(engine)
+    queue = SqlJobQueue(engine, max_attempts=settings.job_max_attempts)
     secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
     runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets)
     stop = asyncio.Event()

@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if migrate:
             await upgrade(engine)
         secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
-        queue = SqlJobQueue(engine)
+        queue = SqlJobQueue(engine, max_attempts=settings.job_max_attempts)
         app.state.clarion = AppState(
             settings=settings,
             engine=engine,

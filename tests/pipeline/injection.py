@@ -17,6 +17,7 @@ import pytest
 
 from clarion.pipeline import dispatcher
 from clarion.pipeline.clients import ProviderClients
+from clarion.pipeline.rendering import render_for_device
 from clarion.providers.apns import ApnsClient
 from clarion.providers.fcm import FcmClient
 from clarion.providers.webpush import WebPushClient
@@ -90,7 +91,7 @@ class Injector:
 def install(monkeypatch: pytest.MonkeyPatch, env: DeliveryEnv) -> Injector:
     """Wrap the renderer, the provider clients and the client factory with an Injector."""
     injector = Injector(env)
-    render = dispatcher.render_for_device
+    render = render_for_device
 
     def faulty_render(command: Any, compiled: Any, device: Any, *args: Any, **kwargs: Any) -> Any:
         if device.installation_id in injector.render:

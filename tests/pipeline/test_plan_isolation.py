@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.recipients import Recipients
-from clarion.pipeline import planner, unplannable
+from clarion.pipeline import planner, targeting, unplannable
 from tests.delivery_env import DeliveryEnv, delivery_env
 from tests.pipeline.injection import InjectedFault, received
 
@@ -24,7 +24,7 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[DeliveryEnv]:
 
 def poison(monkeypatch: pytest.MonkeyPatch, bad: set[str]) -> None:
     """Make resolving any recipient list holding a `bad` external id raise."""
-    resolve = planner.resolve
+    resolve = targeting.resolve
 
     async def failing_resolve(
         conn: AsyncConnection,

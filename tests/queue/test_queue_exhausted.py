@@ -105,7 +105,7 @@ async def test_a_failing_hook_leaves_the_job_to_be_ended_again(
     )
 
     async def failed() -> bool:
-        return (await rows(engine))[job_id]["status"] == "failed"
+        return bool((await rows(engine))[job_id]["status"] == "failed")
 
     await run_until(worker, failed)
     # The first hook failed: the job stayed leased, came back when its lease ran out,
@@ -138,7 +138,7 @@ async def test_a_worker_that_lost_the_lease_does_not_end_the_job(
     runner = asyncio.create_task(first.run())
 
     async def leased() -> bool:
-        return (await rows(engine))[job_id]["lease_owner"] == "first"
+        return bool((await rows(engine))[job_id]["lease_owner"] == "first")
 
     await poll_until(leased, 10)
     # Another worker takes the job over, as after an expired lease, while the first runs it.

@@ -6,13 +6,16 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clarion.pipeline import dispatcher
+from clarion.pipeline.outcomes import DeviceResult
 from tests.delivery_env import DeliveryEnv, delivery_env
-from tests.pipeline.injection import POINTS, Injector, install, received
+from tests.pipeline.injection import POINTS, InjectedFault, Injector, install, received
 
 PLATFORMS = ("ios", "android", "web")
 PROVIDER = {"ios": "apns", "android": "fcm", "web": "webpush"}
@@ -90,6 +93,37 @@ async def test_a_provider_whose_client_cannot_be_built_fails_only_its_devices(
     )
     assert done["counts"]["sent"] == 1 and done["counts"]["errors"] == 1, done
     assert received(env, "ios", ios) == 0 and received(env, "android", android) == 1
+
+
+async def test_an_outcome_that_cannot_be_written_costs_only_its_device(
+    injected: Injector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = injected.env
+    tokens = {name: await env.android(name) for name in ("one", "two", "three")}
+    record = dispatcher.record_outcomes
+    refused: set[int] = set()
+
+    async def picky_record(conn: Any, *, results: list[DeviceResult], **kwargs: Any) -> None:
+        # The database refuses the batch as a whole, then the second device's outcome.
+        if len(results) > 1:
+            refused.add(sorted(r.delivery_id for r in results)[1])
+            raise InjectedFault("value too long for the column")
+        if results[0].delivery_id in refused and results[0].outcome == "sent":
+            raise InjectedFault("value too long for the column")
+        await record(conn, results=results, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "record_outcomes", picky_record)
+    send_id = await env.send(
+        {"recipients": {"installation_ids": list(tokens)}, "content": {"body": "x"}}
+    )
+    done = await env.wait_done(send_id, seconds=30)
+
+    assert done["status"] == "done" and done["counts"]["sent"] == 2, done
+    trail = {d["installation_id"]: d for d in await env.deliveries(send_id)}
+    assert trail["two"]["outcome"] == "error"
+    assert trail["two"]["provider_reason"] == "InjectedFault: value too long for the column"
+    # Nobody is sent twice: the job did not fail, so it was not retried.
+    assert all(received(env, "android", token) == 1 for token in tokens.values())
 
 
 @settings(

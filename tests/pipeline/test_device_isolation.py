@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clarion.pipeline import dispatcher
-from clarion.pipeline.outcomes import DeviceResult
+from clarion.pipeline.outcomes import DeviceResult, record_outcomes
 from tests.delivery_env import DeliveryEnv, delivery_env
 from tests.pipeline.injection import POINTS, InjectedFault, Injector, install, received
 
@@ -100,7 +100,7 @@ async def test_an_outcome_that_cannot_be_written_costs_only_its_device(
 ) -> None:
     env = injected.env
     tokens = {name: await env.android(name) for name in ("one", "two", "three")}
-    record = dispatcher.record_outcomes
+    record = record_outcomes
     refused: set[int] = set()
 
     async def picky_record(conn: Any, *, results: list[DeviceResult], **kwargs: Any) -> None:

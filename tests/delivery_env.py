@@ -74,13 +74,13 @@ class DeliveryEnv:
         return send_id
 
     async def wait_done(self, send_id: str, seconds: float = 120) -> dict[str, Any]:
-        """Poll a send until it is done or cancelled."""
+        """Poll a send until it is done, failed or cancelled."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while True:
             response = await self.http.get(f"/v1/sends/{send_id}", headers=self.headers)
             body: dict[str, Any] = response.json()
-            if body["status"] in ("done", "cancelled"):
+            if body["status"] in ("done", "failed", "cancelled"):
                 return body
             assert loop.time() < deadline, body
             await asyncio.sleep(0.05)
@@ -140,8 +140,10 @@ async def configure_app(http: httpx.AsyncClient, emulators: EmulatorSuite) -> tu
 
 
 @asynccontextmanager
-async def delivery_env(database_url: str, tmp_path: Path) -> AsyncIterator[DeliveryEnv]:
-    """Start emulators and Clarion, configure an app, and yield the harness."""
+async def delivery_env(
+    database_url: str, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[DeliveryEnv]:
+    """Start emulators and Clarion (`overrides` are extra Settings), configure an app, yield."""
     async with EmulatorSuite(tmp_path / "emulators") as emulators:
         settings = Settings(
             database_url=database_url,
@@ -151,6 +153,7 @@ async def delivery_env(database_url: str, tmp_path: Path) -> AsyncIterator[Deliv
             extra_ca_file=emulators.ca_file,
             sms_url=emulators.sms.url,
             outbound_allowlist=LOCAL_ALLOWLIST,
+            **overrides,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clarion.providers.outbound import OutboundPolicy, policy_from
@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = 16
     # How long a worker holds a job without renewing: also how soon a dead worker's jobs return.
     lease_seconds: float = 30.0
+    # Runs of a planning or delivery job before it is given up and its send ended with an error.
+    job_max_attempts: int = Field(8, ge=1)
+    # A send still open this long after it started is reported stuck (log and metric)...
+    stuck_send_seconds: float = Field(3600.0, gt=0)
+    # ...by a sweep that runs this often in every worker process.
+    sweep_seconds: float = Field(60.0, gt=0)
     # Requests per API key (limits syntax, e.g. "100/second"; empty turns it off).
     rate_limit: str = "1000/second"
     # Failed authentications allowed per client address and per key id (empty turns it off).

@@ -20,7 +20,7 @@ async def run_worker(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = create_engine(settings.effective_database_url)
     await upgrade(engine)
-    queue = SqlJobQueue(engine)
+    queue = SqlJobQueue(engine, max_attempts=settings.job_max_attempts)
     secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
     # Logged at ERROR at start; the deliveries of such an app then fail with the reason.
     secret_health = SecretHealth(engine, secrets)

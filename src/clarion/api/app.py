@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         secrets = SecretBox(load_or_create_secret(settings.secret_key, settings.var_dir))
         secret_health = SecretHealth(engine, secrets)
         await secret_health.start()
-        queue = SqlJobQueue(engine)
+        queue = SqlJobQueue(engine, max_attempts=settings.job_max_attempts)
         app.state.clarion = AppState(
             settings=settings,
             engine=engine,

@@ -1,4 +1,9 @@
-"""Delivering a batch of a send's devices: content, payload, provider call, recorded outcome."""
+"""Delivering a batch of a send's devices: content, payload, provider call, recorded outcome.
+
+One device's failure is its own: whatever goes wrong while rendering, building or
+sending for a device becomes that device's `error` outcome, so the rest of its batch
+is recorded and never sent again.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ import json
 import logging
 import random
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.domain.errors import DomainError
@@ -19,12 +25,11 @@ from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
 from clarion.pipeline import pacing
-from clarion.pipeline.caps import capped_contacts, hits_for
+from clarion.pipeline.caps import capped_contacts
 from clarion.pipeline.clients import MissingCredentials, ProviderClients
 from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.fallback import FINISH_PHASE, Finisher, complete_send
-from clarion.pipeline.inbox import inbox_item
-from clarion.pipeline.jobs import deliver_job
+from clarion.pipeline.fallback import FINISH_PHASE, Finisher
+from clarion.pipeline.outcomes import REASON_CHARS, DeviceResult, apply_answer, record_outcomes
 from clarion.pipeline.rendering import (
     compile_command,
     device_from_row,
@@ -35,21 +40,17 @@ from clarion.pipeline.rendering import (
 from clarion.providers.apns import ApnsClient
 from clarion.providers.backoff import backoff_delay
 from clarion.providers.fcm import FcmClient
-from clarion.providers.result import DeliveryResult, Outcome
+from clarion.providers.result import DeliveryResult
 from clarion.providers.webpush import WebPushClient
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
-from clarion.store import caps as cap_store
-from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries
 from clarion.store.tables import installations
+from clarion.store.text import describe
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
-
-#: Provider attempts per device before its outcome is recorded as an error.
-MAX_DELIVERY_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -61,21 +62,6 @@ class _Prepared:
     @property
     def message(self) -> Message:
         return self.command.message
-
-
-@dataclass
-class _Result:
-    delivery_id: int
-    outcome: str
-    attempts: int
-    status: int | None = None
-    reason: str | None = None
-    message_id: str | None = None
-    language: str | None = None
-    retry_after: float | None = None
-    invalidate_pk: int | None = None
-    first_attempt: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -100,7 +86,7 @@ class Dispatcher:
         """Deliver the still-pending devices of the batch and record every outcome."""
         send_id = str(job.payload["send_id"])
         if job.payload.get("phase") == FINISH_PHASE:
-            return await self.finisher.run(send_id, job.attempts)
+            return await self.finisher.run(send_id, job.attempts, job.max_attempts)
         ids = [int(i) for i in job.payload["delivery_ids"]]
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)
@@ -110,7 +96,7 @@ class Dispatcher:
             pending = await _still_pending(conn, ids)
         # A device deleted since planning has no row to join: close its delivery.
         gone = [
-            _Result(i, "not_found", 0, reason="InstallationDeleted")
+            DeviceResult(i, "not_found", 0, reason="InstallationDeleted")
             for i in sorted(pending - {r.id for r in rows})
         ]
         if not rows and not gone:
@@ -122,13 +108,63 @@ class Dispatcher:
         rows, capped = await self._apply_caps(send, prepared, rows)
         if not rows and not gone and not capped:
             return HandlerResult.done()
+        logged: set[type[BaseException]] = set()
         results = [
-            *await asyncio.gather(*(self._deliver(prepared, row) for row in rows)),
+            *await asyncio.gather(*(self._deliver(prepared, row, logged) for row in rows)),
             *gone,
             *capped,
         ]
-        await self.queue.writer.write(lambda conn: self._record(conn, send, prepared, results))
+        await self._save(send, prepared.command, results)
         return HandlerResult.done()
+
+    async def _save(
+        self, send: dict[str, Any], command: SendCommand, results: list[DeviceResult]
+    ) -> None:
+        """Record the batch in one write; if that fails, each device on its own.
+
+        Devices whose outcome is not recorded are sent again when the job is retried,
+        so a value one device brought (that its column refused) must not cost the
+        others their outcomes.
+        """
+        try:
+            await self._write(send, command, results)
+            return
+        except Exception as exc:
+            if len(results) == 1:
+                raise
+            log.warning(
+                "recording %d outcomes of send %s failed (%s); recording them one by one",
+                len(results),
+                send["id"],
+                describe(exc),
+            )
+        for result in results:
+            try:
+                await self._write(send, command, [result])
+            except Exception as exc:
+                log.exception("recording the outcome of delivery %s failed", result.delivery_id)
+                failed = DeviceResult(
+                    result.delivery_id,
+                    "error",
+                    result.attempts,
+                    reason=describe(exc, REASON_CHARS),
+                    first_attempt=result.first_attempt,
+                )
+                await self._write(send, command, [failed])
+
+    async def _write(
+        self, send: dict[str, Any], command: SendCommand, results: list[DeviceResult]
+    ) -> None:
+        await self.queue.writer.write(
+            partial(
+                record_outcomes,
+                queue=self.queue,
+                send=send,
+                command=command,
+                results=results,
+                retry_at=self._retry_at,
+            )
+        )
 
     def _prepare(self, send_id: str, document: dict[str, Any]) -> _Prepared:
         # Parsing and compiling templates once per send, not once per device.
@@ -145,7 +181,7 @@ class Dispatcher:
 
     async def _apply_caps(
         self, send: dict[str, Any], prepared: _Prepared, rows: list[Any]
-    ) -> tuple[list[Any], list[_Result]]:
+    ) -> tuple[list[Any], list[DeviceResult]]:
         """Split off the devices of contacts over a frequency cap of the send's labels."""
         labels = prepared.message.options.labels
         if not labels or not rows:
@@ -163,15 +199,46 @@ class Dispatcher:
             return rows, []
         kept = [row for row in rows if row.contact_pk not in capped]
         results = [
-            _Result(row.id, "capped", int(row.attempts), reason=f"Cap:{capped[row.contact_pk]}")
+            DeviceResult(
+                row.id, "capped", int(row.attempts), reason=f"Cap:{capped[row.contact_pk]}"
+            )
             for row in rows
             if row.contact_pk in capped
         ]
         return kept, results
 
-    async def _deliver(self, prepared: _Prepared, row: Any) -> _Result:
+    async def _deliver(
+        self, prepared: _Prepared, row: Any, logged: set[type[BaseException]]
+    ) -> DeviceResult:
+        """One device's attempt; an unexpected exception becomes its `error` outcome."""
+        try:
+            return await self._attempt(prepared, row)
+        except Exception as exc:
+            reason = describe(exc, REASON_CHARS)
+            # One traceback per kind of failure and batch: a bug hitting every device of a
+            # batch logs its trace once, then a line per device.
+            first = type(exc) not in logged
+            logged.add(type(exc))
+            log.error(
+                "delivery %s of send %s failed: %s",
+                row.id,
+                prepared.send_id,
+                reason,
+                exc_info=first,
+            )
+            return DeviceResult(
+                row.id,
+                "error",
+                int(row.attempts) + 1,
+                reason=reason,
+                first_attempt=row.first_attempt_at is None,
+            )
+
+    async def _attempt(self, prepared: _Prepared, row: Any) -> DeviceResult:
         attempts = int(row.attempts) + 1
-        result = _Result(row.id, "pending", attempts, first_attempt=row.first_attempt_at is None)
+        result = DeviceResult(
+            row.id, "pending", attempts, first_attempt=row.first_attempt_at is None
+        )
         result.extra["contact_pk"] = row.contact_pk
         provider = provider_of(row.platform)
         if provider is None:
@@ -206,7 +273,7 @@ class Dispatcher:
             result.outcome, result.reason = "error", exc.code
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
-        return _apply(result, delivery, row)
+        return apply_answer(result, delivery, row)
 
     async def _call(self, client: Any, payload: BuiltPayload, row: Any) -> DeliveryResult:
         if isinstance(client, ApnsClient):
@@ -223,138 +290,12 @@ class Dispatcher:
             payload.headers.get("Topic"),
         )
 
-    async def _record(
-        self,
-        conn: AsyncConnection,
-        send: dict[str, Any],
-        prepared: _Prepared,
-        results: list[_Result],
-    ) -> None:
-        send_id = str(send["id"])
-        now = utcnow()
-        retry: list[_Result] = []
-        params = []
-        for result in results:
-            final = result.outcome != "pending"
-            if not final:
-                retry.append(result)
-            params.append(
-                {
-                    "b_id": result.delivery_id,
-                    "b_outcome": result.outcome,
-                    "b_status": result.status,
-                    "b_reason": _clip(result.reason, 128),
-                    "b_message_id": result.message_id,
-                    "b_language": result.language,
-                    "b_attempts": result.attempts,
-                    "b_last": now,
-                    "b_completed": now if final else None,
-                }
-            )
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == send_store.PENDING)
-            .values(
-                outcome=bindparam("b_outcome"),
-                provider_status=bindparam("b_status"),
-                provider_reason=bindparam("b_reason"),
-                provider_message_id=bindparam("b_message_id"),
-                language=bindparam("b_language"),
-                attempts=bindparam("b_attempts"),
-                last_attempt_at=bindparam("b_last"),
-                completed_at=bindparam("b_completed"),
-            ),
-            params,
-        )
-        firsts = [{"b_id": r.delivery_id, "b_first": now} for r in results if r.first_attempt]
-        if firsts:
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"))
-                .values(first_attempt_at=bindparam("b_first")),
-                firsts,
-            )
-        invalid = [
-            {"b_pk": r.invalidate_pk, "b_reason": _clip(r.reason, 64), "b_at": now}
-            for r in results
-            if r.invalidate_pk
-        ]
-        if invalid:
-            await conn.execute(
-                update(installations)
-                .where(installations.c.pk == bindparam("b_pk"))
-                .values(invalidated_at=bindparam("b_at"), invalid_reason=bindparam("b_reason")),
-                invalid,
-            )
-        await _record_engagement(conn, send, prepared, results, now)
-        if retry:
-            await self.queue.enqueue(
-                conn,
-                [deliver_job(send_id, [r.delivery_id for r in retry], self._retry_at(now, retry))],
-            )
-        elif not await send_store.has_pending(conn, send_id):
-            await complete_send(conn, self.queue, send_id, prepared.command.engagement)
-
-    def _retry_at(self, now: datetime, retry: list[_Result]) -> datetime:
+    def _retry_at(self, now: datetime, retry: list[DeviceResult]) -> datetime:
+        """When the devices to retry are due: backoff with jitter, never before Retry-After."""
         attempts = max(r.attempts for r in retry)
         hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
         delay = backoff_delay(attempts, retry_after=hinted, random_fraction=self._rng.random)
         return now + timedelta(seconds=delay)
-
-
-async def _record_engagement(
-    conn: AsyncConnection,
-    send: dict[str, Any],
-    prepared: _Prepared,
-    results: list[_Result],
-    now: datetime,
-) -> None:
-    """Inbox items (one per contact) and frequency cap records of what was delivered."""
-    # A rendered message goes to the inbox whatever its push outcome: the inbox is
-    # the copy that remains when the push is lost.
-    rendered = [r for r in results if r.extra.get("contact_pk") and "content" in r.extra]
-    inbox = prepared.command.engagement.inbox
-    if inbox is not None:
-        items = {
-            r.extra["contact_pk"]: inbox_item(
-                send["project_id"],
-                r.extra["contact_pk"],
-                send["id"],
-                r.extra["content"],
-                inbox,
-                now,
-            )
-            for r in rendered
-        }
-        await inbox_store.store_items(conn, list(items.values()))
-    labels = prepared.message.options.labels
-    sent = [
-        r.extra["contact_pk"] for r in results if r.outcome == "sent" and r.extra.get("contact_pk")
-    ]
-    if labels and sent:
-        await cap_store.record_hits(conn, hits_for(send["id"], labels, sent, now))
-
-
-def _clip(reason: str | None, size: int) -> str | None:
-    # Provider reasons are free text (web push services answer with prose): they must fit
-    # their column, or the outcome could never be recorded.
-    return reason[:size] if reason is not None else None
-
-
-def _apply(result: _Result, delivery: DeliveryResult, row: Any) -> _Result:
-    result.status = delivery.status
-    result.reason = delivery.reason
-    result.message_id = delivery.provider_message_id
-    if delivery.outcome is Outcome.SENT:
-        result.outcome = "sent"
-    elif delivery.outcome is Outcome.INVALID_TOKEN:
-        result.outcome = "undeliverable"
-        result.invalidate_pk = int(row.installation_pk)
-    elif delivery.outcome is Outcome.FAILED or result.attempts >= MAX_DELIVERY_ATTEMPTS:
-        result.outcome = "error"
-    else:
-        result.retry_after = delivery.retry_after
-    return result
 
 
 async def _still_pending(conn: AsyncConnection, ids: list[int]) -> set[int]:

@@ -39,6 +39,7 @@ from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries
 from clarion.store.tables import contacts, installations
+from clarion.store.text import describe, storable
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -184,16 +185,20 @@ class Finisher:
         if self.sms is not None:
             await self.sms.close()
 
-    async def run(self, send_id: str, attempt: int = 1) -> HandlerResult:
+    async def run(
+        self, send_id: str, attempt: int = 1, max_attempts: int = SMS_MAX_ATTEMPTS
+    ) -> HandlerResult:
         """Store inbox items of contacts without devices, text unreached contacts, mark done.
 
         Each SMS is recorded as soon as the gateway answers, so a rerun texts only the
         contacts still missing. A transient gateway error (429, 5xx, network) asks for a
-        rerun later, up to SMS_MAX_ATTEMPTS runs; after that it is recorded `sms_failed`.
+        rerun later, up to SMS_MAX_ATTEMPTS runs (or the job's own limit, if lower); after
+        that it is recorded `sms_failed`. Anything else going wrong for one contact is
+        recorded `sms_failed` for that contact alone.
         """
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)
-            if send is None or send["status"] in ("done", "cancelled"):
+            if send is None or send["status"] in send_store.FINAL_STATUSES:
                 return HandlerResult.done()
             command = SendCommand.from_document(send["request"])
             deviceless, failed, texted = await _unreached_contacts(
@@ -203,13 +208,18 @@ class Finisher:
         items = self._inbox_items(send["project_id"], send_id, command, deviceless, utcnow())
         if items:
             await self.queue.writer.write(lambda conn: inbox_store.store_items(conn, items))
-        final = attempt >= SMS_MAX_ATTEMPTS
+        final = attempt >= min(SMS_MAX_ATTEMPTS, max_attempts)
         wait: float | None = None
         if command.engagement.sms_fallback is not None:
             for contact in [*deviceless.values(), *failed_contacts.values()]:
                 if contact["external_id"] in texted:
                     continue
-                row, retry_after = await self._text(send_id, command, contact, final)
+                try:
+                    row, retry_after = await self._text(send_id, command, contact, final)
+                except Exception as exc:
+                    log.exception("SMS fallback to contact %s of send %s", contact["pk"], send_id)
+                    row, retry_after = _sms_row(send_id, contact), 0.0
+                    row |= {"outcome": SMS_FAILED, "provider_reason": describe(exc, 128)}
                 if row is None:
                     wait = max(wait or 0.0, retry_after)
                     continue
@@ -242,6 +252,9 @@ class Finisher:
             except DomainError as exc:
                 log.warning("inbox item of contact %s: %s", pk, exc.message)
                 continue
+            except Exception:
+                log.exception("inbox item of contact %s of send %s", pk, send_id)
+                continue
             items.append(inbox_item(project_id, pk, send_id, content, spec, now))
         return items
 
@@ -252,26 +265,7 @@ class Finisher:
         spec = command.engagement.sms_fallback
         assert spec is not None
         now = utcnow()
-        row: dict[str, Any] = {
-            "send_id": send_id,
-            "installation_pk": None,
-            "app_id": None,
-            "installation_id": None,
-            "platform": "sms",
-            "recipient_kind": "external_id",
-            "recipient": contact["external_id"],
-            "token": contact["phone"],
-            "language": None,
-            "outcome": SMS_NO_PHONE,
-            "provider_status": None,
-            "provider_reason": None,
-            "provider_message_id": None,
-            "attempts": 0,
-            "created_at": now,
-            "first_attempt_at": None,
-            "last_attempt_at": None,
-            "completed_at": now,
-        }
+        row = _sms_row(send_id, contact)
         if not contact["phone"]:
             return row, 0.0
         if self.sms is None:
@@ -290,13 +284,38 @@ class Finisher:
         row |= {
             "outcome": SMS_SENT if result.outcome is Outcome.SENT else SMS_FAILED,
             "provider_status": result.status,
-            "provider_reason": (result.reason or "")[:128] or None,
+            "provider_reason": storable(result.reason or "", 128) or None,
             "provider_message_id": result.provider_message_id,
             "attempts": 1,
             "first_attempt_at": now,
             "last_attempt_at": utcnow(),
         }
         return row, 0.0
+
+
+def _sms_row(send_id: str, contact: Mapping[str, Any]) -> dict[str, Any]:
+    """The trail row of one contact's SMS, as if it had no phone (the caller fills the rest)."""
+    now = utcnow()
+    return {
+        "send_id": send_id,
+        "installation_pk": None,
+        "app_id": None,
+        "installation_id": None,
+        "platform": "sms",
+        "recipient_kind": "external_id",
+        "recipient": contact["external_id"],
+        "token": contact["phone"],
+        "language": None,
+        "outcome": SMS_NO_PHONE,
+        "provider_status": None,
+        "provider_reason": None,
+        "provider_message_id": None,
+        "attempts": 0,
+        "created_at": now,
+        "first_attempt_at": None,
+        "last_attempt_at": None,
+        "completed_at": now,
+    }
 
 
 async def _insert_row(conn: AsyncConnection, row: dict[str, Any]) -> None:

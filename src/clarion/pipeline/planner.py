@@ -29,10 +29,12 @@ from clarion.pipeline.fallback import complete_send, finish_job
 from clarion.pipeline.jobs import DELIVERY_BATCH, deliver_job
 from clarion.pipeline.scheduler import SKIPPED, LocalTimes
 from clarion.pipeline.targeting import resolve
+from clarion.pipeline.unplannable import Item, items_of, recipients_of, unplannable
 from clarion.queue.models import HandlerResult, Job, NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries, sends
+from clarion.store.text import describe, storable
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -167,14 +169,39 @@ class Planner:
                     await complete_send(conn, self.queue, send_id, engagement)
 
     async def _plan_transactional(self, send_id: str) -> None:
+        """Plan every recipient; one that cannot be planned becomes an `error` row of its own."""
+        try:
+            await self._plan_recipients(send_id, {})
+        except Exception as exc:
+            async with self.engine.connect() as conn:
+                send = await send_store.get_send(conn, send_id)
+            if send is None:
+                raise
+            command = SendCommand.from_document(send["request"])
+            failed = await unplannable(
+                self.engine, send["project_id"], command.recipients, command.apps
+            )
+            if not failed:
+                raise
+            log.warning(
+                "send %s: %d recipients cannot be planned (%s); planning the others",
+                send_id,
+                len(failed),
+                describe(exc),
+            )
+            await self._plan_recipients(send_id, failed)
+
+    async def _plan_recipients(self, send_id: str, failed: dict[Item, str]) -> None:
         async with self.engine.begin() as conn:
             send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] not in PLANNABLE:
                 return
             command = SendCommand.from_document(send["request"])
-            targets, unmatched = await resolve(
-                conn, send["project_id"], command.recipients, command.apps
-            )
+            recipients = command.recipients
+            if failed:
+                kept = [item for item in items_of(recipients) if item not in failed]
+                recipients = recipients_of(kept, recipients.all_devices)
+            targets, unmatched = await resolve(conn, send["project_id"], recipients, command.apps)
             now = utcnow()
             rows = [
                 {
@@ -212,6 +239,10 @@ class Planner:
                 }
                 for u in unmatched
             ]
+            rows += [
+                _unplannable_row(send_id, kind, value, reason, now)
+                for (kind, value), reason in failed.items()
+            ]
             pending_ids: list[int] = []
             if rows:
                 result = await conn.execute(
@@ -228,6 +259,27 @@ class Planner:
             if not pending_ids and needs_finish:
                 await self.queue.enqueue(conn, [finish_job(send_id)])
         log.info("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
+
+
+def _unplannable_row(
+    send_id: str, kind: str, value: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """The trail row of a recipient that could not be planned (its value made storable)."""
+    return {
+        "send_id": send_id,
+        "installation_pk": None,
+        "app_id": None,
+        "installation_id": None,
+        "platform": None,
+        "recipient_kind": kind,
+        "recipient": storable(value),
+        "token": None,
+        "outcome": "error",
+        "provider_reason": reason,
+        "attempts": 0,
+        "created_at": now,
+        "completed_at": now,
+    }
 
 
 async def _claim_page(

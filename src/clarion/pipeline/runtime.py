@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.config import Settings
 from clarion.pipeline.clients import ProviderClients
 from clarion.pipeline.dispatcher import Dispatcher
+from clarion.pipeline.endings import SendEndings
 from clarion.pipeline.fallback import sms_gateway_from
 from clarion.pipeline.jobs import DELIVER, PLAN_SEND
 from clarion.pipeline.planner import Planner
+from clarion.pipeline.sweep import StuckSendSweep
 from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker
@@ -35,26 +37,38 @@ class DeliveryRuntime:
         lease_seconds: float = 30.0,
         outbound: OutboundPolicy = STRICT,
         secret_health: SecretHealth | None = None,
+        sweep: StuckSendSweep | None = None,
     ) -> None:
         self.clients = ProviderClients(
             engine, secrets, extra_ca_file, outbound=outbound, health=secret_health
         )
         self.planner = Planner(engine, queue)
         self.dispatcher = Dispatcher(engine, queue, self.clients)
+        endings = SendEndings(queue)
         self.worker = Worker(
             queue,
             {PLAN_SEND: self.planner.handle, DELIVER: self.dispatcher.handle},
+            on_exhausted={
+                PLAN_SEND: endings.planning_given_up,
+                DELIVER: endings.delivery_given_up,
+            },
             concurrency=concurrency,
             lease_seconds=lease_seconds,
         )
+        self.sweep = sweep
         self._task: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the worker loop in the background."""
+        """Start the worker loop (and the stuck-send sweep) in the background."""
         self._task = asyncio.create_task(self.worker.run(), name="clarion-worker")
+        if self.sweep is not None:
+            self._sweeping = asyncio.create_task(self.sweep.run(), name="clarion-sweep")
 
     async def run(self) -> None:
         """Run the worker loop in the foreground."""
+        if self.sweep is not None and self._sweeping is None:
+            self._sweeping = asyncio.create_task(self.sweep.run(), name="clarion-sweep")
         await self.worker.run()
 
     @classmethod
@@ -76,12 +90,19 @@ class DeliveryRuntime:
             lease_seconds=settings.lease_seconds,
             outbound=settings.outbound_policy,
             secret_health=secret_health,
+            sweep=StuckSendSweep(
+                engine, interval=settings.sweep_seconds, stuck_after=settings.stuck_send_seconds
+            ),
         )
         runtime.dispatcher.finisher.sms = sms_gateway_from(settings)
         return runtime
 
     async def stop(self) -> None:
         """Finish or hand back in-flight jobs, then close the provider and SMS clients."""
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
         await self.worker.stop()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,6 +10,11 @@ JOB_OUTCOMES = Counter(
     "Outcomes recorded by workers; `lost` means another worker had taken the job over",
     ["kind", "outcome"],
 )
+JOBS_EXHAUSTED = Counter(
+    "clarion_jobs_exhausted_total",
+    "Jobs given up (attempts exhausted or failed for good); their sends end with an error",
+    ["kind"],
+)
 JOB_SECONDS = Histogram("clarion_job_handler_seconds", "Time a handler took for a job", ["kind"])
 GROUP_COMMIT_REQUESTS = Histogram(
     "clarion_queue_group_commit_requests",

@@ -12,20 +12,20 @@ DEFAULT_LEASE_SECONDS = 30.0
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A job to enqueue; `run_at` None means due now."""
+    """A job to enqueue; `run_at` None means due now, `max_attempts` None the queue's default."""
 
     kind: str
     payload: dict[str, Any]
     send_id: str | None = None
     priority: int = 0
     run_at: datetime | None = None
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_attempts: int | None = None
 
     def __post_init__(self) -> None:
         """Reject jobs that could never run."""
         if not self.kind:
             raise ValueError("a job needs a kind")
-        if self.max_attempts < 1:
+        if self.max_attempts is not None and self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.run_at is not None and self.run_at.tzinfo is None:
             raise ValueError("run_at must be timezone-aware")

@@ -11,7 +11,13 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.queue.group_commit import GroupCommitWriter
-from clarion.queue.models import DEFAULT_LEASE_SECONDS, Job, NewJob, Settlement
+from clarion.queue.models import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    Job,
+    NewJob,
+    Settlement,
+)
 from clarion.queue.schema import DONE, FAILED, QUEUED, STATUSES, jobs
 from clarion.queue.statements import (
     cancel_statement,
@@ -36,9 +42,18 @@ class SqlJobQueue:
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, sqlite_poll_seconds: float = 0.25, max_group: int = 5000
+        self,
+        engine: AsyncEngine,
+        *,
+        sqlite_poll_seconds: float = 0.25,
+        max_group: int = 5000,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self._engine = engine
+        # Runs of a job that names no limit of its own before it is given up.
+        self.max_attempts = max_attempts
         self._sqlite = engine.dialect.name == "sqlite"
         self._sqlite_poll_seconds = sqlite_poll_seconds
         self._work_event = asyncio.Event()
@@ -68,7 +83,7 @@ class SqlJobQueue:
                 "priority": job.priority,
                 "run_at": job.run_at or now,
                 "attempts": 0,
-                "max_attempts": job.max_attempts,
+                "max_attempts": job.max_attempts or self.max_attempts,
                 "created_at": now,
                 "updated_at": now,
             }

@@ -16,14 +16,22 @@ from datetime import timedelta
 from typing import Any
 
 from clarion.queue.backoff import Backoff
-from clarion.queue.metrics import JOB_OUTCOMES, JOB_SECONDS, JOBS_CLAIMED
+from clarion.queue.metrics import JOB_OUTCOMES, JOB_SECONDS, JOBS_CLAIMED, JOBS_EXHAUSTED
 from clarion.queue.models import DEFAULT_LEASE_SECONDS, HandlerResult, Job
 from clarion.queue.protocol import JobQueue
+from clarion.store.text import describe, storable
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], Awaitable[HandlerResult]]
+#: Called once a job will not run again, with the reason: ends what the job was doing.
+ExhaustedHook = Callable[[Job, str], Awaitable[None]]
+
+#: Extra claims of a given-up job while its exhausted hook keeps failing (database down).
+EXHAUSTED_HOOK_TRIES = 3
+#: Longest job error kept in the queue.
+MAX_ERROR_CHARS = 2000
 
 
 def default_owner() -> str:
@@ -49,6 +57,11 @@ class Worker:
 
     Leases of running jobs are extended every third of `lease_seconds`, so only a
     worker that stopped (crashed, hung event loop, lost database) loses them.
+
+    A job that will not run again (attempts exhausted, or failed for good) is handed to
+    the `on_exhausted` hook of its kind before it is marked failed, so that what it was
+    doing ends too. The hook must be idempotent: when it raises, the job stays leased and
+    is given up again when its lease runs out.
     """
 
     def __init__(
@@ -56,6 +69,7 @@ class Worker:
         queue: JobQueue,
         handlers: Mapping[str, Handler],
         *,
+        on_exhausted: Mapping[str, ExhaustedHook] | None = None,
         owner: str | None = None,
         concurrency: int = 32,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -70,6 +84,7 @@ class Worker:
             raise ValueError("lease_seconds must be positive")
         self.queue = queue
         self.handlers = dict(handlers)
+        self.on_exhausted = dict(on_exhausted or {})
         self.owner = owner or default_owner()
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
@@ -178,7 +193,16 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return HandlerResult.retry(f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "job %s (%s) of send %s failed on attempt %d of %d",
+                job.id,
+                job.kind,
+                job.send_id,
+                job.attempts,
+                job.max_attempts,
+                exc_info=True,
+            )
+            return HandlerResult.retry(describe(exc, MAX_ERROR_CHARS))
         finally:
             JOB_SECONDS.labels(job.kind).observe(time.perf_counter() - started)
 
@@ -199,12 +223,49 @@ class Worker:
             if outcome == "retry":
                 error = f"gave up after {job.attempts} attempts: {error}"
                 outcome = "failed"
-            held = await self.queue.fail(job, error)
+            error = storable(error, MAX_ERROR_CHARS)
+            ended = await self._give_up(job, error)
+            if ended is None:
+                return
+            held = ended and await self.queue.fail(job, error)
+            if held:
+                JOBS_EXHAUSTED.labels(job.kind).inc()
+                log.error(
+                    "job %s (%s) of send %s is given up: %s", job.id, job.kind, job.send_id, error
+                )
             self.stats.failed += 1
         JOB_OUTCOMES.labels(job.kind, outcome if held else "lost").inc()
         if not held:
             self.stats.lost_leases += 1
             log.info("job %s was taken over by another worker; its outcome is dropped", job.id)
+
+    async def _give_up(self, job: Job, error: str) -> bool | None:
+        """Run the kind's exhausted hook; tell whether the lease is held (None: try again later)."""
+        hook = self.on_exhausted.get(job.kind)
+        if hook is None:
+            return True
+        # Only the holder of the lease ends the job's work: a worker that lost it must not.
+        if job.id not in await self.queue.extend_leases(self.owner, [job.id], self.lease_seconds):
+            return False
+        try:
+            await hook(job, error)
+        except Exception:
+            if job.attempts >= job.max_attempts + EXHAUSTED_HOOK_TRIES:
+                log.exception(
+                    "ending the work of job %s (%s) of send %s failed for the last time",
+                    job.id,
+                    job.kind,
+                    job.send_id,
+                )
+                return True
+            log.exception(
+                "ending the work of job %s (%s) of send %s failed; tried again after its lease",
+                job.id,
+                job.kind,
+                job.send_id,
+            )
+            return None
+        return True
 
     async def _drain(self, grace: float) -> None:
         tasks = [task for _, task in self._inflight.values()]

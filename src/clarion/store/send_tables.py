@@ -23,7 +23,8 @@ sends = Table(
     Column("id", String(40), primary_key=True),
     Column("project_id", String(64), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(16), nullable=False),
-    # accepted -> planning -> delivering -> done, or cancelled at any point before done.
+    # accepted (or scheduled) -> planning -> delivering -> done; failed when planning is
+    # given up; cancelled at any point before it ends.
     Column("status", String(16), nullable=False),
     # The validated native command, so planning can resume after a restart.
     Column("request", JSON, nullable=False),
@@ -43,6 +44,8 @@ sends = Table(
     # Two requests with the same key in one project can only ever create one send.
     UniqueConstraint("project_id", "idempotency_key", name="uq_sends_project_id_idempotency_key"),
     Index("ix_sends_project_created", "project_id", "created_at"),
+    # The stuck-send sweep reads the open sends.
+    Index("ix_sends_status", "status"),
 )
 
 deliveries = Table(

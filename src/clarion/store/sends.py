@@ -17,6 +17,10 @@ from clarion.store.types import utcnow
 PENDING = "pending"
 FINAL_OUTCOMES = ("sent", "not_found", "undeliverable", "error", "cancelled")
 COUNTED = ("sent", "not_found", "undeliverable", "error", "cancelled", PENDING)
+#: Statuses a send never leaves; every other status must lead to one of them.
+FINAL_STATUSES = ("done", "failed", "cancelled")
+#: Statuses of sends still on their way.
+OPEN_STATUSES = ("accepted", "scheduled", "planning", "delivering")
 
 
 def new_send_id() -> str:
@@ -79,7 +83,7 @@ async def set_status(
     query = update(sends).where(sends.c.id == send_id)
     if only_from is not None:
         query = query.where(sends.c.status.in_(list(only_from)))
-    if status in ("done", "cancelled"):
+    if status in FINAL_STATUSES:
         values.setdefault("completed_at", now)
     result = await conn.execute(query.values(status=status, updated_at=now, **values))
     return bool(result.rowcount)

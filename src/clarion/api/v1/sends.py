@@ -91,13 +91,13 @@ def send_out(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[
         "status": row["status"],
         "created_at": row["created_at"].isoformat(),
         "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
+        # Why the send ended short (a stage that gave up, an audience gone); null otherwise.
+        "error": row.get("error"),
     }
     if counts is not None:
         # Deliveries end with the outcome `error`; the count of them is `errors`.
         shown = {("errors" if name == "error" else name): value for name, value in counts.items()}
         out["counts"] = {"targeted": row["targeted"], **shown}
-    if row.get("error"):
-        out["error"] = row["error"]
     if row.get("scheduled_at"):
         out["scheduled_at"] = row["scheduled_at"].isoformat()
     return out

@@ -1,0 +1,117 @@
+"""Ending what a given-up job was doing, so that every send reaches a final status.
+
+The worker calls these hooks once a job will not run again (its attempts are spent, or
+its workers kept dying under it):
+
+- planning given up: the send is `failed`; its deliveries still pending are `error`;
+- a delivery batch given up: the batch's pending deliveries are `error`, and the send
+  ends `done` as usual once nothing else is pending;
+- the last phase (inbox, SMS fallback) given up: the send is `done`.
+
+In each case the send's `error` says which stage gave up and why. The hooks may run
+more than once for one job (the worker retries them after a database outage), so
+each only moves what is still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.pipeline.commands import SendCommand
+from clarion.pipeline.fallback import FINISH_PHASE, complete_send
+from clarion.pipeline.outcomes import REASON_CHARS
+from clarion.pipeline.planner import PLANNABLE
+from clarion.queue.models import Job
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import sends as send_store
+from clarion.store.send_tables import deliveries, sends
+from clarion.store.text import storable
+from clarion.store.types import utcnow
+
+#: Longest reason kept on a send.
+ERROR_CHARS = 1000
+
+
+class SendEndings:
+    """The `on_exhausted` hooks of the pipeline's job kinds."""
+
+    def __init__(self, queue: SqlJobQueue) -> None:
+        self.queue = queue
+
+    async def planning_given_up(self, job: Job, error: str) -> None:
+        """A send that could not be planned is `failed`; what was planned and pending is `error`."""
+        send_id = _send_id(job)
+        reason = storable(f"planning: {error}", ERROR_CHARS)
+
+        async def end(conn: AsyncConnection) -> None:
+            send = await send_store.get_send(conn, send_id)
+            if send is None or send["status"] not in PLANNABLE:
+                # Planned after all (the job died after committing), or cancelled.
+                return
+            await _error_pending(conn, send_id, None, reason)
+            await send_store.set_status(conn, send_id, "failed", only_from=PLANNABLE, error=reason)
+
+        await self.queue.run_in_transaction(end)
+
+    async def delivery_given_up(self, job: Job, error: str) -> None:
+        """The batch's pending deliveries are `error`; the send ends once nothing is pending."""
+        send_id = _send_id(job)
+        if job.payload.get("phase") == FINISH_PHASE:
+            reason = storable(f"finishing: {error}", ERROR_CHARS)
+            await self.queue.run_in_transaction(
+                lambda conn: send_store.set_status(
+                    conn, send_id, "done", only_from=("delivering",), error=reason
+                )
+            )
+            return
+        reason = storable(f"delivery: {error}", ERROR_CHARS)
+        ids = [int(i) for i in job.payload.get("delivery_ids", [])]
+
+        async def end(conn: AsyncConnection) -> None:
+            send = await send_store.get_send(conn, send_id)
+            if send is None or send["status"] in send_store.FINAL_STATUSES:
+                return
+            await _error_pending(conn, send_id, ids, reason)
+            await conn.execute(
+                update(sends)
+                .where(sends.c.id == send_id, sends.c.error.is_(None))
+                .values(error=reason, updated_at=utcnow())
+            )
+            if send["status"] != "delivering" or await send_store.has_pending(conn, send_id):
+                return
+            try:
+                engagement = SendCommand.from_document(send["request"]).engagement
+            except Exception:
+                # The stored request is what failed: no last phase can run from it either.
+                await send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+                return
+            await complete_send(conn, self.queue, send_id, engagement)
+
+        await self.queue.run_in_transaction(end)
+
+
+def _send_id(job: Job) -> str:
+    return str(job.send_id or job.payload["send_id"])
+
+
+async def _error_pending(
+    conn: AsyncConnection, send_id: str, ids: Sequence[int] | None, reason: str
+) -> int:
+    """Close the send's pending deliveries (only `ids` when given) as `error`."""
+    query = update(deliveries).where(
+        deliveries.c.send_id == send_id, deliveries.c.outcome == send_store.PENDING
+    )
+    if ids is not None:
+        query = query.where(deliveries.c.id.in_(list(ids)))
+    now = utcnow()
+    result = await conn.execute(
+        query.values(
+            outcome="error",
+            provider_reason=storable(reason, REASON_CHARS),
+            completed_at=now,
+        )
+    )
+    return int(result.rowcount)

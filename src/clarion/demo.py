@@ -17,6 +17,7 @@ from clarion.api.v1.providers import (
     fcm_documents,
     webpush_documents,
 )
+from clarion.domain.vocabulary import Provider
 from clarion.emulators.suite import EmulatorSuite
 from clarion.store import apps as app_store
 from clarion.store import contacts as contact_store
@@ -95,9 +96,9 @@ async def _wire_emulators(
     fcm = FcmIn(service_account=account, endpoint=emulators.fcm.url)
     web = WebPushIn(subject="mailto:demo@example.com")
     for provider, (public, secret) in (
-        ("apns", apns_documents(apns)),
-        ("fcm", fcm_documents(fcm)),
-        ("webpush", webpush_documents(web)),
+        (Provider.APNS, apns_documents(apns)),
+        (Provider.FCM, fcm_documents(fcm)),
+        (Provider.WEBPUSH, webpush_documents(web)),
     ):
         await app_store.put_credentials(conn, secrets, app_pk, provider, public, secret)
     contact_pk = await contact_store.ensure_contact(conn, DEMO_PROJECT, DEMO_CONTACT)

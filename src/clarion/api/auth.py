@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store import apps as app_store
 from clarion.store import projects as project_store
 from clarion.store.keys import StoredKey, split_key, verify_key
@@ -109,13 +110,15 @@ async def authenticate(request: Request, state: AppState = Depends(get_state)) -
     """Resolve the caller from its key; 401 when missing or unknown, 429 after many failures."""
     presented = bearer_token(request)
     if presented is None:
-        raise ApiError(401, "AUTHENTICATION_REQUIRED", "missing `Authorization: Bearer <key>`")
+        raise ApiError(
+            401, ErrorCode.AUTHENTICATION_REQUIRED, "missing `Authorization: Bearer <key>`"
+        )
     stored = await verify_credentials(state, request, presented, accept_admin=True)
     if isinstance(stored, Principal):
         # The operator's own key is not rate limited: it must stay usable to fix things.
         return stored
     if stored is None:
-        raise ApiError(401, "AUTHENTICATION_INVALID", "the API key is not valid")
+        raise ApiError(401, ErrorCode.AUTHENTICATION_INVALID, "the API key is not valid")
     await state.rate_limiter.check(stored.id)
     return Principal(stored.project_id, stored.scopes, stored.app_ids)
 
@@ -123,7 +126,7 @@ async def authenticate(request: Request, state: AppState = Depends(get_state)) -
 async def require_server_admin(principal: Principal = Depends(authenticate)) -> Principal:
     """Only the server admin key may manage projects."""
     if not principal.server_admin:
-        raise ApiError(403, "FORBIDDEN", "this route needs the server admin key")
+        raise ApiError(403, ErrorCode.FORBIDDEN, "this route needs the server admin key")
     return principal
 
 
@@ -140,10 +143,10 @@ def project_scope(scope: str, *, all_apps: bool = False) -> Any:
         state: AppState = Depends(get_state),
     ) -> ProjectContext:
         if not principal.allows(scope):
-            raise ApiError(403, "FORBIDDEN", f"the API key lacks the `{scope}` scope")
+            raise ApiError(403, ErrorCode.FORBIDDEN, f"the API key lacks the `{scope}` scope")
         if all_apps and principal.app_ids is not None:
             raise ApiError(
-                403, "FORBIDDEN", "a key limited to some apps may not manage keys or apps"
+                403, ErrorCode.FORBIDDEN, "a key limited to some apps may not manage keys or apps"
             )
         if principal.project_id is not None:
             return ProjectContext(principal, principal.project_id)
@@ -151,13 +154,13 @@ def project_scope(scope: str, *, all_apps: bool = False) -> Any:
         if not project_id:
             raise ApiError(
                 400,
-                "MISSING_PARAMETER",
+                ErrorCode.MISSING_PARAMETER,
                 f"the server admin key needs a `{PROJECT_HEADER}` header on project routes",
                 PROJECT_HEADER,
             )
         async with state.engine.connect() as conn:
             if await project_store.get_project(conn, project_id) is None:
-                raise ApiError(404, "NOT_FOUND", "project not found", PROJECT_HEADER)
+                raise ApiError(404, ErrorCode.NOT_FOUND, "project not found", PROJECT_HEADER)
         return ProjectContext(principal, project_id)
 
     return Depends(dependency)
@@ -169,7 +172,7 @@ async def resolve_app(state: AppState, context: ProjectContext, app_id: str) -> 
         app = await app_store.get_app(conn, app_id)
     # Another project's app is answered exactly like a missing one, so ids do not leak.
     if app is None or app["project_id"] != context.project_id:
-        raise ApiError(404, "NOT_FOUND", "app not found", "app_id")
+        raise ApiError(404, ErrorCode.NOT_FOUND, "app not found", "app_id")
     if not context.principal.allows_app(app_id):
-        raise ApiError(403, "FORBIDDEN", "the API key may not access this app", "app_id")
+        raise ApiError(403, ErrorCode.FORBIDDEN, "the API key may not access this app", "app_id")
     return app

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clarion.domain.vocabulary import ErrorCode
+
 
 class BodyLimitMiddleware:
     """Buffers the body up to the limit so nothing over it reaches the routes."""
@@ -24,10 +26,12 @@ class BodyLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._reject(send, 400, "MALFORMED_PARAMETER", "bad Content-Length")
+                    await self._reject(
+                        send, 400, ErrorCode.MALFORMED_PARAMETER, "bad Content-Length"
+                    )
                     return
                 if declared > self.max_bytes:
-                    await self._reject(send, 413, "PAYLOAD_TOO_LARGE", self._too_large())
+                    await self._reject(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, self._too_large())
                     return
         chunks: list[bytes] = []
         size = 0
@@ -38,7 +42,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._reject(send, 413, "PAYLOAD_TOO_LARGE", self._too_large())
+                await self._reject(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, self._too_large())
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

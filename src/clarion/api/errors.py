@@ -15,19 +15,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clarion.api.ratelimit import RateLimited
 from clarion.domain.errors import DomainError
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store.outage import RETRY_AFTER_SECONDS, database_unreachable
 
 log = logging.getLogger(__name__)
 ResponseT = TypeVar("ResponseT", bound=Response)
 
 # Domain error codes answered with something other than 400.
-_DOMAIN_STATUS = {
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "PAYLOAD_TOO_LARGE": 400,
+_DOMAIN_STATUS: dict[str, int] = {
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.PAYLOAD_TOO_LARGE: 400,
     # A template that exists but cannot be sent now: the request is well-formed.
-    "TEMPLATE_INACTIVE": 422,
-    "TEMPLATE_OUT_OF_WINDOW": 422,
+    ErrorCode.TEMPLATE_INACTIVE: 422,
+    ErrorCode.TEMPLATE_OUT_OF_WINDOW: 422,
 }
 
 
@@ -44,12 +45,12 @@ class ApiError(Exception):
 
 def not_found(what: str, field: str | None = None) -> ApiError:
     """A 404 for a missing resource."""
-    return ApiError(404, "NOT_FOUND", f"{what} not found", field)
+    return ApiError(404, ErrorCode.NOT_FOUND, f"{what} not found", field)
 
 
 def malformed(field: str, message: str) -> ApiError:
     """A 400 for a value that is present but wrong."""
-    return ApiError(400, "MALFORMED_PARAMETER", message, field)
+    return ApiError(400, ErrorCode.MALFORMED_PARAMETER, message, field)
 
 
 def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
@@ -91,17 +92,23 @@ def validation_error_response(errors: list[Any]) -> JSONResponse:
     location = tuple(first.get("loc", ()))
     field = field_path(location)
     if kind == "json_invalid":
-        return error_response(400, "MALFORMED_JSON_BODY", "the request body is not valid JSON")
+        return error_response(
+            400, ErrorCode.MALFORMED_JSON_BODY, "the request body is not valid JSON"
+        )
     if kind == "missing":
         if field is None:
-            return error_response(400, "MISSING_PARAMETER", "a JSON body is required", None)
-        return error_response(400, "MISSING_PARAMETER", f"{field} is required", field)
+            return error_response(400, ErrorCode.MISSING_PARAMETER, "a JSON body is required", None)
+        return error_response(400, ErrorCode.MISSING_PARAMETER, f"{field} is required", field)
     message = str(first.get("msg", "invalid value"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if kind == "model_attributes_type" or (kind.endswith("_type") and field is None):
-        return error_response(400, "MALFORMED_JSON_BODY", "the request body must be a JSON object")
-    return error_response(400, "MALFORMED_PARAMETER", f"{field or 'body'}: {message}", field)
+        return error_response(
+            400, ErrorCode.MALFORMED_JSON_BODY, "the request body must be a JSON object"
+        )
+    return error_response(
+        400, ErrorCode.MALFORMED_PARAMETER, f"{field or 'body'}: {message}", field
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -113,7 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RateLimited)
     async def on_rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
-        response = error_response(429, "TOO_MANY_REQUESTS", str(exc))
+        response = error_response(429, ErrorCode.TOO_MANY_REQUESTS, str(exc))
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
@@ -128,14 +135,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return error_response(404, "ROUTE_NOT_FOUND", "no such route")
+            return error_response(404, ErrorCode.ROUTE_NOT_FOUND, "no such route")
         if exc.status_code == 405:
-            return error_response(405, "METHOD_NOT_ALLOWED", "method not allowed on this route")
-        return error_response(exc.status_code, "HTTP_ERROR", str(exc.detail))
+            return error_response(
+                405, ErrorCode.METHOD_NOT_ALLOWED, "method not allowed on this route"
+            )
+        return error_response(exc.status_code, ErrorCode.HTTP_ERROR, str(exc.detail))
 
     @app.exception_handler(json.JSONDecodeError)
     async def on_json(_request: Request, _exc: json.JSONDecodeError) -> JSONResponse:
-        return error_response(400, "MALFORMED_JSON_BODY", "the request body is not valid JSON")
+        return error_response(
+            400, ErrorCode.MALFORMED_JSON_BODY, "the request body is not valid JSON"
+        )
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         # An outage is the client's cue to come back later, not a bug of this server.
@@ -145,15 +156,17 @@ def install_error_handlers(app: FastAPI) -> None:
             )
             return with_retry_after(
                 error_response(
-                    503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again later"
+                    503,
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                    "the database is unavailable; try again later",
                 )
             )
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "SERVER_ERROR", "internal error; see the server log")
+        return error_response(500, ErrorCode.SERVER_ERROR, "internal error; see the server log")
 
     for database_error in (DBAPIError, PoolTimeoutError, OSError):
         app.add_exception_handler(database_error, on_database_error)
 
     @app.exception_handler(Exception)
     async def on_unexpected(_request: Request, _exc: Exception) -> JSONResponse:
-        return error_response(500, "SERVER_ERROR", "internal error; see the server log")
+        return error_response(500, ErrorCode.SERVER_ERROR, "internal error; see the server log")

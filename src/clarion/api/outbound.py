@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clarion.api.errors import ApiError
+from clarion.domain.vocabulary import ErrorCode
 from clarion.providers.outbound import OutboundPolicy, OutboundRefused
 
 
@@ -17,4 +18,4 @@ def check_outbound_url(policy: OutboundPolicy, url: object, field: str) -> None:
     try:
         policy.check_url(str(url))
     except OutboundRefused as exc:
-        raise ApiError(400, "MALFORMED_PARAMETER", f"{field} is {exc}", field) from exc
+        raise ApiError(400, ErrorCode.MALFORMED_PARAMETER, f"{field} is {exc}", field) from exc

@@ -7,10 +7,12 @@ from typing import Final
 
 from pydantic import ValidationError
 
-MISSING_PARAMETER: Final = "MISSING_PARAMETER"
-MALFORMED_PARAMETER: Final = "MALFORMED_PARAMETER"
-PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"
-RENDER_FAILED: Final = "RENDER_FAILED"
+from clarion.domain.vocabulary import ErrorCode
+
+MISSING_PARAMETER: Final = ErrorCode.MISSING_PARAMETER
+MALFORMED_PARAMETER: Final = ErrorCode.MALFORMED_PARAMETER
+PAYLOAD_TOO_LARGE: Final = ErrorCode.PAYLOAD_TOO_LARGE
+RENDER_FAILED: Final = ErrorCode.RENDER_FAILED
 
 
 class DomainError(Exception):

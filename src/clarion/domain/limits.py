@@ -20,7 +20,7 @@ from typing import Final, TypeVar
 
 from clarion.domain.errors import PAYLOAD_TOO_LARGE, DomainError
 from clarion.domain.message import Content
-from clarion.domain.platforms import Platform
+from clarion.domain.vocabulary import Provider
 
 APNS_PAYLOAD_LIMIT: Final = 4_096
 APNS_VOIP_PAYLOAD_LIMIT: Final = 5_120
@@ -46,7 +46,7 @@ class BuiltPayload:
     `size` is len(body); `limited_size` is the part the provider limits, `limit` its cap.
     """
 
-    platform: Platform
+    platform: Provider
     headers: dict[str, str]
     body: bytes
     limited_size: int

@@ -1,7 +1,9 @@
-"""The push platforms Clarion builds payloads for."""
+"""The push providers Clarion builds payloads for, under their former name."""
 
 from __future__ import annotations
 
-from typing import Literal
+from clarion.domain.vocabulary import Provider
 
-Platform = Literal["apns", "fcm", "webpush"]
+#: What used to be called the platform of a payload is its provider (apns, fcm, webpush);
+#: installations have platforms of their own (`DevicePlatform`).
+Platform = Provider

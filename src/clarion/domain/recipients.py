@@ -24,7 +24,7 @@ from clarion.domain.errors import (
     FieldProblem,
     domain_error_from_validation,
 )
-from clarion.domain.platforms import Platform
+from clarion.domain.vocabulary import Provider
 
 MAX_RECIPIENTS: Final = 10_000
 MAX_ID_CHARS: Final = 256
@@ -39,7 +39,7 @@ _ZERO_UUID: Final = "00000000-0000-0000-0000-000000000000"
 RecipientList = Annotated[tuple[str, ...], Field(max_length=MAX_RECIPIENTS)]
 
 
-def normalize_token(token: str, platform: Platform | None) -> str:
+def normalize_token(token: str, platform: Provider | None) -> str:
     """Check a push token for its platform and return its canonical form.
 
     APNs tokens are hex (32 to 100 bytes, lower-cased so duplicates collapse), FCM
@@ -48,11 +48,11 @@ def normalize_token(token: str, platform: Platform | None) -> str:
     """
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise ValueError(f"a token is 1 to {MAX_TOKEN_CHARS} characters")
-    if platform == "apns":
+    if platform == Provider.APNS:
         if not _APNS_TOKEN.match(token):
             raise ValueError("an APNs token is an even number (64 to 200) of hex digits")
         return token.lower()
-    if platform == "webpush" and not token.startswith("https://"):
+    if platform == Provider.WEBPUSH and not token.startswith("https://"):
         raise ValueError("a Web Push token is the subscription's https endpoint")
     if not _VISIBLE_ASCII.match(token):
         raise ValueError("a token is visible ASCII without spaces")
@@ -157,7 +157,7 @@ class Recipients(BaseModel):
 
 
 def parse_recipients(
-    data: Any, platform: Platform | None = None, prefix: str = "recipients"
+    data: Any, platform: Provider | None = None, prefix: str = "recipients"
 ) -> Recipients:
     """Validate raw recipients; errors name the field with its index, e.g. recipients.tokens[3]."""
     try:

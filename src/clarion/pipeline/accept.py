@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.domain.vocabulary import SendStatus
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.jobs import plan_job
 from clarion.queue.sql import SqlJobQueue
@@ -66,7 +67,7 @@ async def accept_send(
         if replay is not None:
             return replay
     due = command.scheduled_at
-    status = "scheduled" if due is not None and due > utcnow() else "accepted"
+    status = SendStatus.SCHEDULED if due is not None and due > utcnow() else SendStatus.ACCEPTED
     send_id = send_store.new_send_id()
     try:
         async with engine.begin() as conn:
@@ -79,7 +80,7 @@ async def accept_send(
                     .where(sends.c.id == send_id)
                     .values(status=status, scheduled_at=due)
                 )
-            run_at = due if status == "scheduled" else None
+            run_at = due if status == SendStatus.SCHEDULED else None
             await queue.enqueue(conn, [plan_job(send_id, run_at)])
     except IntegrityError:
         # A concurrent request with the same key won the insert: answer with its send.

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.errors import DomainError, FieldProblem, domain_error_from_validation
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store import lists as list_store
 from clarion.store import segments as segment_store
 from clarion.store.lists import list_members
@@ -51,7 +52,7 @@ class Audience(BaseModel):
         ]
         if len(given) != 1:
             raise FieldProblem(
-                "MALFORMED_PARAMETER",
+                ErrorCode.MALFORMED_PARAMETER,
                 'give exactly one of {"all": true}, list_id, segment_id or filter',
             )
         return self
@@ -74,19 +75,23 @@ class Schedule(BaseModel):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise FieldProblem("MALFORMED_PARAMETER", "needs a UTC offset, e.g. 2026-12-01T09:00Z")
+            raise FieldProblem(
+                ErrorCode.MALFORMED_PARAMETER, "needs a UTC offset, e.g. 2026-12-01T09:00Z"
+            )
         return value.astimezone(UTC) if value is not None else None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:
         if self.at is not None and (self.local_time is not None or self.date is not None):
-            raise FieldProblem("MALFORMED_PARAMETER", "give either at or local_time and date")
+            raise FieldProblem(
+                ErrorCode.MALFORMED_PARAMETER, "give either at or local_time and date"
+            )
         if self.at is None and self.local_time is None:
-            raise FieldProblem("MISSING_PARAMETER", "give at, or local_time and date")
+            raise FieldProblem(ErrorCode.MISSING_PARAMETER, "give at, or local_time and date")
         if self.local_time is not None and self.date is None:
-            raise FieldProblem("MISSING_PARAMETER", "local_time needs a date", "date")
+            raise FieldProblem(ErrorCode.MISSING_PARAMETER, "local_time needs a date", "date")
         if self.date is not None and self.local_time is None:
-            raise FieldProblem("MISSING_PARAMETER", "date needs a local_time", "local_time")
+            raise FieldProblem(ErrorCode.MISSING_PARAMETER, "date needs a local_time", "local_time")
         return self
 
     @property
@@ -119,7 +124,7 @@ def parse_broadcast(document: dict[str, Any]) -> dict[str, Any]:
     exclude = document.get("exclude_lists") or []
     if not isinstance(exclude, list) or not all(isinstance(i, str) for i in exclude):
         raise DomainError(
-            "MALFORMED_PARAMETER", "exclude_lists is a list of list ids", "exclude_lists"
+            ErrorCode.MALFORMED_PARAMETER, "exclude_lists is a list of list ids", "exclude_lists"
         )
     schedule = _schedule(document.get("schedule"))
     try:
@@ -166,7 +171,7 @@ async def check_references(conn: AsyncConnection, project_id: str, stored: dict[
     try:
         await resolve_audience(conn, project_id, stored)
     except AudienceGone as exc:
-        raise DomainError("NOT_FOUND", str(exc), exc.field) from None
+        raise DomainError(ErrorCode.NOT_FOUND, str(exc), exc.field) from None
 
 
 async def resolve_audience(
@@ -323,7 +328,7 @@ def refuse_broadcast_fields(document: dict[str, Any]) -> None:
     """Audience-only fields on a send without audience are a mistake, not something to ignore."""
     for name in ("exclude_lists", "only_last_engaged"):
         if document.get(name) is not None:
-            raise DomainError("MALFORMED_PARAMETER", f"{name} needs an audience", name)
+            raise DomainError(ErrorCode.MALFORMED_PARAMETER, f"{name} needs an audience", name)
 
 
 def parse_send_schedule(data: Any, now: datetime) -> dict[str, Any] | None:
@@ -337,13 +342,13 @@ def parse_send_schedule(data: Any, now: datetime) -> dict[str, Any] | None:
         return None
     if schedule.at is None:
         raise DomainError(
-            "MALFORMED_PARAMETER",
+            ErrorCode.MALFORMED_PARAMETER,
             "local_time schedules need an audience; give schedule.at to schedule a send "
             "to recipients",
             "schedule.local_time",
         )
     if schedule.at - now > MAX_AHEAD:
         raise DomainError(
-            "MALFORMED_PARAMETER", "a send is scheduled at most a year ahead", "schedule"
+            ErrorCode.MALFORMED_PARAMETER, "a send is scheduled at most a year ahead", "schedule"
         )
     return schedule.model_dump(mode="json", exclude_none=True, exclude={"past_time"})

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.domain.vocabulary import Provider
 from clarion.providers.apns import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, ApnsClient
 from clarion.providers.fcm import FcmClient
 from clarion.providers.outbound import STRICT, OutboundPolicy
@@ -123,15 +124,15 @@ class ProviderClients:
     def _build(
         self, provider: str, public: dict[str, Any], secret: dict[str, Any], sandbox: bool
     ) -> Client:
-        if provider == "apns":
+        if provider == Provider.APNS:
             return self._apns(public, secret, sandbox)
-        if provider == "fcm":
+        if provider == Provider.FCM:
             account = dict(secret["service_account"])
             if public.get("token_uri"):
                 account["token_uri"] = public["token_uri"]
             endpoint = public.get("endpoint") or "https://fcm.googleapis.com"
             return FcmClient(account, endpoint, ssl_context=self._ssl(), outbound=self.outbound)
-        if provider == "webpush":
+        if provider == Provider.WEBPUSH:
             return WebPushClient(
                 secret["private_key"],
                 public["subject"],

@@ -11,10 +11,10 @@ from clarion.domain.errors import DomainError
 from clarion.domain.message import Message, parse_message
 from clarion.domain.payloads.build import build_payload
 from clarion.domain.personalize import compile_content, compile_contents
-from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
 from clarion.domain.render_check import check_render_bounds
 from clarion.domain.tags import normalize_language_tag as check_language_tag
+from clarion.domain.vocabulary import PUSH_PROVIDERS, ErrorCode, Provider
 from clarion.pipeline.audience import (
     parse_broadcast,
     parse_send_schedule,
@@ -23,9 +23,12 @@ from clarion.pipeline.audience import (
 from clarion.pipeline.engagement import Engagement, parse_engagement
 from clarion.store.types import utcnow
 
-_PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")
 # Stand-ins for the per-device parts; neither counts toward any provider's size limit.
-_SAMPLE_TARGET = {"apns": "com.example.app", "fcm": "sample-token", "webpush": ""}
+_SAMPLE_TARGET = {
+    Provider.APNS: "com.example.app",
+    Provider.FCM: "sample-token",
+    Provider.WEBPUSH: "",
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def parse_send_command(
     if "audience" in document:
         if document.get("recipients") is not None:
             raise DomainError(
-                "MALFORMED_PARAMETER", "give either recipients or audience", "recipients"
+                ErrorCode.MALFORMED_PARAMETER, "give either recipients or audience", "recipients"
             )
         broadcast = parse_broadcast(document)
         recipients = Recipients.model_construct()
@@ -110,7 +113,7 @@ def parse_send_command(
         refuse_broadcast_fields(document)
         if document.get("recipients") is None:
             raise DomainError(
-                "MISSING_PARAMETER",
+                ErrorCode.MISSING_PARAMETER,
                 "recipients (or a broadcast audience) is required",
                 "recipients",
             )
@@ -130,16 +133,20 @@ def parse_send_command(
         for index, app_id in enumerate(apps):
             if app_id not in allowed_apps:
                 raise DomainError(
-                    "FORBIDDEN", f"the API key may not send for app {app_id!r}", f"apps[{index}]"
+                    ErrorCode.FORBIDDEN,
+                    f"the API key may not send for app {app_id!r}",
+                    f"apps[{index}]",
                 )
     if apps is None and allowed_apps is not None:
         apps = sorted(allowed_apps)
     params = document.get("params") or {}
     if not isinstance(params, dict):
-        raise DomainError("MALFORMED_PARAMETER", "params must be an object", "params")
+        raise DomainError(ErrorCode.MALFORMED_PARAMETER, "params must be an object", "params")
     language = document.get("language")
     if language is not None and check_language_tag(language) is None:
-        raise DomainError("MALFORMED_PARAMETER", f"{language!r} is not a language tag", "language")
+        raise DomainError(
+            ErrorCode.MALFORMED_PARAMETER, f"{language!r} is not a language tag", "language"
+        )
     return SendCommand(
         recipients,
         message,
@@ -163,7 +170,7 @@ def check_message(message: Message, field: str, params: Mapping[str, Any] | None
     check_render_bounds(compiled, params)
     for index, content in enumerate(contents):
         where = f"{field}[{index}]" if field == "contents" else field
-        for platform in _PLATFORMS:
+        for platform in PUSH_PROVIDERS:
             try:
                 build_payload(platform, content, message.options, _SAMPLE_TARGET[platform])
             except DomainError as exc:

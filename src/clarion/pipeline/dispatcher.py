@@ -24,6 +24,7 @@ from clarion.domain.errors import DomainError
 from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
+from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
 from clarion.pipeline import pacing
 from clarion.pipeline.caps import capped_contacts
 from clarion.pipeline.clients import MissingCredentials, ProviderClients
@@ -33,7 +34,6 @@ from clarion.pipeline.outcomes import REASON_CHARS, DeviceResult, apply_answer, 
 from clarion.pipeline.rendering import (
     compile_command,
     device_from_row,
-    provider_of,
     render_for_device,
     select_devices,
 )
@@ -90,13 +90,13 @@ class Dispatcher:
         ids = [int(i) for i in job.payload["delivery_ids"]]
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)
-            if send is None or send["status"] == "cancelled":
+            if send is None or send["status"] == SendStatus.CANCELLED:
                 return HandlerResult.done()
             rows = await _pending_rows(conn, ids)
             pending = await _still_pending(conn, ids)
         # A device deleted since planning has no row to join: close its delivery.
         gone = [
-            DeviceResult(i, "not_found", 0, reason="InstallationDeleted")
+            DeviceResult(i, DeliveryOutcome.NOT_FOUND, 0, reason="InstallationDeleted")
             for i in sorted(pending - {r.id for r in rows})
         ]
         if not rows and not gone:
@@ -145,7 +145,7 @@ class Dispatcher:
                 log.exception("recording the outcome of delivery %s failed", result.delivery_id)
                 failed = DeviceResult(
                     result.delivery_id,
-                    "error",
+                    DeliveryOutcome.ERROR,
                     result.attempts,
                     reason=describe(exc, REASON_CHARS),
                     first_attempt=result.first_attempt,
@@ -200,7 +200,10 @@ class Dispatcher:
         kept = [row for row in rows if row.contact_pk not in capped]
         results = [
             DeviceResult(
-                row.id, "capped", int(row.attempts), reason=f"Cap:{capped[row.contact_pk]}"
+                row.id,
+                DeliveryOutcome.CAPPED,
+                int(row.attempts),
+                reason=f"Cap:{capped[row.contact_pk]}",
             )
             for row in rows
             if row.contact_pk in capped
@@ -228,7 +231,7 @@ class Dispatcher:
             )
             return DeviceResult(
                 row.id,
-                "error",
+                DeliveryOutcome.ERROR,
                 int(row.attempts) + 1,
                 reason=reason,
                 first_attempt=row.first_attempt_at is None,
@@ -237,12 +240,13 @@ class Dispatcher:
     async def _attempt(self, prepared: _Prepared, row: Any) -> DeviceResult:
         attempts = int(row.attempts) + 1
         result = DeviceResult(
-            row.id, "pending", attempts, first_attempt=row.first_attempt_at is None
+            row.id, DeliveryOutcome.PENDING, attempts, first_attempt=row.first_attempt_at is None
         )
         result.extra["contact_pk"] = row.contact_pk
         provider = provider_of(row.platform)
         if provider is None:
-            result.outcome, result.reason = "undeliverable", f"UnsupportedPlatform:{row.platform}"
+            result.outcome = DeliveryOutcome.UNDELIVERABLE
+            result.reason = f"UnsupportedPlatform:{row.platform}"
             return result
         try:
             # A device registered as a development build, or a send asking for the
@@ -262,15 +266,15 @@ class Dispatcher:
             if inbox is not None:
                 result.extra["content"] = rendered.content
                 if inbox.only:
-                    result.outcome = "inboxed"
+                    result.outcome = DeliveryOutcome.INBOXED
                     return result
             delivery = await self._call(client, rendered.payload, row)
         except MissingCredentials as exc:
-            result.outcome, result.reason = "error", exc.reason
+            result.outcome, result.reason = DeliveryOutcome.ERROR, exc.reason
             log.warning("delivery %s: %s", row.id, exc)
             return result
         except DomainError as exc:
-            result.outcome, result.reason = "error", exc.code
+            result.outcome, result.reason = DeliveryOutcome.ERROR, exc.code
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
         return apply_answer(result, delivery, row)

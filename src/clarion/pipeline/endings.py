@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.domain.vocabulary import FINAL_STATUSES, DeliveryOutcome, SendStatus
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.fallback import FINISH_PHASE, complete_send
 from clarion.pipeline.outcomes import REASON_CHARS
@@ -52,7 +53,9 @@ class SendEndings:
                 # Planned after all (the job died after committing), or cancelled.
                 return
             await _error_pending(conn, send_id, None, reason)
-            await send_store.set_status(conn, send_id, "failed", only_from=PLANNABLE, error=reason)
+            await send_store.set_status(
+                conn, send_id, SendStatus.FAILED, only_from=PLANNABLE, error=reason
+            )
 
         await self.queue.run_in_transaction(end)
 
@@ -63,7 +66,7 @@ class SendEndings:
             reason = storable(f"finishing: {error}", ERROR_CHARS)
             await self.queue.run_in_transaction(
                 lambda conn: send_store.set_status(
-                    conn, send_id, "done", only_from=("delivering",), error=reason
+                    conn, send_id, SendStatus.DONE, only_from=(SendStatus.DELIVERING,), error=reason
                 )
             )
             return
@@ -72,7 +75,7 @@ class SendEndings:
 
         async def end(conn: AsyncConnection) -> None:
             send = await send_store.get_send(conn, send_id)
-            if send is None or send["status"] in send_store.FINAL_STATUSES:
+            if send is None or send["status"] in FINAL_STATUSES:
                 return
             await _error_pending(conn, send_id, ids, reason)
             await conn.execute(
@@ -80,13 +83,17 @@ class SendEndings:
                 .where(sends.c.id == send_id, sends.c.error.is_(None))
                 .values(error=reason, updated_at=utcnow())
             )
-            if send["status"] != "delivering" or await send_store.has_pending(conn, send_id):
+            if send["status"] != SendStatus.DELIVERING or await send_store.has_pending(
+                conn, send_id
+            ):
                 return
             try:
                 engagement = SendCommand.from_document(send["request"]).engagement
             except Exception:
                 # The stored request is what failed: no last phase can run from it either.
-                await send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+                await send_store.set_status(
+                    conn, send_id, SendStatus.DONE, only_from=(SendStatus.DELIVERING,)
+                )
                 return
             await complete_send(conn, self.queue, send_id, engagement)
 
@@ -109,7 +116,7 @@ async def _error_pending(
     now = utcnow()
     result = await conn.execute(
         query.values(
-            outcome="error",
+            outcome=DeliveryOutcome.ERROR,
             provider_reason=storable(reason, REASON_CHARS),
             completed_at=now,
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from clarion.domain.errors import DomainError
 from clarion.domain.render_check import check_template_bounds
+from clarion.domain.vocabulary import ErrorCode
 from clarion.pipeline.throttle import ThrottleRule, parse_throttle
 
 #: An inbox item lives at most a year.
@@ -74,7 +75,7 @@ class Engagement:
 
 
 def _malformed(message: str, field: str) -> DomainError:
-    return DomainError("MALFORMED_PARAMETER", message, field)
+    return DomainError(ErrorCode.MALFORMED_PARAMETER, message, field)
 
 
 def parse_inbox(inbox: Any, inbox_only: Any) -> InboxSpec | None:

@@ -25,6 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from clarion.config import Settings
 from clarion.domain.errors import DomainError
 from clarion.domain.personalize import RenderContext, TemplateCache
+from clarion.domain.vocabulary import (
+    FAILED_PUSH,
+    FINAL_STATUSES,
+    DeliveryOutcome,
+    Provider,
+    SendStatus,
+)
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.engagement import Engagement
 from clarion.pipeline.inbox import inbox_item, render_for_contact
@@ -45,11 +52,6 @@ from clarion.store.types import utcnow
 log = logging.getLogger(__name__)
 
 FINISH_PHASE = "finish"
-SMS_SENT = "sms_fallback"
-SMS_FAILED = "sms_failed"
-SMS_NO_PHONE = "sms_no_phone"
-#: Push outcomes after which a contact counts as not reached.
-FAILED_PUSH = frozenset({"undeliverable", "error"})
 DEFAULT_SENDER = "Clarion"
 #: Runs of the last phase while the SMS gateway answers with transient errors.
 SMS_MAX_ATTEMPTS = 5
@@ -94,11 +96,13 @@ async def complete_send(
 ) -> None:
     """Once no push is waiting: mark the send done, or first run its last phase."""
     if not engagement.needs_finish:
-        await send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+        await send_store.set_status(
+            conn, send_id, SendStatus.DONE, only_from=(SendStatus.DELIVERING,)
+        )
         return
     send = await send_store.get_send(conn, send_id)
     # While a broadcast is still planning pages, its planner completes it.
-    if send is not None and send["status"] == "delivering":
+    if send is not None and send["status"] == SendStatus.DELIVERING:
         await queue.enqueue(conn, [finish_job(send_id)])
 
 
@@ -130,7 +134,7 @@ async def _unreached_contacts(
     missing = await conn.execute(
         select(deliveries.c.recipient_kind, deliveries.c.recipient).where(
             deliveries.c.send_id == send_id,
-            deliveries.c.outcome == "not_found",
+            deliveries.c.outcome == DeliveryOutcome.NOT_FOUND,
             deliveries.c.recipient_kind.in_(("external_id", "email")),
         )
     )
@@ -148,7 +152,7 @@ async def _unreached_contacts(
                 deviceless[int(row["pk"])] = dict(row)
     texted = await conn.execute(
         select(deliveries.c.recipient).where(
-            deliveries.c.send_id == send_id, deliveries.c.platform == "sms"
+            deliveries.c.send_id == send_id, deliveries.c.platform == Provider.SMS
         )
     )
     return deviceless, failed, {row.recipient for row in texted}
@@ -198,7 +202,7 @@ class Finisher:
         """
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)
-            if send is None or send["status"] in send_store.FINAL_STATUSES:
+            if send is None or send["status"] in FINAL_STATUSES:
                 return HandlerResult.done()
             command = SendCommand.from_document(send["request"])
             deviceless, failed, texted = await _unreached_contacts(
@@ -219,7 +223,10 @@ class Finisher:
                 except Exception as exc:
                     log.exception("SMS fallback to contact %s of send %s", contact["pk"], send_id)
                     row, retry_after = _sms_row(send_id, contact), 0.0
-                    row |= {"outcome": SMS_FAILED, "provider_reason": describe(exc, 128)}
+                    row |= {
+                        "outcome": DeliveryOutcome.SMS_FAILED,
+                        "provider_reason": describe(exc, 128),
+                    }
                 if row is None:
                     wait = max(wait or 0.0, retry_after)
                     continue
@@ -227,7 +234,9 @@ class Finisher:
         if wait is not None:
             return HandlerResult.retry("SMS gateway unavailable", after=wait)
         await self.queue.writer.write(
-            lambda conn: send_store.set_status(conn, send_id, "done", only_from=("delivering",))
+            lambda conn: send_store.set_status(
+                conn, send_id, SendStatus.DONE, only_from=(SendStatus.DELIVERING,)
+            )
         )
         return HandlerResult.done()
 
@@ -269,12 +278,12 @@ class Finisher:
         if not contact["phone"]:
             return row, 0.0
         if self.sms is None:
-            row |= {"outcome": SMS_FAILED, "provider_reason": "SmsNotConfigured"}
+            row |= {"outcome": DeliveryOutcome.SMS_FAILED, "provider_reason": "SmsNotConfigured"}
             return row, 0.0
         try:
             text = render_sms(spec.body, _template_contact(contact), command, send_id)
         except DomainError as exc:
-            row |= {"outcome": SMS_FAILED, "provider_reason": exc.code}
+            row |= {"outcome": DeliveryOutcome.SMS_FAILED, "provider_reason": exc.code}
             return row, 0.0
         result = await self.sms.client.send(
             contact["phone"], spec.sender or self.sms.default_sender, text
@@ -282,7 +291,9 @@ class Finisher:
         if result.outcome is Outcome.RETRY and not final:
             return None, min(result.retry_after or 1.0, MAX_SMS_RETRY_SECONDS)
         row |= {
-            "outcome": SMS_SENT if result.outcome is Outcome.SENT else SMS_FAILED,
+            "outcome": DeliveryOutcome.SMS_FALLBACK
+            if result.outcome is Outcome.SENT
+            else DeliveryOutcome.SMS_FAILED,
             "provider_status": result.status,
             "provider_reason": storable(result.reason or "", 128) or None,
             "provider_message_id": result.provider_message_id,
@@ -301,12 +312,13 @@ def _sms_row(send_id: str, contact: Mapping[str, Any]) -> dict[str, Any]:
         "installation_pk": None,
         "app_id": None,
         "installation_id": None,
-        "platform": "sms",
+        # An SMS row names its channel where push rows name the device platform.
+        "platform": Provider.SMS,
         "recipient_kind": "external_id",
         "recipient": contact["external_id"],
         "token": contact["phone"],
         "language": None,
-        "outcome": SMS_NO_PHONE,
+        "outcome": DeliveryOutcome.SMS_NO_PHONE,
         "provider_status": None,
         "provider_reason": None,
         "provider_message_id": None,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from clarion.domain.vocabulary import JobKind
 from clarion.queue.models import NewJob
 
-PLAN_SEND = "plan_send"
-DELIVER = "deliver"
+PLAN_SEND = JobKind.PLAN_SEND
+DELIVER = JobKind.DELIVER
 
 #: Devices per delivery job: big enough to amortize the database round trips, small
 #: enough that a worker killed mid-batch re-sends little (only its in-flight batch).

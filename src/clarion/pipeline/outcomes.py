@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.domain.vocabulary import DeliveryOutcome
 from clarion.pipeline.caps import hits_for
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.fallback import complete_send
@@ -40,7 +41,7 @@ class DeviceResult:
     """What one device's attempt came to; `pending` means it is tried again later."""
 
     delivery_id: int
-    outcome: str
+    outcome: DeliveryOutcome
     attempts: int
     status: int | None = None
     reason: str | None = None
@@ -58,12 +59,12 @@ def apply_answer(result: DeviceResult, delivery: DeliveryResult, row: Any) -> De
     result.reason = delivery.reason
     result.message_id = delivery.provider_message_id
     if delivery.outcome is Outcome.SENT:
-        result.outcome = "sent"
+        result.outcome = DeliveryOutcome.SENT
     elif delivery.outcome is Outcome.INVALID_TOKEN:
-        result.outcome = "undeliverable"
+        result.outcome = DeliveryOutcome.UNDELIVERABLE
         result.invalidate_pk = int(row.installation_pk)
     elif delivery.outcome is Outcome.FAILED or result.attempts >= MAX_DELIVERY_ATTEMPTS:
-        result.outcome = "error"
+        result.outcome = DeliveryOutcome.ERROR
     else:
         result.retry_after = delivery.retry_after
     return result
@@ -89,7 +90,7 @@ async def record_outcomes(
     retry: list[DeviceResult] = []
     params = []
     for result in results:
-        final = result.outcome != "pending"
+        final = result.outcome != DeliveryOutcome.PENDING
         if not final:
             retry.append(result)
         params.append(
@@ -176,7 +177,9 @@ async def _record_engagement(
         await inbox_store.store_items(conn, list(items.values()))
     labels = command.message.options.labels
     sent = [
-        r.extra["contact_pk"] for r in results if r.outcome == "sent" and r.extra.get("contact_pk")
+        r.extra["contact_pk"]
+        for r in results
+        if r.outcome == DeliveryOutcome.SENT and r.extra.get("contact_pk")
     ]
     if labels and sent:
         await cap_store.record_hits(conn, hits_for(send["id"], labels, sent, now))

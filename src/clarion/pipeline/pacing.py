@@ -17,13 +17,12 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.domain.vocabulary import DeliveryOutcome
 from clarion.pipeline.jobs import deliver_job
 from clarion.pipeline.throttle import ThrottleRule, split_slots
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries, sends
-
-THROTTLED = "throttled"
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def shown_outcome(row: Mapping[str, Any], now: datetime) -> str:
     outcome = str(row["outcome"])
     scheduled = row.get("scheduled_at")
     if outcome == send_store.PENDING and scheduled is not None and scheduled > now:
-        return THROTTLED
+        return DeliveryOutcome.THROTTLED
     return outcome
 
 

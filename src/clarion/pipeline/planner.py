@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
 from clarion.pipeline.audience import (
     AudienceDevice,
     AudienceGone,
@@ -27,7 +28,7 @@ from clarion.pipeline.audience import (
 from clarion.pipeline.commands import SendCommand
 from clarion.pipeline.fallback import complete_send, finish_job
 from clarion.pipeline.jobs import DELIVERY_BATCH, deliver_job
-from clarion.pipeline.scheduler import SKIPPED, LocalTimes
+from clarion.pipeline.scheduler import LocalTimes
 from clarion.pipeline.targeting import resolve
 from clarion.pipeline.unplannable import Item, items_of, recipients_of, unplannable
 from clarion.queue.models import HandlerResult, Job, NewJob
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 #: Installations planned per transaction of a broadcast.
 PAGE_SIZE = 1000
 #: Statuses from which a send may still be planned.
-PLANNABLE = ("accepted", "scheduled", "planning")
+PLANNABLE = PLANNABLE_STATUSES
 
 
 class Planner:
@@ -85,7 +86,7 @@ class Planner:
             resolved = await resolve_audience(conn, send["project_id"], command.broadcast)
         except AudienceGone as exc:
             await send_store.set_status(
-                conn, send_id, "done", only_from=PLANNABLE, error=f"{exc.field}: {exc}"
+                conn, send_id, SendStatus.DONE, only_from=PLANNABLE, error=f"{exc.field}: {exc}"
             )
             return False
         cursor = int(send["plan_cursor"] or 0)
@@ -95,7 +96,7 @@ class Planner:
         if not devices:
             pending = await send_store.has_pending(conn, send_id)
             needs_finish = command.engagement.needs_finish
-            status = "delivering" if pending or needs_finish else "done"
+            status = SendStatus.DELIVERING if pending or needs_finish else SendStatus.DONE
             await send_store.set_status(conn, send_id, status, only_from=PLANNABLE)
             if not pending and needs_finish:
                 await self.queue.enqueue(conn, [finish_job(send_id)])
@@ -131,7 +132,7 @@ class Planner:
                     "recipient_kind": "external_id" if device.external_id else "installation_id",
                     "recipient": device.external_id or device.installation_id,
                     "token": device.token,
-                    "outcome": SKIPPED if timing.skipped else send_store.PENDING,
+                    "outcome": DeliveryOutcome.SKIPPED if timing.skipped else send_store.PENDING,
                     "provider_reason": "LocalTimePassed" if timing.skipped else None,
                     "attempts": 0,
                     "created_at": now,
@@ -213,7 +214,9 @@ class Planner:
                     "recipient_kind": t.recipient_kind,
                     "recipient": t.recipient,
                     "token": t.token,
-                    "outcome": "undeliverable" if t.invalid_reason else send_store.PENDING,
+                    "outcome": DeliveryOutcome.UNDELIVERABLE
+                    if t.invalid_reason
+                    else send_store.PENDING,
                     "provider_reason": t.invalid_reason,
                     "attempts": 0,
                     "created_at": now,
@@ -231,7 +234,7 @@ class Planner:
                     "recipient_kind": u.recipient_kind,
                     "recipient": u.recipient,
                     "token": None,
-                    "outcome": "not_found",
+                    "outcome": DeliveryOutcome.NOT_FOUND,
                     "provider_reason": None,
                     "attempts": 0,
                     "created_at": now,
@@ -252,7 +255,7 @@ class Planner:
             await self.queue.enqueue(conn, _batches(send_id, {None: pending_ids}))
             # Inbox items and SMS fallback run after the pushes, even when there is none.
             needs_finish = command.engagement.needs_finish
-            status = "delivering" if pending_ids or needs_finish else "done"
+            status = SendStatus.DELIVERING if pending_ids or needs_finish else SendStatus.DONE
             await send_store.set_status(
                 conn, send_id, status, only_from=PLANNABLE, targeted=len(targets)
             )
@@ -274,7 +277,7 @@ def _unplannable_row(
         "recipient_kind": kind,
         "recipient": storable(value),
         "token": None,
-        "outcome": "error",
+        "outcome": DeliveryOutcome.ERROR,
         "provider_reason": reason,
         "attempts": 0,
         "created_at": now,
@@ -294,7 +297,7 @@ async def _claim_page(
             func.coalesce(sends.c.plan_cursor, 0) == cursor,
         )
         .values(
-            status="planning",
+            status=SendStatus.PLANNING,
             plan_cursor=last_pk,
             targeted=sends.c.targeted + count,
             updated_at=utcnow(),

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import ColumnElement, FromClause, Select, select
@@ -27,11 +27,9 @@ from clarion.domain.personalize import (
     compile_contents,
     render_content,
 )
-from clarion.domain.platforms import Platform
+from clarion.domain.vocabulary import ErrorCode, Provider, provider_of
 from clarion.pipeline.commands import SendCommand
 from clarion.store.tables import apps, contacts, installations
-
-PLATFORM_PROVIDER: Final[dict[str, Platform]] = {"ios": "apns", "android": "fcm", "web": "webpush"}
 
 Compiled = tuple[CompiledContent[LocalizedContent], ...]
 
@@ -129,7 +127,7 @@ def device_from_row(row: Any) -> Device:
 class Rendered:
     """The outcome of rendering for one device: language, content sent and provider request."""
 
-    provider: Platform
+    provider: Provider
     language: str | None
     content: Content
     payload: BuiltPayload
@@ -140,18 +138,13 @@ def compile_command(command: SendCommand) -> Compiled:
     return compile_contents(command.message.localized())
 
 
-def provider_of(platform: str) -> Platform | None:
-    """The provider serving an installation platform, or None when none does."""
-    return PLATFORM_PROVIDER.get(platform)
-
-
-def _target(provider: Platform, device: Device, public: Mapping[str, Any]) -> str:
-    if provider == "apns":
+def _target(provider: Provider, device: Device, public: Mapping[str, Any]) -> str:
+    if provider == Provider.APNS:
         topic = public.get("topic")
         if not topic:
-            raise DomainError("MISSING_TOPIC", "the app's APNs credentials have no topic")
+            raise DomainError(ErrorCode.MISSING_TOPIC, "the app's APNs credentials have no topic")
         return str(topic)
-    if provider == "fcm":
+    if provider == Provider.FCM:
         return device.token or ""
     return ""
 
@@ -174,7 +167,9 @@ def render_for_device(
     """
     provider = provider_of(device.platform)
     if provider is None:
-        raise DomainError("UNSUPPORTED_PLATFORM", f"no provider for platform {device.platform}")
+        raise DomainError(
+            ErrorCode.UNSUPPORTED_PLATFORM, f"no provider for platform {device.platform}"
+        )
     chosen = choose_content(compiled, command.language, device.contact_language, device.language)
     contact, installation = device.context_objects()
     current: dict[str, Any] = {"now": now.isoformat()}
@@ -204,10 +199,10 @@ def provider_request(
     payload = rendered.payload
     body = payload.body.decode("utf-8")
     described: dict[str, Any] = {"method": "POST"}
-    if rendered.provider == "apns":
+    if rendered.provider == Provider.APNS:
         described["path"] = "/3/device/" + quote(device.token or "", safe="")
         described["headers"] = dict(payload.headers)
-    elif rendered.provider == "fcm":
+    elif rendered.provider == Provider.FCM:
         described["path"] = f"/v1/projects/{public.get('project_id', '')}/messages:send"
         described["headers"] = {"Content-Type": "application/json"}
     else:

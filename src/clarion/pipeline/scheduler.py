@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.domain.errors import DomainError
+from clarion.domain.vocabulary import ErrorCode, SendStatus
 from clarion.pipeline.accept import AcceptedSend, IdempotencyConflict
 from clarion.pipeline.audience import MAX_AHEAD, Schedule, check_references
 from clarion.pipeline.commands import SendCommand
@@ -23,20 +24,22 @@ from clarion.store.types import utcnow
 
 #: The earliest offset on Earth (Pacific/Kiritimati): no zone reaches a wall-clock time sooner.
 EARLIEST_OFFSET = timedelta(hours=14)
-#: Outcome of a local-time delivery whose time had passed when `past_time` is `skip`.
-SKIPPED = "skipped"
 
 
 def check_schedule(schedule: Schedule, now: datetime, field: str = "schedule") -> None:
     """Refuse schedules more than a year ahead, and local-time skips already over everywhere."""
     if plan_at(schedule) - now > MAX_AHEAD:
-        raise DomainError("MALFORMED_PARAMETER", "a send is scheduled at most a year ahead", field)
+        raise DomainError(
+            ErrorCode.MALFORMED_PARAMETER, "a send is scheduled at most a year ahead", field
+        )
     if schedule.date is not None and schedule.past_time == "skip":
         # The latest zone (UTC-12) reaches the time last; once it has, nobody would get it.
         latest = datetime.combine(schedule.date, schedule.wall_clock, UTC) + timedelta(hours=12)
         if latest < now:
             raise DomainError(
-                "MALFORMED_PARAMETER", "this local time has passed in every time zone", field
+                ErrorCode.MALFORMED_PARAMETER,
+                "this local time has passed in every time zone",
+                field,
             )
 
 
@@ -124,7 +127,7 @@ async def accept_broadcast(
     due = plan_at(schedule) if schedule is not None else None
     async with engine.connect() as conn:
         await check_references(conn, project_id, command.broadcast)
-    status = "scheduled" if due is not None and due > now else "accepted"
+    status = SendStatus.SCHEDULED if due is not None and due > now else SendStatus.ACCEPTED
     if idempotency_key is not None:
         async with engine.connect() as conn:
             existing = await send_store.find_by_idempotency_key(conn, project_id, idempotency_key)
@@ -155,7 +158,7 @@ async def accept_broadcast(
                     job.payload,
                     job.send_id,
                     job.priority,
-                    due if status == "scheduled" else None,
+                    due if status == SendStatus.SCHEDULED else None,
                 )
             ],
         )

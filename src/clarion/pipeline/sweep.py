@@ -18,8 +18,8 @@ from prometheus_client import Gauge
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.domain.vocabulary import OPEN_STATUSES
 from clarion.queue.schema import QUEUED, jobs
-from clarion.store import sends as send_store
 from clarion.store.send_tables import sends
 from clarion.store.types import utcnow
 
@@ -70,7 +70,7 @@ class StuckSendSweep:
             jobs.c.send_id == sends.c.id, jobs.c.status == QUEUED, jobs.c.run_at > now
         )
         stuck = (
-            sends.c.status.in_(send_store.OPEN_STATUSES),
+            sends.c.status.in_(OPEN_STATUSES),
             started < now - timedelta(seconds=self.stuck_after),
             ~waiting,
         )

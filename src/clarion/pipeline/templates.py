@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.errors import MALFORMED_PARAMETER, DomainError
 from clarion.domain.message import parse_message
+from clarion.domain.vocabulary import ErrorCode
 from clarion.pipeline.commands import check_message
 from clarion.store import templates as template_store
 
-TEMPLATE_INACTIVE: Final = "TEMPLATE_INACTIVE"
-TEMPLATE_OUT_OF_WINDOW: Final = "TEMPLATE_OUT_OF_WINDOW"
+TEMPLATE_INACTIVE: Final = ErrorCode.TEMPLATE_INACTIVE
+TEMPLATE_OUT_OF_WINDOW: Final = ErrorCode.TEMPLATE_OUT_OF_WINDOW
 TEMPLATE_FIELD: Final = "template_id"
 
 
@@ -46,7 +47,7 @@ def check_usable(row: dict[str, Any], now: datetime) -> None:
     """Refuse a template that is not active or not valid at `now`."""
     status = row["status"]
     if status == template_store.DELETED:
-        raise DomainError("NOT_FOUND", "template not found", TEMPLATE_FIELD)
+        raise DomainError(ErrorCode.NOT_FOUND, "template not found", TEMPLATE_FIELD)
     if status != "active":
         raise DomainError(
             TEMPLATE_INACTIVE, f"the template is {status}, not active", TEMPLATE_FIELD
@@ -76,7 +77,7 @@ async def template_document(
     """
     row = await template_store.get_template(conn, project_id, template_id)
     if row is None:
-        raise DomainError("NOT_FOUND", "template not found", TEMPLATE_FIELD)
+        raise DomainError(ErrorCode.NOT_FOUND, "template not found", TEMPLATE_FIELD)
     check_usable(row, now)
     return {"contents": list(row["contents"]), "options": dict(row["options"])}
 

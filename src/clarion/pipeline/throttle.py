@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from clarion.domain.errors import DomainError
+from clarion.domain.vocabulary import ErrorCode
 
 MAX_PER_MINUTES = 7 * 24 * 60
 MAX_MESSAGES = 10_000_000
@@ -41,14 +42,16 @@ def parse_throttle(value: Any, field: str = "throttle") -> ThrottleRule | None:
     if value is None:
         return None
     if not isinstance(value, Mapping) or set(value) - {"messages", "per_minutes"}:
-        raise DomainError("MALFORMED_PARAMETER", "throttle is {messages, per_minutes}", field)
+        raise DomainError(
+            ErrorCode.MALFORMED_PARAMETER, "throttle is {messages, per_minutes}", field
+        )
     limits = {"messages": MAX_MESSAGES, "per_minutes": MAX_PER_MINUTES}
     checked: dict[str, int] = {}
     for name, highest in limits.items():
         number = value.get(name)
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= highest:
             raise DomainError(
-                "MALFORMED_PARAMETER",
+                ErrorCode.MALFORMED_PARAMETER,
                 f"{name} must be an integer from 1 to {highest}",
                 f"{field}.{name}",
             )

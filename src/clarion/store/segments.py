@@ -42,6 +42,7 @@ from sqlalchemy.sql.expression import FromClause
 
 from clarion.domain.errors import DomainError, FieldProblem, domain_error_from_validation
 from clarion.domain.safe_input import Int
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store.metadata import metadata
 from clarion.store.pagination import key_param
 from clarion.store.types import UtcDateTime, utcnow
@@ -89,7 +90,9 @@ class EngagementCondition(_Strict):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise FieldProblem("MALFORMED_PARAMETER", "needs a UTC offset, e.g. 2026-01-01T00:00Z")
+            raise FieldProblem(
+                ErrorCode.MALFORMED_PARAMETER, "needs a UTC offset, e.g. 2026-01-01T00:00Z"
+            )
         return value
 
 
@@ -113,13 +116,13 @@ class SegmentFilter(_Strict):
         for key, value in (values or {}).items():
             if not key or len(key) > 128 or '"' in key or "\\" in key:
                 raise FieldProblem(
-                    "MALFORMED_PARAMETER",
+                    ErrorCode.MALFORMED_PARAMETER,
                     'an attribute name is 1-128 characters without " or \\',
                     key,
                 )
             if not isinstance(value, str | bool | int | float):
                 raise FieldProblem(
-                    "MALFORMED_PARAMETER",
+                    ErrorCode.MALFORMED_PARAMETER,
                     "an attribute is matched by a string, number or boolean",
                     key,
                 )
@@ -134,7 +137,7 @@ class SegmentFilter(_Strict):
         for index, value in enumerate(values):
             if not langcodes.tag_is_valid(value):
                 raise FieldProblem(
-                    "MALFORMED_PARAMETER", f"{value!r} is not a language tag", f"[{index}]"
+                    ErrorCode.MALFORMED_PARAMETER, f"{value!r} is not a language tag", f"[{index}]"
                 )
             out.append(str(langcodes.standardize_tag(value)).lower())
         return out
@@ -147,7 +150,9 @@ class SegmentFilter(_Strict):
         for index, value in enumerate(values):
             if value not in _ZONES:
                 raise FieldProblem(
-                    "MALFORMED_PARAMETER", f"{value!r} is not an IANA time zone", f"[{index}]"
+                    ErrorCode.MALFORMED_PARAMETER,
+                    f"{value!r} is not an IANA time zone",
+                    f"[{index}]",
                 )
         return values
 
@@ -155,7 +160,7 @@ class SegmentFilter(_Strict):
 def parse_filter(data: Any, field: str = "filter") -> SegmentFilter:
     """Validate a filter document; errors name the field, e.g. filter.tags.any[2]."""
     if not isinstance(data, dict):
-        raise DomainError("MALFORMED_PARAMETER", "a filter is a JSON object", field)
+        raise DomainError(ErrorCode.MALFORMED_PARAMETER, "a filter is a JSON object", field)
     try:
         return SegmentFilter.model_validate(data)
     except ValidationError as exc:

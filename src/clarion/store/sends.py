@@ -10,17 +10,17 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.domain.vocabulary import (
+    COUNTED_OUTCOMES,
+    FINAL_STATUSES,
+    DeliveryOutcome,
+    SendStatus,
+)
 from clarion.store.pagination import key_param
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.types import utcnow
 
-PENDING = "pending"
-FINAL_OUTCOMES = ("sent", "not_found", "undeliverable", "error", "cancelled")
-COUNTED = ("sent", "not_found", "undeliverable", "error", "cancelled", PENDING)
-#: Statuses a send never leaves; every other status must lead to one of them.
-FINAL_STATUSES = ("done", "failed", "cancelled")
-#: Statuses of sends still on their way.
-OPEN_STATUSES = ("accepted", "scheduled", "planning", "delivering")
+PENDING = DeliveryOutcome.PENDING
 
 
 def new_send_id() -> str:
@@ -44,7 +44,7 @@ async def insert_send(
             id=send_id,
             project_id=project_id,
             kind=kind,
-            status="accepted",
+            status=SendStatus.ACCEPTED,
             request=request,
             request_hash=request_hash,
             idempotency_key=idempotency_key,
@@ -96,7 +96,7 @@ async def outcome_counts(conn: AsyncConnection, send_id: str) -> dict[str, int]:
         .where(deliveries.c.send_id == send_id)
         .group_by(deliveries.c.outcome)
     )
-    counts = dict.fromkeys(COUNTED, 0)
+    counts: dict[str, int] = dict.fromkeys(COUNTED_OUTCOMES, 0)
     for outcome, count in rows:
         counts[outcome] = count
     return counts
@@ -135,7 +135,7 @@ async def cancel_pending(conn: AsyncConnection, send_id: str) -> int:
     result = await conn.execute(
         update(deliveries)
         .where(deliveries.c.send_id == send_id, deliveries.c.outcome == PENDING)
-        .values(outcome="cancelled", completed_at=now)
+        .values(outcome=DeliveryOutcome.CANCELLED, completed_at=now)
     )
     return int(result.rowcount)
 

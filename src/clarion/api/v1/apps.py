@@ -13,6 +13,7 @@ from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, Slug, StrictModel
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store import apps as app_store
 
 router = APIRouter(tags=["apps"], route_class=CheckedRoute)
@@ -50,7 +51,7 @@ async def create_app(
         async with state.engine.begin() as conn:
             row = await app_store.create_app(conn, context.project_id, body.id, body.name)
     except IntegrityError as exc:
-        raise ApiError(409, "ALREADY_EXISTS", "an app with this id exists", "id") from exc
+        raise ApiError(409, ErrorCode.ALREADY_EXISTS, "an app with this id exists", "id") from exc
     return app_out(row, [])
 
 

@@ -18,6 +18,7 @@ from clarion.api.errors import ApiError
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
 from clarion.domain.safe_input import Int
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store import events as event_store
 from clarion.store.types import utcnow
 
@@ -82,7 +83,7 @@ def _app_key(request: Request) -> str:
     if not presented:
         raise ApiError(
             401,
-            "AUTHENTICATION_REQUIRED",
+            ErrorCode.AUTHENTICATION_REQUIRED,
             f"send the app's public key as `{APP_KEY_HEADER}` or `Authorization: Bearer`",
         )
     return presented
@@ -93,7 +94,7 @@ def _check_rate(app_id: str, installation_id: str) -> None:
     if wait > 0:
         raise ApiError(
             429,
-            "RATE_LIMITED",
+            ErrorCode.RATE_LIMITED,
             f"too many events: retry in {math.ceil(wait)} s",
         )
 
@@ -102,9 +103,9 @@ def _event_time(at: datetime | None, now: datetime) -> datetime:
     if at is None:
         return now
     if at > now + MAX_CLOCK_SKEW:
-        raise ApiError(400, "MALFORMED_PARAMETER", "at lies in the future", "at")
+        raise ApiError(400, ErrorCode.MALFORMED_PARAMETER, "at lies in the future", "at")
     if at < now - MAX_EVENT_AGE:
-        raise ApiError(400, "MALFORMED_PARAMETER", "at is older than 30 days", "at")
+        raise ApiError(400, ErrorCode.MALFORMED_PARAMETER, "at is older than 30 days", "at")
     return at
 
 
@@ -124,25 +125,25 @@ async def post_event(
             await state.auth_throttle.failed(address, None)
             raise ApiError(
                 401,
-                "AUTHENTICATION_INVALID",
+                ErrorCode.AUTHENTICATION_INVALID,
                 "not the public key of an app (secret keys are refused)",
             )
         _check_rate(str(app["id"]), body.installation_id)
         installation = await event_store.installation_pk(conn, app["pk"], body.installation_id)
         if installation is None:
             raise ApiError(
-                404, "NOT_FOUND", "installation not found in this app", "installation_id"
+                404, ErrorCode.NOT_FOUND, "installation not found in this app", "installation_id"
             )
         send_id = body.send_id
         if body.delivery_id is not None:
             owner = await event_store.delivery_of_send(conn, body.delivery_id, app["project_id"])
             if owner is None or (send_id is not None and owner != send_id):
-                raise ApiError(404, "NOT_FOUND", "delivery not found", "delivery_id")
+                raise ApiError(404, ErrorCode.NOT_FOUND, "delivery not found", "delivery_id")
             send_id = owner
         if send_id is not None and not await event_store.send_in_project(
             conn, send_id, app["project_id"]
         ):
-            raise ApiError(404, "NOT_FOUND", "send not found", "send_id")
+            raise ApiError(404, ErrorCode.NOT_FOUND, "send not found", "send_id")
         event_id = await event_store.record_event(
             conn,
             project_id=app["project_id"],

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from clarion.api.errors import error_body, error_response
 from clarion.api.state import AppState, get_state
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store.write_probe import probe_write
 
 router = APIRouter(tags=["health"])
@@ -30,17 +31,19 @@ async def readyz(state: AppState = Depends(get_state)) -> Response | dict[str, A
         await probe_write(state.engine)
     except Exception as exc:  # any driver failure or timeout means "not ready", never a crash
         log.warning("not ready: the database cannot take a write: %r", exc)
-        return error_response(503, "NOT_READY", "the database cannot take a write")
+        return error_response(503, ErrorCode.NOT_READY, "the database cannot take a write")
     if state.secret_health is not None:
         try:
             unreadable = await state.secret_health.refresh()
         except Exception as exc:
             log.warning("not ready: stored provider secrets cannot be checked: %r", exc)
-            return error_response(503, "NOT_READY", "stored provider secrets cannot be checked")
+            return error_response(
+                503, ErrorCode.NOT_READY, "stored provider secrets cannot be checked"
+            )
         if unreadable:
             names = ", ".join(secret.describe() for secret in unreadable)
             body = error_body(
-                "NOT_READY", f"provider secrets cannot be decrypted: {names}", None
+                ErrorCode.NOT_READY, f"provider secrets cannot be decrypted: {names}", None
             ) | {
                 "unreadable_secrets": [
                     {"app": s.app_id, "provider": s.provider} for s in unreadable

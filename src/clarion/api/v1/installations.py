@@ -24,6 +24,7 @@ from clarion.api.v1.validators import (
     TimeZone,
     WebPushSubscription,
 )
+from clarion.domain.vocabulary import DevicePlatform, ErrorCode
 from clarion.store import contacts as contact_store
 from clarion.store import installations as installation_store
 
@@ -62,35 +63,44 @@ class InstallationIn(StrictModel):
 
 def _check_address(body: InstallationIn) -> None:
     """Each platform needs its own kind of address."""
-    if body.platform == "web":
+    platform = DevicePlatform(body.platform)
+    if platform == DevicePlatform.WEB:
         if body.subscription is None:
             raise ApiError(
-                400, "MISSING_PARAMETER", "web installations need a subscription", "subscription"
+                400,
+                ErrorCode.MISSING_PARAMETER,
+                "web installations need a subscription",
+                "subscription",
             )
         if body.token is not None:
             raise ApiError(
-                400, "MALFORMED_PARAMETER", "web installations use subscription, not token", "token"
+                400,
+                ErrorCode.MALFORMED_PARAMETER,
+                "web installations use subscription, not token",
+                "token",
             )
         return
     if body.subscription is not None:
         raise ApiError(
             400,
-            "MALFORMED_PARAMETER",
+            ErrorCode.MALFORMED_PARAMETER,
             f"{body.platform} installations use token, not subscription",
             "subscription",
         )
     if body.token is None:
         raise ApiError(
-            400, "MISSING_PARAMETER", f"{body.platform} installations need a token", "token"
+            400, ErrorCode.MISSING_PARAMETER, f"{body.platform} installations need a token", "token"
         )
-    pattern = _APNS_TOKEN if body.platform == "ios" else _OPAQUE_TOKEN
-    if not pattern.fullmatch(body.token) or (body.platform == "ios" and len(body.token) % 2):
+    pattern = _APNS_TOKEN if platform == DevicePlatform.IOS else _OPAQUE_TOKEN
+    if not pattern.fullmatch(body.token) or (
+        platform == DevicePlatform.IOS and len(body.token) % 2
+    ):
         expected = (
             "an even number (64 or more) of hex digits"
-            if body.platform == "ios"
+            if platform == DevicePlatform.IOS
             else "1-4096 characters without spaces"
         )
-        raise ApiError(400, "MALFORMED_PARAMETER", f"token must be {expected}", "token")
+        raise ApiError(400, ErrorCode.MALFORMED_PARAMETER, f"token must be {expected}", "token")
 
 
 def installation_out(app_id: str, row: dict[str, Any]) -> dict[str, Any]:

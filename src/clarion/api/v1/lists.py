@@ -16,6 +16,7 @@ from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
 from clarion.domain.safe_input import check_text, loads_checked
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store import lists as list_store
 
 router = APIRouter(tags=["lists"], route_class=CheckedRoute)
@@ -198,7 +199,10 @@ async def _external_ids(request: Request) -> list[str]:
         ids, field = values, "external_ids"
     else:
         raise ApiError(
-            415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or text/csv", "Content-Type"
+            415,
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            "send application/json or text/csv",
+            "Content-Type",
         )
     if len(ids) > MAX_IDS_PER_REQUEST:
         raise malformed(field, f"at most {MAX_IDS_PER_REQUEST} external ids per request")

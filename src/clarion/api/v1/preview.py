@@ -16,13 +16,13 @@ from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.domain.errors import DomainError
 from clarion.domain.personalize import RenderLimitError
+from clarion.domain.vocabulary import ErrorCode, provider_of
 from clarion.pipeline.commands import SendCommand, parse_send_command
 from clarion.pipeline.media_check import check_media
 from clarion.pipeline.rendering import (
     Compiled,
     compile_command,
     device_from_row,
-    provider_of,
     provider_request,
     render_for_device,
     select_devices,
@@ -165,7 +165,7 @@ async def preview_send(
         if recipient.external_id is not None and not recipient.all_devices:
             targets = targets[:1]  # resolved most recent first
         if not targets:
-            raise ApiError(404, "NOT_FOUND", "no device matches the recipient", "recipient")
+            raise ApiError(404, ErrorCode.NOT_FOUND, "no device matches the recipient", "recipient")
         rows = await _device_rows(conn, [target.installation_pk for target in targets])
         devices = [
             await _preview_device(conn, command, compiled, target, rows[target.installation_pk])

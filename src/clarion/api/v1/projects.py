@@ -14,6 +14,7 @@ from clarion.api.errors import ApiError, not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, Slug, StrictModel
+from clarion.domain.vocabulary import ErrorCode
 from clarion.store import keys as key_store
 from clarion.store import projects as project_store
 
@@ -51,7 +52,9 @@ async def create_project(
         async with state.engine.begin() as conn:
             row = await project_store.create_project(conn, body.id, body.name)
     except IntegrityError as exc:
-        raise ApiError(409, "ALREADY_EXISTS", "a project with this id exists", "id") from exc
+        raise ApiError(
+            409, ErrorCode.ALREADY_EXISTS, "a project with this id exists", "id"
+        ) from exc
     return _project_out(row)
 
 
@@ -105,14 +108,17 @@ async def create_key(
         if scope not in key_store.SCOPES:
             raise ApiError(
                 400,
-                "MALFORMED_PARAMETER",
+                ErrorCode.MALFORMED_PARAMETER,
                 f"unknown scope {scope!r}; use {', '.join(key_store.SCOPES)}",
                 f"scopes[{index}]",
             )
     beyond = context.principal.may_grant(body.scopes, body.app_ids)
     if beyond is not None:
         raise ApiError(
-            403, "FORBIDDEN", "a key cannot create a key with more rights than its own", beyond
+            403,
+            ErrorCode.FORBIDDEN,
+            "a key cannot create a key with more rights than its own",
+            beyond,
         )
     async with state.engine.begin() as conn:
         stored, plaintext = await key_store.create_key(

@@ -21,11 +21,12 @@ from clarion.api.outbound import check_outbound_url
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import StrictModel
 from clarion.domain.safe_input import HeaderValue, UnsafeInput, loads_checked
+from clarion.domain.vocabulary import PUSH_PROVIDERS, ErrorCode, Provider
 from clarion.store import apps as app_store
 
 router = APIRouter(tags=["providers"], route_class=CheckedRoute)
 
-PROVIDERS = ("apns", "fcm", "webpush")
+PROVIDERS = PUSH_PROVIDERS
 
 
 def _https_url(value: str) -> str:
@@ -127,14 +128,17 @@ def apns_documents(body: ApnsIn) -> tuple[dict[str, Any], dict[str, Any]]:
         for field in ("team_id", "key_id", "private_key"):
             if getattr(body, field) is None:
                 raise ApiError(
-                    400, "MISSING_PARAMETER", f"{field} is required for token auth", field
+                    400, ErrorCode.MISSING_PARAMETER, f"{field} is required for token auth", field
                 )
         secret = {"private_key": body.private_key}
     else:
         if body.certificate is None or body.private_key is None:
             missing = "certificate" if body.certificate is None else "private_key"
             raise ApiError(
-                400, "MISSING_PARAMETER", f"{missing} is required for certificate auth", missing
+                400,
+                ErrorCode.MISSING_PARAMETER,
+                f"{missing} is required for certificate auth",
+                missing,
             )
         secret = {"certificate": body.certificate, "private_key": body.private_key}
     public = body.model_dump(exclude={"private_key", "certificate"})
@@ -163,14 +167,14 @@ def webpush_documents(body: WebPushIn) -> tuple[dict[str, Any], dict[str, Any]]:
             loaded = _load_private_key(body.vapid_private_key)
         except ValueError as exc:
             raise ApiError(
-                400, "MALFORMED_PARAMETER", f"vapid_private_key {exc}", "vapid_private_key"
+                400, ErrorCode.MALFORMED_PARAMETER, f"vapid_private_key {exc}", "vapid_private_key"
             ) from exc
         if not isinstance(loaded, ec.EllipticCurvePrivateKey) or not isinstance(
             loaded.curve, ec.SECP256R1
         ):
             raise ApiError(
                 400,
-                "MALFORMED_PARAMETER",
+                ErrorCode.MALFORMED_PARAMETER,
                 "vapid_private_key must be a P-256 key",
                 "vapid_private_key",
             )
@@ -219,7 +223,7 @@ async def put_apns(
 ) -> dict[str, Any]:
     """Set the app's APNs credentials."""
     check_outbound_url(state.settings.outbound_policy, body.endpoint, "endpoint")
-    return await _store(state, context, app_id, "apns", apns_documents(body))
+    return await _store(state, context, app_id, Provider.APNS, apns_documents(body))
 
 
 @router.put("/v1/apps/{app_id}/providers/fcm")
@@ -238,7 +242,7 @@ async def put_fcm(
         check_outbound_url(
             policy, body.service_account.get("token_uri"), "service_account.token_uri"
         )
-    return await _store(state, context, app_id, "fcm", fcm_documents(body))
+    return await _store(state, context, app_id, Provider.FCM, fcm_documents(body))
 
 
 @router.put("/v1/apps/{app_id}/providers/webpush")
@@ -249,7 +253,7 @@ async def put_webpush(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Set the app's VAPID identity; the public key is what browsers subscribe with."""
-    return await _store(state, context, app_id, "webpush", webpush_documents(body))
+    return await _store(state, context, app_id, Provider.WEBPUSH, webpush_documents(body))
 
 
 @router.get("/v1/apps/{app_id}/providers")

@@ -15,6 +15,7 @@ from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
+from clarion.domain.vocabulary import OPEN_STATUSES, DeliveryOutcome, ErrorCode, SendStatus
 from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
 from clarion.pipeline.commands import parse_send_command
 from clarion.pipeline.media_check import check_media
@@ -138,7 +139,7 @@ async def create_send(
     except IdempotencyConflict as exc:
         raise ApiError(
             409,
-            "IDEMPOTENCY_KEY_REUSED",
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "this idempotency key was used for a different request",
             "Idempotency-Key",
         ) from exc
@@ -171,10 +172,12 @@ async def list_sends(
             before = (datetime.fromisoformat(stamp), send_id)
         except ValueError as exc:
             raise ApiError(
-                400, "MALFORMED_PARAMETER", "this cursor was not issued here", "cursor"
+                400, ErrorCode.MALFORMED_PARAMETER, "this cursor was not issued here", "cursor"
             ) from exc
         if before[0].tzinfo is None or not send_id:
-            raise ApiError(400, "MALFORMED_PARAMETER", "this cursor was not issued here", "cursor")
+            raise ApiError(
+                400, ErrorCode.MALFORMED_PARAMETER, "this cursor was not issued here", "cursor"
+            )
     async with state.engine.connect() as conn:
         rows = await send_store.list_sends(conn, context.project_id, before, page.limit, status)
     last = f"{rows[-1]['created_at'].isoformat()}|{rows[-1]['id']}" if rows else None
@@ -193,8 +196,8 @@ async def get_send(
         counts = await send_store.outcome_counts(conn, send_id)
         counts |= await event_store.engagement_counts(conn, send_id)
         # Pending deliveries waiting for their throttle window are reported apart.
-        counts["throttled"] = await throttled_count(conn, send_id, utcnow())
-        counts["pending"] -= counts["throttled"]
+        counts[DeliveryOutcome.THROTTLED] = await throttled_count(conn, send_id, utcnow())
+        counts[DeliveryOutcome.PENDING] -= counts[DeliveryOutcome.THROTTLED]
     return send_out(row, counts)
 
 
@@ -227,8 +230,8 @@ async def cancel_send(
         moved = await send_store.set_status(
             conn,
             send_id,
-            "cancelled",
-            only_from=("accepted", "scheduled", "planning", "delivering"),
+            SendStatus.CANCELLED,
+            only_from=OPEN_STATUSES,
         )
         if moved:
             await send_store.cancel_pending(conn, send_id)
@@ -239,7 +242,9 @@ async def cancel_send(
         counts = await send_store.outcome_counts(conn, send_id)
     assert row is not None
     if not moved:
-        raise ApiError(409, "SEND_FINISHED", f"the send is already {row['status']}", "send_id")
+        raise ApiError(
+            409, ErrorCode.SEND_FINISHED, f"the send is already {row['status']}", "send_id"
+        )
     return send_out(row, counts)
 
 

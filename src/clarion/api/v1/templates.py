@@ -15,6 +15,7 @@ from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
+from clarion.domain.vocabulary import ErrorCode
 from clarion.pipeline.templates import normalized_template
 from clarion.store import templates as template_store
 
@@ -77,7 +78,9 @@ def _checked_fields(fields: dict[str, Any]) -> dict[str, Any]:
     contents, options = normalized_template(fields["contents"], fields["options"])
     start_at, end_at = fields["start_at"], fields["end_at"]
     if start_at is not None and end_at is not None and end_at <= start_at:
-        raise ApiError(400, "MALFORMED_PARAMETER", "end_at must be after start_at", "end_at")
+        raise ApiError(
+            400, ErrorCode.MALFORMED_PARAMETER, "end_at must be after start_at", "end_at"
+        )
     return {**fields, "contents": contents, "options": options}
 
 
@@ -158,7 +161,7 @@ async def _update(
 ) -> dict[str, Any]:
     for name in ("name", "contents", "status"):
         if name in changes and changes[name] is None:
-            raise ApiError(400, "MALFORMED_PARAMETER", f"{name} cannot be null", name)
+            raise ApiError(400, ErrorCode.MALFORMED_PARAMETER, f"{name} cannot be null", name)
     row = await _own_template(state, project_id, template_id)
     current = {
         name: row[name] for name in ("name", "contents", "options", "status", "start_at", "end_at")

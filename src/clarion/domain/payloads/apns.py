@@ -29,6 +29,7 @@ from clarion.domain.payloads.common import (
     resolve_badge,
     to_json_bytes,
 )
+from clarion.domain.vocabulary import Provider
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def build_apns(
         document[CLARION_KEY] = extras
     body = to_json_bytes(document)
     return ApnsPayload(
-        platform="apns",
+        platform=Provider.APNS,
         headers=apns_headers(options, topic, now),
         body=body,
         limited_size=len(body),

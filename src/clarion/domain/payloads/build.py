@@ -9,11 +9,11 @@ from clarion.domain.message import Content, Options
 from clarion.domain.payloads.apns import build_apns
 from clarion.domain.payloads.fcm import build_fcm
 from clarion.domain.payloads.webpush import build_webpush
-from clarion.domain.platforms import Platform
+from clarion.domain.vocabulary import Provider
 
 
 def build_payload(
-    platform: Platform,
+    platform: Provider,
     content: Content,
     options: Options,
     target: str,
@@ -28,13 +28,13 @@ def build_payload(
     when `options.truncate_body` is set, otherwise PAYLOAD_TOO_LARGE is raised.
     """
     build: Callable[[Content], BuiltPayload]
-    if platform == "apns":
+    if platform == Provider.APNS:
 
         def build(candidate: Content) -> BuiltPayload:
             """Build the request for one candidate content."""
             return build_apns(candidate, options, target, badge_count=badge_count, now=now)
 
-    elif platform == "fcm":
+    elif platform == Provider.FCM:
 
         def build(candidate: Content) -> BuiltPayload:
             """Build the request for one candidate content."""

@@ -33,6 +33,7 @@ from clarion.domain.message import CLARION_KEY, Content, Options
 from clarion.domain.payloads.apns import apns_headers, aps_dictionary
 from clarion.domain.payloads.common import clarion_fields, resolve_badge, to_json_bytes
 from clarion.domain.payloads.webpush import webpush_headers, webpush_notification
+from clarion.domain.vocabulary import Provider
 
 FCM_HEADERS = {"content-type": "application/json; charset=utf-8"}
 
@@ -134,7 +135,7 @@ def build_fcm(
     message["apns"] = _apns(content, options, badge, now)
     message["webpush"] = _webpush(content, options)
     return FcmPayload(
-        platform="fcm",
+        platform=Provider.FCM,
         headers=dict(FCM_HEADERS),
         body=to_json_bytes({"message": message}),
         limited_size=len(to_json_bytes(limited)),

@@ -25,6 +25,7 @@ from typing import Any
 from clarion.domain.limits import WEBPUSH_PLAINTEXT_LIMIT, BuiltPayload
 from clarion.domain.message import CLARION_KEY, MAX_TTL_SECONDS, Content, Options
 from clarion.domain.payloads.common import clarion_fields, to_json_bytes
+from clarion.domain.vocabulary import Provider
 
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -91,7 +92,7 @@ def build_webpush(content: Content, options: Options) -> WebPushPayload:
         document[CLARION_KEY] = extras
     body = to_json_bytes(document)
     return WebPushPayload(
-        platform="webpush",
+        platform=Provider.WEBPUSH,
         headers=webpush_headers(options),
         body=body,
         limited_size=len(body),

@@ -16,6 +16,7 @@ from clarion.domain.limits import (
 )
 from clarion.domain.message import Content, LocalizedContent, Options, parse_message
 from clarion.domain.payloads import build_apns, build_fcm, build_payload, build_webpush
+from clarion.domain.vocabulary import Provider
 
 NOW = 1_700_000_000
 
@@ -270,20 +271,22 @@ class TestBuildPayload:
 
     def test_dispatches_per_platform(self) -> None:
         content = Content(body="x")
-        _, apns = build_payload("apns", content, Options(), "com.example", now=NOW)
+        _, apns = build_payload(Provider.APNS, content, Options(), "com.example", now=NOW)
         assert apns.platform == "apns"
         assert apns.headers["apns-topic"] == "com.example"
-        _, fcm = build_payload("fcm", content, Options(), "tok")
+        _, fcm = build_payload(Provider.FCM, content, Options(), "tok")
         assert body_of(fcm.body)["message"]["token"] == "tok"
-        _, webpush = build_payload("webpush", content, Options(), "")
+        _, webpush = build_payload(Provider.WEBPUSH, content, Options(), "")
         assert body_of(webpush.body) == {"body": "x"}
 
     def test_refuses_oversize_unless_truncation_is_asked(self) -> None:
         content = Content(title="t", body="é" * 3000)
         with pytest.raises(DomainError) as caught:
-            build_payload("apns", content, Options(), "com.example")
+            build_payload(Provider.APNS, content, Options(), "com.example")
         assert caught.value.code == PAYLOAD_TOO_LARGE
-        sent, payload = build_payload("apns", content, Options(truncate_body=True), "com.example")
+        sent, payload = build_payload(
+            Provider.APNS, content, Options(truncate_body=True), "com.example"
+        )
         assert payload.fits()
         assert sent.title == "t"
         assert sent.body is not None and sent.body.endswith(ELLIPSIS)

@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from clarion.domain.errors import MALFORMED_PARAMETER, MISSING_PARAMETER, DomainError
-from clarion.domain.platforms import Platform
 from clarion.domain.recipients import MAX_RECIPIENTS, parse_recipients
+from clarion.domain.vocabulary import Provider
 
 APNS_TOKEN = "a1" * 32
 
 
-def error_of(data: Any, platform: Platform | None = None) -> DomainError:
+def error_of(data: Any, platform: Provider | None = None) -> DomainError:
     with pytest.raises(DomainError) as caught:
         parse_recipients(data, platform)
     return caught.value
@@ -29,17 +29,18 @@ def test_lists_are_deduplicated_in_order() -> None:
 
 
 def test_apns_tokens_are_hex_and_case_folded() -> None:
-    recipients = parse_recipients({"tokens": [APNS_TOKEN, APNS_TOKEN.upper()]}, "apns")
+    recipients = parse_recipients({"tokens": [APNS_TOKEN, APNS_TOKEN.upper()]}, Provider.APNS)
     assert recipients.tokens == (APNS_TOKEN,)
-    error = error_of({"tokens": [APNS_TOKEN, APNS_TOKEN, APNS_TOKEN, "zz" * 32]}, "apns")
+    error = error_of({"tokens": [APNS_TOKEN, APNS_TOKEN, APNS_TOKEN, "zz" * 32]}, Provider.APNS)
     assert (error.code, error.field) == (MALFORMED_PARAMETER, "recipients.tokens[3]")
-    assert error_of({"tokens": ["abc"]}, "apns").field == "recipients.tokens[0]"
+    assert error_of({"tokens": ["abc"]}, Provider.APNS).field == "recipients.tokens[0]"
 
 
 def test_webpush_tokens_are_https_endpoints() -> None:
-    assert parse_recipients({"tokens": ["https://push.example/x"]}, "webpush").tokens
+    assert parse_recipients({"tokens": ["https://push.example/x"]}, Provider.WEBPUSH).tokens
     assert (
-        error_of({"tokens": ["http://push.example/x"]}, "webpush").field == "recipients.tokens[0]"
+        error_of({"tokens": ["http://push.example/x"]}, Provider.WEBPUSH).field
+        == "recipients.tokens[0]"
     )
 
 

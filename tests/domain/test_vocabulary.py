@@ -24,7 +24,7 @@ from clarion.domain.vocabulary import (
     SendStatus,
     provider_of,
 )
-from clarion.store import segments
+from clarion.store.segments import Platform as SegmentPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "clarion"
@@ -78,7 +78,7 @@ def test_the_api_and_segments_accept_exactly_the_device_platforms() -> None:
     # The request models keep their literal types so the OpenAPI document stays as it was.
     accepted = get_args(InstallationIn.model_fields["platform"].annotation)
     assert set(accepted) == set(DevicePlatform)
-    assert set(get_args(segments.Platform)) == set(DevicePlatform)
+    assert set(get_args(SegmentPlatform)) == set(DevicePlatform)
 
 
 def test_members_are_their_stored_strings() -> None:

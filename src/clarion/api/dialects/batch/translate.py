@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Final
 
-from clarion.api.dialects.batch.errors import BatchError, malformed, missing
+from clarion.api.dialects.batch.errors import malformed, missing
 from clarion.domain.message import RESERVED_DATA_KEYS, RESERVED_DATA_PREFIXES
 from clarion.domain.recipients import MAX_RECIPIENTS
 from clarion.domain.safe_input import UnsafeInput, loads_checked
@@ -237,10 +237,8 @@ def _check_token_rules(document: dict[str, Any], recipients: dict[str, list[str]
         raise malformed("messages", "messages are not supported for token recipients")
 
 
-def native_document(document: Any, app_id: str) -> dict[str, Any]:
+def native_document(document: dict[str, Any], app_id: str) -> dict[str, Any]:
     """Validate a batch document and build the native send document for one app."""
-    if not isinstance(document, dict):
-        raise BatchError("MALFORMED_JSON_BODY", "the request body must be a JSON object")
     for name in document:
         if name not in _TOP_LEVEL:
             raise malformed(name, f"unknown parameter {name!r}")

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from clarion.api.dialects.dengage.errors import from_domain, validation_error
+from clarion.api.dialects.kit import rename_field
+from clarion.api.dialects.kit.native import check_message
 from clarion.domain.errors import DomainError
 from clarion.domain.message import Message, parse_message
 from clarion.domain.safe_input import Int
-from clarion.pipeline.commands import check_message
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Text = Annotated[str, StringConstraints(max_length=16_384)]
@@ -183,22 +184,24 @@ INSTANT_FIELDS = (
     ("audience.list_id", "tableId"),
     ("audience", "segmentId"),
     ("schedule", "scheduleDate"),
-    ("apps", "applicationIds"),
     ("only_last_engaged", "sendOnlyLastEngagedTokens"),
     ("contents", "multiLangContent.contents"),
     ("content", "content"),
     ("options", "content"),
 )
+#: Native list fields whose index is kept in the SendInstantPush name.
+INSTANT_LISTS = (("apps", "applicationIds"),)
 
 
 def instant_field(native: str | None) -> str | None:
     """The SendInstantPush name of a native field path."""
     if native is None:
         return None
-    for prefix, name in INSTANT_FIELDS:
-        if native == prefix or native.startswith((prefix + ".", prefix + "[")):
-            return name + native[len(prefix) :] if prefix == "apps" else name
-    return native
+    return (
+        rename_field(native, INSTANT_LISTS)
+        or rename_field(native, INSTANT_FIELDS, keep_rest=False)
+        or native
+    )
 
 
 def _instant_field(native: str | None, native_root: str, root: str) -> str:

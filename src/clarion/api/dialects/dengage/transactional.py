@@ -11,9 +11,9 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
 from clarion.api.dialects.dengage.errors import from_domain, validation_error
+from clarion.api.dialects.kit import rename_field
+from clarion.api.dialects.kit.native import MAX_INBOX_SECONDS, SendCommand, parse_send_command
 from clarion.domain.errors import DomainError
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -162,10 +162,7 @@ def dengage_field(native: str | None) -> str | None:
     """The dengage field name of a native field path."""
     if native is None:
         return None
-    for prefix, name in _FIELD_NAMES:
-        if native == prefix or native.startswith((prefix + ".", prefix + "[")):
-            return name
-    return native
+    return rename_field(native, _FIELD_NAMES, keep_rest=False) or native
 
 
 def sms_text(push: TransactionalPush, sms_template: dict[str, Any] | None) -> str | None:

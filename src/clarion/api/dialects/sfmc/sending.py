@@ -9,6 +9,8 @@ from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from clarion.api.dialects.kit import Problem
+from clarion.api.dialects.kit.native import MAX_INBOX_SECONDS, SendCommand, parse_send_command
 from clarion.api.dialects.sfmc.definition import (
     ACTIVE,
     INBOX,
@@ -18,11 +20,9 @@ from clarion.api.dialects.sfmc.definition import (
     KeyValue,
     validation_lines,
 )
-from clarion.api.dialects.sfmc.errors import SfmcError, bad_request, from_domain
+from clarion.api.dialects.sfmc.errors import bad_request, from_domain
 from clarion.domain.errors import DomainError
 from clarion.domain.safe_input import Int
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
 MAX_VALUES: Final = 5000
 SEND_TIME_FORMAT: Final = "%Y-%m-%d %H:%M"
@@ -359,7 +359,7 @@ def tag_audience(definition: Definition, body: TagSend) -> dict[str, Any]:
     }
 
 
-def audience_error(exc: DomainError, audience: dict[str, Any]) -> SfmcError:
+def audience_error(exc: DomainError, audience: dict[str, Any]) -> Problem:
     """A core error on a list or tag send, naming the list that does not exist."""
     field = exc.field or ""
     if exc.code == "NOT_FOUND" and field == "audience.list_id":

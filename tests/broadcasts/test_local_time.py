@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from clarion.pipeline.jobs import DELIVER
+from clarion.delivery.jobs import DELIVER
 from clarion.queue.schema import jobs
 from clarion.store.engine import create_engine
 from clarion.store.types import utcnow

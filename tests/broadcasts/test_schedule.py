@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from clarion.api.app import create_app
 from clarion.config import Settings
+from clarion.delivery.jobs import PLAN_SEND
 from clarion.emulators.suite import EmulatorSuite
-from clarion.pipeline.jobs import PLAN_SEND
 from clarion.queue.schema import jobs
 from clarion.store.engine import create_engine
 from clarion.store.types import utcnow

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clarion.pipeline.jobs import PLAN_SEND
+from clarion.delivery.jobs import PLAN_SEND
 from clarion.queue.schema import CANCELLED, QUEUED, jobs
 from clarion.store.engine import create_engine
 from clarion.store.types import utcnow

@@ -45,11 +45,11 @@ from clarion.api.errors import with_retry_after
 from clarion.api.offload import off_loop
 from clarion.api.ratelimit import RateLimited
 from clarion.api.state import AppState, get_state
+from clarion.domain.command import parse_send_command
 from clarion.domain.errors import DomainError
 from clarion.domain.message import MAX_TTL_SECONDS
 from clarion.domain.safe_input import UnsafeInput, loads_checked
-from clarion.pipeline.accept import accept_send, request_hash
-from clarion.pipeline.commands import parse_send_command
+from clarion.sending.accept import accept_send, request_hash
 from clarion.store.keys import StoredKey
 
 log = logging.getLogger(__name__)

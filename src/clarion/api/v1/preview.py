@@ -14,11 +14,7 @@ from clarion.api.errors import ApiError
 from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import Slug, StrictModel
-from clarion.domain.errors import DomainError
-from clarion.domain.personalize import RenderLimitError
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.media_check import check_media
-from clarion.pipeline.rendering import (
+from clarion.delivery.rendering import (
     Compiled,
     compile_command,
     device_from_row,
@@ -27,10 +23,14 @@ from clarion.pipeline.rendering import (
     render_for_device,
     select_devices,
 )
-from clarion.pipeline.targeting import Target, resolve
-from clarion.pipeline.templates import expand_template
+from clarion.domain.command import SendCommand, parse_send_command
+from clarion.domain.errors import DomainError
+from clarion.domain.personalize import RenderLimitError
+from clarion.sending.media_check import check_media
+from clarion.sending.templates import expand_template
 from clarion.store import apps as app_store
 from clarion.store.tables import apps, installations
+from clarion.store.targeting import Target, resolve
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"], route_class=CheckedRoute)

@@ -15,12 +15,11 @@ from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
-from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
-from clarion.pipeline.commands import parse_send_command
-from clarion.pipeline.media_check import check_media
-from clarion.pipeline.pacing import shown_outcome, throttled_count
-from clarion.pipeline.scheduler import accept_broadcast
-from clarion.pipeline.templates import expand_template
+from clarion.delivery.pacing import shown_outcome, throttled_count
+from clarion.domain.command import parse_send_command
+from clarion.sending.accept import IdempotencyConflict, accept_broadcast, accept_send, request_hash
+from clarion.sending.media_check import check_media
+from clarion.sending.templates import expand_template
 from clarion.store import events as event_store
 from clarion.store import sends as send_store
 from clarion.store.types import utcnow

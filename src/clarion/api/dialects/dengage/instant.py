@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from clarion.api.dialects.dengage.errors import from_domain, validation_error
+from clarion.domain.command import check_message
 from clarion.domain.errors import DomainError
 from clarion.domain.message import Message, parse_message
 from clarion.domain.safe_input import Int
-from clarion.pipeline.commands import check_message
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Text = Annotated[str, StringConstraints(max_length=16_384)]

@@ -22,12 +22,11 @@ from clarion.api.dialects.dengage.transactional import TransactionalPush, build_
 from clarion.api.errors import with_retry_after
 from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
+from clarion.domain.command import parse_send_command
 from clarion.domain.errors import DomainError, domain_error_from_validation
 from clarion.domain.safe_input import UnsafeInput, loads_checked
-from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
-from clarion.pipeline.commands import parse_send_command
-from clarion.pipeline.scheduler import accept_broadcast
-from clarion.pipeline.templates import template_document
+from clarion.sending.accept import IdempotencyConflict, accept_broadcast, accept_send, request_hash
+from clarion.sending.templates import template_document
 from clarion.store import apps as app_store
 from clarion.store.outage import database_unreachable
 from clarion.store.types import utcnow

@@ -11,9 +11,9 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, field_validator
 
 from clarion.api.dialects.dengage.errors import from_domain, validation_error
+from clarion.domain.command import SendCommand, parse_send_command
+from clarion.domain.engagement import MAX_INBOX_SECONDS
 from clarion.domain.errors import DomainError
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=128)]

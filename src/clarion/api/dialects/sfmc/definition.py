@@ -18,7 +18,7 @@ from pydantic import (
 
 from clarion.domain.errors import domain_error_from_validation
 from clarion.domain.safe_input import Int
-from clarion.pipeline.throttle import MAX_MESSAGES, MAX_PER_MINUTES
+from clarion.domain.throttle import MAX_MESSAGES, MAX_PER_MINUTES
 
 OUTBOUND: Final = 1
 LOCATION_ENTRY: Final = 3

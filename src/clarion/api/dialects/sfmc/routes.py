@@ -37,11 +37,10 @@ from clarion.api.dialects.sfmc.sending import (
 from clarion.api.errors import with_retry_after
 from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
+from clarion.domain.command import parse_send_command
 from clarion.domain.errors import DomainError
 from clarion.domain.safe_input import UnsafeInput, loads_checked
-from clarion.pipeline.accept import accept_send, request_hash
-from clarion.pipeline.commands import parse_send_command
-from clarion.pipeline.scheduler import accept_broadcast
+from clarion.sending.accept import accept_broadcast, accept_send, request_hash
 from clarion.store import apps as app_store
 from clarion.store import sfmc_messages as message_store
 from clarion.store.outage import database_unreachable

@@ -19,10 +19,10 @@ from clarion.api.dialects.sfmc.definition import (
     validation_lines,
 )
 from clarion.api.dialects.sfmc.errors import SfmcError, bad_request, from_domain
+from clarion.domain.command import SendCommand, parse_send_command
+from clarion.domain.engagement import MAX_INBOX_SECONDS
 from clarion.domain.errors import DomainError
 from clarion.domain.safe_input import Int
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.engagement import MAX_INBOX_SECONDS
 
 MAX_VALUES: Final = 5000
 SEND_TIME_FORMAT: Final = "%Y-%m-%d %H:%M"

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clarion.pipeline import dispatcher
-from clarion.pipeline.outcomes import DeviceResult, record_outcomes
+from clarion.delivery import dispatcher
+from clarion.delivery.outcomes import DeviceResult, record_outcomes
+from tests.delivery.injection import POINTS, InjectedFault, Injector, install, received
 from tests.delivery_env import DeliveryEnv, delivery_env
-from tests.pipeline.injection import POINTS, InjectedFault, Injector, install, received
 
 PLATFORMS = ("ios", "android", "web")
 PROVIDER = {"ios": "apns", "android": "fcm", "web": "webpush"}
@@ -51,7 +51,7 @@ async def test_exceptions_of_some_devices_leave_the_others_sent_once(
     injected.assign("ios", "broken-send", broken_send, "before_send")
     injected.assign("android", "broken-render", broken_render, "render")
     injected.assign("android", "broken-after", broken_after, "after_send")
-    caplog.set_level(logging.ERROR, logger="clarion.pipeline.dispatcher")
+    caplog.set_level(logging.ERROR, logger="clarion.delivery.dispatcher")
 
     ids = ["fine-ios", "fine-web", "broken-send", "broken-render", "broken-after"]
     send_id = await env.send(
@@ -72,7 +72,7 @@ async def test_exceptions_of_some_devices_leave_the_others_sent_once(
     assert received(env, "android", broken_render) == 0
     # Sent, then the client raised: recorded as an error, and never sent a second time.
     assert received(env, "android", broken_after) == 1
-    failures = [r for r in caplog.records if r.name == "clarion.pipeline.dispatcher"]
+    failures = [r for r in caplog.records if r.name == "clarion.delivery.dispatcher"]
     assert len(failures) == 3 and all(send_id in r.getMessage() for r in failures)
     # One traceback for the batch's one kind of failure, a line for each device.
     assert len([r for r in failures if r.exc_info]) == 1

@@ -14,9 +14,9 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.domain.command import check_message
 from clarion.domain.errors import MALFORMED_PARAMETER, DomainError
 from clarion.domain.message import parse_message
-from clarion.pipeline.commands import check_message
 from clarion.store import templates as template_store
 
 TEMPLATE_INACTIVE: Final = "TEMPLATE_INACTIVE"

@@ -8,7 +8,7 @@ from typing import Any
 
 from clarion.domain.errors import DomainError
 from clarion.domain.render_check import check_template_bounds
-from clarion.pipeline.throttle import ThrottleRule, parse_throttle
+from clarion.domain.throttle import ThrottleRule, parse_throttle
 
 #: An inbox item lives at most a year.
 MAX_INBOX_SECONDS = 365 * 24 * 3600

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.pipeline.caps import hits_for
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.fallback import complete_send
-from clarion.pipeline.inbox import inbox_item
-from clarion.pipeline.jobs import deliver_job
+from clarion.delivery.caps import hits_for
+from clarion.delivery.finish import complete_send
+from clarion.delivery.inbox import inbox_item
+from clarion.delivery.jobs import deliver_job
+from clarion.domain.command import SendCommand
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import caps as cap_store

@@ -11,10 +11,14 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.jobs import plan_job
+from clarion.delivery.jobs import plan_job
+from clarion.domain.broadcast import Schedule
+from clarion.domain.command import SendCommand
+from clarion.domain.schedule import check_schedule, plan_at
+from clarion.queue.models import NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
+from clarion.store.audience import check_references
 from clarion.store.send_tables import sends
 from clarion.store.types import utcnow
 
@@ -103,3 +107,65 @@ async def _replay(
         raise IdempotencyConflict(key)
     total = SendCommand.from_document(existing["request"]).recipients.total()
     return AcceptedSend(existing["id"], existing["status"], total, replayed=True)
+
+
+async def accept_broadcast(
+    engine: AsyncEngine,
+    queue: SqlJobQueue,
+    project_id: str,
+    command: SendCommand,
+    *,
+    fingerprint: str,
+    idempotency_key: str | None = None,
+    kind: str = "broadcast",
+) -> AcceptedSend:
+    """Store a broadcast and its planning job, due now or at its scheduled time.
+
+    Same signature as `accept_send`, so the send route calls either; sends to explicit
+    recipients are scheduled by `accept_send` itself.
+    """
+    now = utcnow()
+    assert command.broadcast is not None
+    raw_schedule = command.broadcast.get("schedule")
+    schedule = Schedule.model_validate(raw_schedule) if raw_schedule else None
+    if schedule is not None:
+        check_schedule(schedule, now)
+    due = plan_at(schedule) if schedule is not None else None
+    async with engine.connect() as conn:
+        await check_references(conn, project_id, command.broadcast)
+    status = "scheduled" if due is not None and due > now else "accepted"
+    if idempotency_key is not None:
+        async with engine.connect() as conn:
+            existing = await send_store.find_by_idempotency_key(conn, project_id, idempotency_key)
+        if existing is not None:
+            if existing["request_hash"] != fingerprint:
+                raise IdempotencyConflict(idempotency_key)
+            return AcceptedSend(existing["id"], existing["status"], 0, replayed=True)
+    send_id = send_store.new_send_id()
+    async with engine.begin() as conn:
+        await send_store.insert_send(
+            conn,
+            send_id,
+            project_id,
+            kind,
+            command.to_document(),
+            fingerprint,
+            idempotency_key,
+        )
+        await conn.execute(
+            update(sends).where(sends.c.id == send_id).values(status=status, scheduled_at=due)
+        )
+        job = plan_job(send_id)
+        await queue.enqueue(
+            conn,
+            [
+                NewJob(
+                    job.kind,
+                    job.payload,
+                    job.send_id,
+                    job.priority,
+                    due if status == "scheduled" else None,
+                )
+            ],
+        )
+    return AcceptedSend(send_id, status, 0)

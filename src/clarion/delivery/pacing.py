@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.pipeline.jobs import deliver_job
-from clarion.pipeline.throttle import ThrottleRule, split_slots
+from clarion.delivery.jobs import deliver_job
+from clarion.domain.throttle import ThrottleRule, split_slots
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.send_tables import deliveries, sends

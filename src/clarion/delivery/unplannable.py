@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.delivery.outcomes import REASON_CHARS
 from clarion.domain.recipients import Recipients
-from clarion.pipeline.outcomes import REASON_CHARS
-from clarion.pipeline.targeting import resolve
+from clarion.store.targeting import resolve
 from clarion.store.text import describe
 
 #: Recipient list fields and the kind each recipient of them is recorded as.

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from clarion.pipeline import dispatcher
-from clarion.pipeline.clients import ProviderClients
-from clarion.pipeline.rendering import render_for_device
+from clarion.delivery import dispatcher
+from clarion.delivery.clients import ProviderClients
+from clarion.delivery.rendering import render_for_device
 from clarion.providers.apns import ApnsClient
 from clarion.providers.fcm import FcmClient
 from clarion.providers.webpush import WebPushClient

@@ -39,7 +39,7 @@ async def stuck_gauge(env: DeliveryEnv) -> float:
 async def test_a_stuck_send_is_reported_and_waiting_ones_are_not(
     env: DeliveryEnv, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="clarion.pipeline.sweep")
+    caplog.set_level(logging.WARNING, logger="clarion.delivery.sweep")
     token = await env.android("pixel")
     body = {"recipients": {"tokens": [token]}, "content": {"body": "x"}}
     stuck = (await env.wait_done(await env.send(body)))["id"]

@@ -12,14 +12,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from clarion.pipeline.dispatcher import Dispatcher
-from clarion.pipeline.fallback import Finisher
+from clarion.delivery.dispatcher import Dispatcher
+from clarion.delivery.finish import Finisher
 from clarion.queue.models import HandlerResult
 from clarion.store.engine import create_engine
 from clarion.store.send_tables import sends
 from clarion.store.types import utcnow
+from tests.delivery.injection import InjectedFault, received
 from tests.delivery_env import DeliveryEnv, delivery_env
-from tests.pipeline.injection import InjectedFault, received
 
 
 @pytest.fixture

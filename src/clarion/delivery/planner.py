@@ -16,24 +16,24 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from clarion.pipeline.audience import (
-    AudienceDevice,
-    AudienceGone,
-    ResolvedAudience,
-    Schedule,
-    audience_page,
-    resolve_audience,
-)
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.fallback import complete_send, finish_job
-from clarion.pipeline.jobs import DELIVERY_BATCH, deliver_job
-from clarion.pipeline.scheduler import SKIPPED, LocalTimes
-from clarion.pipeline.targeting import resolve
-from clarion.pipeline.unplannable import Item, items_of, recipients_of, unplannable
+from clarion.delivery.finish import complete_send, finish_job
+from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job
+from clarion.delivery.unplannable import Item, items_of, recipients_of, unplannable
+from clarion.domain.broadcast import Schedule
+from clarion.domain.command import SendCommand
+from clarion.domain.schedule import SKIPPED, LocalTimes
 from clarion.queue.models import HandlerResult, Job, NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
+from clarion.store.audience import (
+    AudienceDevice,
+    AudienceGone,
+    ResolvedAudience,
+    audience_page,
+    resolve_audience,
+)
 from clarion.store.send_tables import deliveries, sends
+from clarion.store.targeting import resolve
 from clarion.store.text import describe, storable
 from clarion.store.types import utcnow
 

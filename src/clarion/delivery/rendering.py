@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from sqlalchemy import ColumnElement, FromClause, Select, select
 
+from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
 from clarion.domain.language import choose_content
 from clarion.domain.limits import BuiltPayload
@@ -28,7 +29,6 @@ from clarion.domain.personalize import (
     render_content,
 )
 from clarion.domain.platforms import Platform
-from clarion.pipeline.commands import SendCommand
 from clarion.store.tables import apps, contacts, installations
 
 PLATFORM_PROVIDER: Final[dict[str, Platform]] = {"ios": "apns", "android": "fcm", "web": "webpush"}

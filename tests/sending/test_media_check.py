@@ -16,7 +16,7 @@ from clarion.config import Settings
 from clarion.domain.errors import DomainError
 from clarion.domain.message import parse_message
 from clarion.emulators.tls import TlsFiles, ensure_tls_files
-from clarion.pipeline.media_check import MB, check_media, media_urls
+from clarion.sending.media_check import MB, check_media, media_urls
 from tests.conftest import ADMIN_KEY, Project, error_of
 from tests.local_outbound import LOCAL_ALLOWLIST, LOCAL_OUTBOUND
 

@@ -15,14 +15,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from clarion.queue.metrics import GROUP_COMMIT_REQUESTS
-from clarion.queue.models import Settlement
-from clarion.queue.statements import SETTLE_CHUNK, settle_statement
-from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +25,23 @@ T = TypeVar("T")
 WriteFn = Callable[[AsyncConnection], Awaitable[Any]]
 
 
+class Settling(Protocol):
+    """A small state change that many callers submit and one statement applies in bulk."""
+
+    @property
+    def job_id(self) -> int:
+        """The row the change applies to."""
+        ...
+
+
+S = TypeVar("S", bound=Settling)
+#: Applies a group's settlements on an open connection; returns the ids it changed.
+ApplyFn = Callable[[AsyncConnection, Sequence[S]], Awaitable[set[int]]]
+
+
 @dataclass(slots=True)
-class _Request:
-    settlements: Sequence[Settlement] = ()
+class _Request(Generic[S]):
+    settlements: Sequence[S] = ()
     write: WriteFn | None = None
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -48,7 +57,7 @@ class GroupCommitStats:
     settlements: int = 0
 
 
-class GroupCommitWriter:
+class GroupCommitWriter(Generic[S]):
     """Serializes writes through one task; each transaction carries every request waiting.
 
     A caller's future resolves only after the transaction holding its request has
@@ -57,23 +66,33 @@ class GroupCommitWriter:
     with BEGIN IMMEDIATE so it never fails half-way on a lock upgrade.
     """
 
-    def __init__(self, engine: AsyncEngine, *, immediate: bool, max_group: int = 5000) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        apply: ApplyFn[S],
+        *,
+        immediate: bool,
+        max_group: int = 5000,
+        on_group: Callable[[int], None] | None = None,
+    ) -> None:
         self._engine = engine
+        self._apply = apply
+        self._on_group = on_group
         self._immediate = immediate
         self._max_group = max_group
-        self._requests: asyncio.Queue[_Request | None] = asyncio.Queue()
+        self._requests: asyncio.Queue[_Request[S] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.stats = GroupCommitStats()
 
-    async def settle(self, settlements: Sequence[Settlement]) -> set[int]:
+    async def settle(self, settlements: Sequence[S]) -> set[int]:
         """Apply settlements; return the ids whose lease was still held."""
-        applied: set[int] = await self._submit(_Request(settlements=settlements))
+        applied: set[int] = await self._submit(_Request[S](settlements=settlements))
         return applied
 
     async def write(self, write: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run a write inside the next group transaction and return its result once committed."""
-        result: T = await self._submit(_Request(write=write))
+        result: T = await self._submit(_Request[S](write=write))
         return result
 
     async def close(self) -> None:
@@ -84,7 +103,7 @@ class GroupCommitWriter:
             await self._task
             self._task = None
 
-    async def _submit(self, request: _Request) -> Any:
+    async def _submit(self, request: _Request[S]) -> Any:
         if self._closed:
             raise RuntimeError("the queue writer is closed")
         if self._task is None or self._task.done():
@@ -109,7 +128,7 @@ class GroupCommitWriter:
             if stopping:
                 return
 
-    async def _commit_group(self, group: list[_Request]) -> None:
+    async def _commit_group(self, group: list[_Request[S]]) -> None:
         try:
             results = await self._transaction(group)
         except Exception as exc:
@@ -124,16 +143,18 @@ class GroupCommitWriter:
             return
         self.stats.groups += 1
         self.stats.requests += len(group)
-        GROUP_COMMIT_REQUESTS.observe(len(group))
+        if self._on_group is not None:
+            self._on_group(len(group))
         for request, result in zip(group, results, strict=True):
             if not request.future.done():
                 request.future.set_result(result)
 
-    async def _transaction(self, group: list[_Request]) -> list[Any]:
+    async def _transaction(self, group: list[_Request[S]]) -> list[Any]:
         async with self._engine.connect() as conn:
             if self._immediate:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            applied = await _apply_settlements(conn, group)
+            rows = [s for request in group for s in request.settlements]
+            applied = await self._apply(conn, rows) if rows else set()
             results: list[Any] = []
             for request in group:
                 if request.write is not None:
@@ -143,15 +164,3 @@ class GroupCommitWriter:
             await conn.commit()
         self.stats.settlements += sum(len(r.settlements) for r in group)
         return results
-
-
-async def _apply_settlements(conn: AsyncConnection, group: list[_Request]) -> set[int]:
-    rows = [s for request in group for s in request.settlements]
-    applied: set[int] = set()
-    now = utcnow()
-    for start in range(0, len(rows), SETTLE_CHUNK):
-        chunk = rows[start : start + SETTLE_CHUNK]
-        statement, parameters = settle_statement(conn.dialect.name, chunk, now)
-        result = await conn.execute(statement, parameters)
-        applied.update(result.scalars())
-    return applied

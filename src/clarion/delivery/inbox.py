@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from clarion.delivery.rendering import Compiled
+from clarion.domain.command import SendCommand
+from clarion.domain.engagement import InboxSpec
 from clarion.domain.language import choose_content
 from clarion.domain.message import Content
 from clarion.domain.personalize import RenderContext, render_content
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.engagement import InboxSpec
-from clarion.pipeline.rendering import Compiled
 
 
 def inbox_item(

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.delivery import planner, unplannable
 from clarion.domain.recipients import Recipients
-from clarion.pipeline import planner, targeting, unplannable
+from clarion.store import targeting
+from tests.delivery.injection import InjectedFault, received
 from tests.delivery_env import DeliveryEnv, delivery_env
-from tests.pipeline.injection import InjectedFault, received
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.config import Settings
-from clarion.pipeline.clients import ProviderClients
-from clarion.pipeline.dispatcher import Dispatcher
-from clarion.pipeline.endings import SendEndings
-from clarion.pipeline.fallback import sms_gateway_from
-from clarion.pipeline.jobs import DELIVER, PLAN_SEND
-from clarion.pipeline.planner import Planner
-from clarion.pipeline.sweep import StuckSendSweep
+from clarion.delivery.clients import ProviderClients
+from clarion.delivery.dispatcher import Dispatcher
+from clarion.delivery.endings import SendEndings
+from clarion.delivery.finish import sms_gateway_from
+from clarion.delivery.jobs import DELIVER, PLAN_SEND
+from clarion.delivery.planner import Planner
+from clarion.delivery.sweep import StuckSendSweep
 from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker

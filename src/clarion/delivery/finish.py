@@ -23,13 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.config import Settings
+from clarion.delivery.inbox import inbox_item, render_for_contact
+from clarion.delivery.jobs import DELIVER
+from clarion.delivery.rendering import compile_command
+from clarion.domain.command import SendCommand
+from clarion.domain.engagement import Engagement
 from clarion.domain.errors import DomainError
 from clarion.domain.personalize import RenderContext, TemplateCache
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.engagement import Engagement
-from clarion.pipeline.inbox import inbox_item, render_for_contact
-from clarion.pipeline.jobs import DELIVER
-from clarion.pipeline.rendering import compile_command
 from clarion.providers.result import Outcome
 from clarion.providers.sms import SmsClient
 from clarion.providers.tls import client_ssl_context

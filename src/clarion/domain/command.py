@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from clarion.domain.broadcast import (
+    parse_broadcast,
+    parse_send_schedule,
+    refuse_broadcast_fields,
+)
+from clarion.domain.engagement import Engagement, parse_engagement
 from clarion.domain.errors import DomainError
 from clarion.domain.message import Message, parse_message
 from clarion.domain.payloads.build import build_payload
@@ -15,12 +21,6 @@ from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
 from clarion.domain.render_check import check_render_bounds
 from clarion.domain.tags import normalize_language_tag as check_language_tag
-from clarion.pipeline.audience import (
-    parse_broadcast,
-    parse_send_schedule,
-    refuse_broadcast_fields,
-)
-from clarion.pipeline.engagement import Engagement, parse_engagement
 from clarion.store.types import utcnow
 
 _PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.fallback import FINISH_PHASE, complete_send
-from clarion.pipeline.outcomes import REASON_CHARS
-from clarion.pipeline.planner import PLANNABLE
+from clarion.delivery.finish import FINISH_PHASE, complete_send
+from clarion.delivery.outcomes import REASON_CHARS
+from clarion.delivery.planner import PLANNABLE
+from clarion.domain.command import SendCommand
 from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store

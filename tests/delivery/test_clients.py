@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from clarion.config import Settings
-from clarion.pipeline.clients import ProviderClients
+from clarion.delivery.clients import ProviderClients
 from clarion.providers.apns import ApnsClient
 from clarion.store import apps as app_store
 from clarion.store.engine import create_engine

@@ -20,23 +20,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from clarion.domain.errors import DomainError
-from clarion.domain.limits import BuiltPayload
-from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
-from clarion.domain.personalize import CompiledContent
-from clarion.pipeline import pacing
-from clarion.pipeline.caps import capped_contacts
-from clarion.pipeline.clients import MissingCredentials, ProviderClients
-from clarion.pipeline.commands import SendCommand
-from clarion.pipeline.fallback import FINISH_PHASE, Finisher
-from clarion.pipeline.outcomes import REASON_CHARS, DeviceResult, apply_answer, record_outcomes
-from clarion.pipeline.rendering import (
+from clarion.delivery import pacing
+from clarion.delivery.caps import capped_contacts
+from clarion.delivery.clients import MissingCredentials, ProviderClients
+from clarion.delivery.finish import FINISH_PHASE, Finisher
+from clarion.delivery.outcomes import REASON_CHARS, DeviceResult, apply_answer, record_outcomes
+from clarion.delivery.rendering import (
     compile_command,
     device_from_row,
     provider_of,
     render_for_device,
     select_devices,
 )
+from clarion.domain.command import SendCommand
+from clarion.domain.errors import DomainError
+from clarion.domain.limits import BuiltPayload
+from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
+from clarion.domain.personalize import CompiledContent
 from clarion.providers.apns import ApnsClient
 from clarion.providers.backoff import backoff_delay
 from clarion.providers.fcm import FcmClient

@@ -17,20 +17,17 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.delivery import pacing
 from clarion.delivery.caps import capped_contacts
 from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.finish import FINISH_PHASE, Finisher
-from clarion.delivery.outcomes import REASON_CHARS, DeviceResult, apply_answer, record_outcomes
+from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
 from clarion.delivery.rendering import (
     compile_command,
-    device_from_row,
     provider_of,
     render_for_device,
-    select_devices,
 )
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
@@ -45,8 +42,8 @@ from clarion.providers.webpush import WebPushClient
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
-from clarion.store.send_tables import deliveries
-from clarion.store.tables import installations
+from clarion.store.deliveries import REASON_CHARS
+from clarion.store.devices import device_from_row, pending_rows, still_pending
 from clarion.store.text import describe
 from clarion.store.types import utcnow
 
@@ -92,8 +89,8 @@ class Dispatcher:
             send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] == "cancelled":
                 return HandlerResult.done()
-            rows = await _pending_rows(conn, ids)
-            pending = await _still_pending(conn, ids)
+            rows = await pending_rows(conn, ids)
+            pending = await still_pending(conn, ids)
         # A device deleted since planning has no row to join: close its delivery.
         gone = [
             DeviceResult(i, "not_found", 0, reason="InstallationDeleted")
@@ -296,30 +293,3 @@ class Dispatcher:
         hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
         delay = backoff_delay(attempts, retry_after=hinted, random_fraction=self._rng.random)
         return now + timedelta(seconds=delay)
-
-
-async def _still_pending(conn: AsyncConnection, ids: list[int]) -> set[int]:
-    query = select(deliveries.c.id).where(
-        deliveries.c.id.in_(ids), deliveries.c.outcome == send_store.PENDING
-    )
-    return {row.id for row in await conn.execute(query)}
-
-
-async def _pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
-    query = (
-        select_devices(
-            deliveries.c.id,
-            deliveries.c.attempts,
-            deliveries.c.first_attempt_at,
-            deliveries.c.scheduled_at,
-            deliveries.c.installation_pk,
-            installations.c.contact_pk,
-            installations.c.sandbox,
-            joined_to=deliveries.join(
-                installations, deliveries.c.installation_pk == installations.c.pk
-            ),
-        )
-        .where(deliveries.c.id.in_(ids), deliveries.c.outcome == send_store.PENDING)
-        .order_by(deliveries.c.id)
-    )
-    return list(await conn.execute(query))

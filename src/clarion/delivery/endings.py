@@ -21,12 +21,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.delivery.finish import FINISH_PHASE, complete_send
-from clarion.delivery.outcomes import REASON_CHARS
 from clarion.delivery.planner import PLANNABLE
 from clarion.domain.command import SendCommand
 from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
+from clarion.store.deliveries import REASON_CHARS
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.text import storable
 from clarion.store.types import utcnow

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.delivery.caps import hits_for
@@ -18,19 +17,14 @@ from clarion.domain.command import SendCommand
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import caps as cap_store
+from clarion.store import deliveries as delivery_rows
 from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
-from clarion.store.send_tables import deliveries
-from clarion.store.tables import installations
-from clarion.store.text import storable
+from clarion.store.deliveries import OutcomeRow
 from clarion.store.types import utcnow
 
 #: Provider attempts per device before its outcome is recorded as an error.
 MAX_DELIVERY_ATTEMPTS = 8
-#: Sizes of the delivery columns free text goes into.
-REASON_CHARS = 128
-MESSAGE_ID_CHARS = 256
-INVALID_REASON_CHARS = 64
 
 RetryAt = Callable[[datetime, list["DeviceResult"]], datetime]
 
@@ -69,12 +63,6 @@ def apply_answer(result: DeviceResult, delivery: DeliveryResult, row: Any) -> De
     return result
 
 
-def _fit(text: str | None, size: int) -> str | None:
-    # Provider answers are free text (web push services answer with prose): they must fit
-    # their column, or the outcome could never be recorded.
-    return storable(text, size) if text is not None else None
-
-
 async def record_outcomes(
     conn: AsyncConnection,
     queue: SqlJobQueue,
@@ -86,60 +74,28 @@ async def record_outcomes(
     """Record a batch's outcomes; requeue the devices to retry, or complete the send."""
     send_id = str(send["id"])
     now = utcnow()
-    retry: list[DeviceResult] = []
-    params = []
-    for result in results:
-        final = result.outcome != "pending"
-        if not final:
-            retry.append(result)
-        params.append(
-            {
-                "b_id": result.delivery_id,
-                "b_outcome": result.outcome,
-                "b_status": result.status,
-                "b_reason": _fit(result.reason, REASON_CHARS),
-                "b_message_id": _fit(result.message_id, MESSAGE_ID_CHARS),
-                "b_language": result.language,
-                "b_attempts": result.attempts,
-                "b_last": now,
-                "b_completed": now if final else None,
-            }
-        )
-    await conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == send_store.PENDING)
-        .values(
-            outcome=bindparam("b_outcome"),
-            provider_status=bindparam("b_status"),
-            provider_reason=bindparam("b_reason"),
-            provider_message_id=bindparam("b_message_id"),
-            language=bindparam("b_language"),
-            attempts=bindparam("b_attempts"),
-            last_attempt_at=bindparam("b_last"),
-            completed_at=bindparam("b_completed"),
-        ),
-        params,
+    retry = [r for r in results if r.outcome == "pending"]
+    await delivery_rows.write_outcomes(
+        conn,
+        [
+            OutcomeRow(
+                r.delivery_id,
+                r.outcome,
+                r.attempts,
+                final=r.outcome != "pending",
+                status=r.status,
+                reason=r.reason,
+                message_id=r.message_id,
+                language=r.language,
+                first_attempt=r.first_attempt,
+            )
+            for r in results
+        ],
+        now,
     )
-    firsts = [{"b_id": r.delivery_id, "b_first": now} for r in results if r.first_attempt]
-    if firsts:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(first_attempt_at=bindparam("b_first")),
-            firsts,
-        )
-    invalid = [
-        {"b_pk": r.invalidate_pk, "b_reason": _fit(r.reason, INVALID_REASON_CHARS), "b_at": now}
-        for r in results
-        if r.invalidate_pk
-    ]
-    if invalid:
-        await conn.execute(
-            update(installations)
-            .where(installations.c.pk == bindparam("b_pk"))
-            .values(invalidated_at=bindparam("b_at"), invalid_reason=bindparam("b_reason")),
-            invalid,
-        )
+    await delivery_rows.invalidate_installations(
+        conn, [(r.invalidate_pk, r.reason) for r in results if r.invalidate_pk], now
+    )
     await _record_engagement(conn, send, command, results, now)
     if retry:
         await queue.enqueue(

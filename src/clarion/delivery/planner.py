@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.finish import complete_send, finish_job
@@ -24,6 +23,7 @@ from clarion.domain.command import SendCommand
 from clarion.domain.schedule import SKIPPED, LocalTimes
 from clarion.queue.models import HandlerResult, Job, NewJob
 from clarion.queue.sql import SqlJobQueue
+from clarion.store import deliveries as delivery_rows
 from clarion.store import sends as send_store
 from clarion.store.audience import (
     AudienceDevice,
@@ -32,7 +32,6 @@ from clarion.store.audience import (
     audience_page,
     resolve_audience,
 )
-from clarion.store.send_tables import deliveries, sends
 from clarion.store.targeting import resolve
 from clarion.store.text import describe, storable
 from clarion.store.types import utcnow
@@ -101,7 +100,9 @@ class Planner:
                 await self.queue.enqueue(conn, [finish_job(send_id)])
             log.info("broadcast %s planned: %d devices", send_id, send["targeted"])
             return False
-        if not await _claim_page(conn, send_id, cursor, devices[-1].pk, len(devices)):
+        if not await delivery_rows.claim_page(
+            conn, send_id, PLANNABLE, cursor, devices[-1].pk, len(devices)
+        ):
             # Another run of this job planned the page (or the send was cancelled).
             return False
         await self._insert_page(conn, send_id, devices, _schedule_of(resolved), now)
@@ -138,12 +139,7 @@ class Planner:
                     "completed_at": now if timing.skipped else None,
                 }
             )
-        result = await conn.execute(
-            insert(deliveries).returning(
-                deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
-            ),
-            rows,
-        )
+        result = await delivery_rows.insert_deliveries(conn, rows)
         groups: dict[datetime | None, list[int]] = {}
         for row in result:
             if row.outcome == send_store.PENDING:
@@ -153,16 +149,8 @@ class Planner:
     async def _finish_if_nothing_pending(self, send_id: str) -> None:
         # Deliveries of earlier pages may all have finished while the send was still
         # planning, when no delivery job may mark it done: the planner does it then.
-        # Locking a pending row (PostgreSQL) waits for a delivery transaction that is
-        # finishing it right now, so its outcome is seen before deciding.
-        pending = (
-            select(deliveries.c.id)
-            .where(deliveries.c.send_id == send_id, deliveries.c.outcome == send_store.PENDING)
-            .limit(1)
-            .with_for_update()
-        )
         async with self.engine.begin() as conn:
-            if (await conn.execute(pending)).first() is None:
+            if await delivery_rows.none_pending_locked(conn, send_id):
                 send = await send_store.get_send(conn, send_id)
                 if send is not None:
                     engagement = SendCommand.from_document(send["request"]).engagement
@@ -245,9 +233,7 @@ class Planner:
             ]
             pending_ids: list[int] = []
             if rows:
-                result = await conn.execute(
-                    insert(deliveries).returning(deliveries.c.id, deliveries.c.outcome), rows
-                )
+                result = await delivery_rows.insert_deliveries(conn, rows)
                 pending_ids = [r.id for r in result if r.outcome == send_store.PENDING]
             await self.queue.enqueue(conn, _batches(send_id, {None: pending_ids}))
             # Inbox items and SMS fallback run after the pushes, even when there is none.
@@ -280,27 +266,6 @@ def _unplannable_row(
         "created_at": now,
         "completed_at": now,
     }
-
-
-async def _claim_page(
-    conn: AsyncConnection, send_id: str, cursor: int, last_pk: int, count: int
-) -> bool:
-    """Advance the cursor only from where this run read it: two runs never plan one page."""
-    result = await conn.execute(
-        update(sends)
-        .where(
-            sends.c.id == send_id,
-            sends.c.status.in_(PLANNABLE),
-            func.coalesce(sends.c.plan_cursor, 0) == cursor,
-        )
-        .values(
-            status="planning",
-            plan_cursor=last_pk,
-            targeted=sends.c.targeted + count,
-            updated_at=utcnow(),
-        )
-    )
-    return bool(result.rowcount)
 
 
 def _schedule_of(resolved: ResolvedAudience) -> Schedule | None:

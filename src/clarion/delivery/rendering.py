@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, FromClause, Select, select
-
 from clarion.domain.command import SendCommand
+from clarion.domain.device import Device
 from clarion.domain.errors import DomainError
 from clarion.domain.language import choose_content
 from clarion.domain.limits import BuiltPayload
@@ -29,100 +28,10 @@ from clarion.domain.personalize import (
     render_content,
 )
 from clarion.domain.platforms import Platform
-from clarion.store.tables import apps, contacts, installations
 
 PLATFORM_PROVIDER: Final[dict[str, Platform]] = {"ios": "apns", "android": "fcm", "web": "webpush"}
 
 Compiled = tuple[CompiledContent[LocalizedContent], ...]
-
-
-@dataclass(frozen=True)
-class Device:
-    """The facts about one installation (and its contact) that templates and payloads read."""
-
-    platform: str
-    installation_id: str
-    token: str | None = None
-    subscription: dict[str, Any] | None = None
-    language: str | None = None
-    timezone: str | None = None
-    tags: list[str] = field(default_factory=list)
-    attributes: dict[str, Any] = field(default_factory=dict)
-    contact: dict[str, Any] | None = None
-
-    @property
-    def contact_language(self) -> str | None:
-        """The contact's language, when the device belongs to a contact that has one."""
-        return (self.contact or {}).get("language")
-
-    def context_objects(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The `contact` and `installation` objects templates read."""
-        installation = {
-            "installation_id": self.installation_id,
-            "platform": self.platform,
-            "language": self.language,
-            "timezone": self.timezone,
-            "tags": self.tags,
-            "attributes": self.attributes,
-        }
-        return dict(self.contact or {}), installation
-
-
-def select_devices(
-    *extra: ColumnElement[Any], joined_to: FromClause = installations
-) -> Select[Any]:
-    """`extra` plus the columns `device_from_row` reads, with each installation's app and contact.
-
-    `joined_to` must already contain `installations`; the contact join is outer, since an
-    installation need not belong to a contact.
-    """
-    return select(
-        *extra,
-        installations.c.installation_id,
-        installations.c.app_pk,
-        installations.c.platform,
-        installations.c.token,
-        installations.c.subscription,
-        installations.c.language,
-        installations.c.timezone,
-        installations.c.tags,
-        installations.c.attributes,
-        contacts.c.external_id,
-        contacts.c.email,
-        contacts.c.phone,
-        contacts.c.language.label("contact_language"),
-        contacts.c.timezone.label("contact_timezone"),
-        contacts.c.attributes.label("contact_attributes"),
-    ).select_from(
-        joined_to.join(apps, installations.c.app_pk == apps.c.pk).outerjoin(
-            contacts, installations.c.contact_pk == contacts.c.pk
-        )
-    )
-
-
-def device_from_row(row: Any) -> Device:
-    """A Device from a row joining installations and contacts (contact columns prefixed)."""
-    contact = None
-    if row.external_id is not None:
-        contact = {
-            "external_id": row.external_id,
-            "email": row.email,
-            "phone": row.phone,
-            "language": row.contact_language,
-            "timezone": row.contact_timezone,
-            "attributes": row.contact_attributes or {},
-        }
-    return Device(
-        platform=row.platform,
-        installation_id=row.installation_id,
-        token=row.token,
-        subscription=row.subscription,
-        language=row.language,
-        timezone=row.timezone,
-        tags=list(row.tags or []),
-        attributes=dict(row.attributes or {}),
-        contact=contact,
-    )
 
 
 @dataclass(frozen=True)

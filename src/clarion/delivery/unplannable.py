@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clarion.delivery.outcomes import REASON_CHARS
 from clarion.domain.recipients import Recipients
+from clarion.store.deliveries import REASON_CHARS
 from clarion.store.targeting import resolve
 from clarion.store.text import describe
 

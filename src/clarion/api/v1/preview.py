@@ -17,11 +17,9 @@ from clarion.api.v1.validators import Slug, StrictModel
 from clarion.delivery.rendering import (
     Compiled,
     compile_command,
-    device_from_row,
     provider_of,
     provider_request,
     render_for_device,
-    select_devices,
 )
 from clarion.domain.command import SendCommand, parse_send_command
 from clarion.domain.errors import DomainError
@@ -29,6 +27,7 @@ from clarion.domain.personalize import RenderLimitError
 from clarion.sending.media_check import check_media
 from clarion.sending.templates import expand_template
 from clarion.store import apps as app_store
+from clarion.store.devices import device_from_row, select_devices
 from clarion.store.tables import apps, installations
 from clarion.store.targeting import Target, resolve
 from clarion.store.types import utcnow

@@ -269,8 +269,7 @@ def _unplannable_row(
 
 
 def _schedule_of(resolved: ResolvedAudience) -> Schedule | None:
-    raw: Any = resolved.broadcast.schedule
-    return Schedule.model_validate(raw) if raw else None
+    return resolved.broadcast.schedule
 
 
 def _batches(send_id: str, groups: dict[datetime | None, list[int]]) -> list[NewJob]:

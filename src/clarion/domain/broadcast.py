@@ -100,8 +100,8 @@ class Broadcast(BaseModel):
     schedule: Schedule | None = None
 
 
-def parse_broadcast(document: dict[str, Any]) -> dict[str, Any]:
-    """Validate the audience fields of a send body into their stored JSON form."""
+def parse_broadcast(document: dict[str, Any]) -> Broadcast:
+    """Validate the audience fields of a send body."""
     try:
         audience = Audience.model_validate(document["audience"])
     except ValidationError as exc:
@@ -123,7 +123,7 @@ def parse_broadcast(document: dict[str, Any]) -> dict[str, Any]:
         )
     except ValidationError as exc:
         raise domain_error_from_validation(exc) from None
-    return broadcast.model_dump(mode="json", exclude_none=True)
+    return broadcast
 
 
 def _schedule(data: Any) -> Schedule | None:
@@ -142,7 +142,7 @@ def refuse_broadcast_fields(document: dict[str, Any]) -> None:
             raise DomainError("MALFORMED_PARAMETER", f"{name} needs an audience", name)
 
 
-def parse_send_schedule(data: Any, now: datetime) -> dict[str, Any] | None:
+def parse_send_schedule(data: Any, now: datetime) -> Schedule | None:
     """The schedule of a send to explicit recipients: one UTC instant, at most a year ahead.
 
     Local-time schedules need each device's zone before the send is planned, which only
@@ -162,4 +162,4 @@ def parse_send_schedule(data: Any, now: datetime) -> dict[str, Any] | None:
         raise DomainError(
             "MALFORMED_PARAMETER", "a send is scheduled at most a year ahead", "schedule"
         )
-    return schedule.model_dump(mode="json", exclude_none=True, exclude={"past_time"})
+    return schedule

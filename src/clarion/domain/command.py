@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from clarion.domain.broadcast import (
+    Broadcast,
+    Schedule,
     parse_broadcast,
     parse_send_schedule,
     refuse_broadcast_fields,
@@ -21,8 +23,9 @@ from clarion.domain.platforms import Platform
 from clarion.domain.recipients import Recipients, parse_recipients
 from clarion.domain.render_check import check_render_bounds
 from clarion.domain.tags import normalize_language_tag as check_language_tag
-from clarion.store.types import utcnow
 
+#: Top-level keys of a stored send that hold a dialect's extras.
+_DIALECT_KEYS = ("dengage",)
 _PLATFORMS: tuple[Platform, ...] = ("apns", "fcm", "webpush")
 # Stand-ins for the per-device parts; neither counts toward any provider's size limit.
 _SAMPLE_TARGET = {"apns": "com.example.app", "fcm": "sample-token", "webpush": ""}
@@ -43,18 +46,18 @@ class SendCommand:
     current: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
     engagement: Engagement = field(default_factory=Engagement)
-    #: Broadcasts only (recipients then empty): audience, exclusions, schedule; see audience.py.
-    broadcast: dict[str, Any] | None = None
-    #: Sends to recipients only: `{"at": UTC instant}` when planning is due (broadcasts
-    #: keep their schedule in `broadcast`).
-    schedule: dict[str, Any] | None = None
+    #: Broadcasts only (recipients then empty): audience, exclusions, schedule.
+    broadcast: Broadcast | None = None
+    #: Sends to recipients only: `at` is when planning is due (broadcasts keep their
+    #: schedule in `broadcast`).
+    schedule: Schedule | None = None
+    #: Fields an API dialect keeps with the send that delivery does not act on, by dialect.
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def scheduled_at(self) -> datetime | None:
         """When a send to recipients is due to be planned; None: now."""
-        if self.schedule is None:
-            return None
-        return datetime.fromisoformat(str(self.schedule["at"]))
+        return self.schedule.at if self.schedule is not None else None
 
     def to_document(self) -> dict[str, Any]:
         """JSON form stored with the send, so planning can resume after a restart."""
@@ -68,9 +71,14 @@ class SendCommand:
             "engagement": self.engagement.to_json(),
         }
         if self.broadcast is not None:
-            document["broadcast"] = self.broadcast
+            document["broadcast"] = self.broadcast.model_dump(mode="json", exclude_none=True)
         if self.schedule is not None:
-            document["schedule"] = self.schedule
+            document["schedule"] = self.schedule.model_dump(
+                mode="json", exclude_none=True, exclude={"past_time"}
+            )
+        # Each dialect's extras keep the top-level key they were always stored under.
+        for dialect, extra in self.extras.items():
+            document[dialect] = dict(extra)
         return document
 
     @classmethod
@@ -78,6 +86,8 @@ class SendCommand:
         """Rebuild a command from its stored JSON form."""
         apps = document.get("apps")
         broadcast = document.get("broadcast")
+        schedule = document.get("schedule")
+        extras = {name: document[name] for name in _DIALECT_KEYS if name in document}
         return cls(
             recipients=Recipients.model_validate(document["recipients"])
             if broadcast is None
@@ -88,15 +98,25 @@ class SendCommand:
             current=dict(document.get("current") or {}),
             language=document.get("language"),
             engagement=Engagement.from_json(document.get("engagement")),
-            broadcast=broadcast,
-            schedule=document.get("schedule"),
+            broadcast=Broadcast.model_validate(broadcast) if broadcast is not None else None,
+            schedule=Schedule.model_validate(schedule) if schedule is not None else None,
+            extras=extras,
         )
 
 
 def parse_send_command(
-    document: dict[str, Any], allowed_apps: frozenset[str] | None
+    document: dict[str, Any],
+    allowed_apps: frozenset[str] | None,
+    now: datetime | None = None,
+    extras: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SendCommand:
-    """Validate a native send body; a key limited to apps only reaches those apps."""
+    """Validate a native send body; a key limited to apps only reaches those apps.
+
+    `now` is the time schedules are checked against (the current time if not given);
+    `extras` are a dialect's own fields, kept with the send under the dialect's name.
+    """
+    if now is None:
+        now = datetime.now(UTC)
     broadcast = None
     schedule = None
     if "audience" in document:
@@ -115,7 +135,7 @@ def parse_send_command(
                 "recipients",
             )
         recipients = parse_recipients(document.get("recipients"))
-        schedule = parse_send_schedule(document.get("schedule"), utcnow())
+        schedule = parse_send_schedule(document.get("schedule"), now)
     message = parse_message(
         {name: document[name] for name in ("content", "contents", "options") if name in document}
     )
@@ -149,6 +169,7 @@ def parse_send_command(
         engagement=parse_engagement(document),
         broadcast=broadcast,
         schedule=schedule,
+        extras=dict(extras or {}),
     )
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.delivery.jobs import plan_job
-from clarion.domain.broadcast import Schedule
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import check_schedule, plan_at
 from clarion.queue.models import NewJob
@@ -126,8 +125,7 @@ async def accept_broadcast(
     """
     now = utcnow()
     assert command.broadcast is not None
-    raw_schedule = command.broadcast.get("schedule")
-    schedule = Schedule.model_validate(raw_schedule) if raw_schedule else None
+    schedule = command.broadcast.schedule
     if schedule is not None:
         check_schedule(schedule, now)
     due = plan_at(schedule) if schedule is not None else None

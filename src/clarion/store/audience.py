@@ -38,19 +38,18 @@ class ResolvedAudience:
     segment_filter: SegmentFilter | None
 
 
-async def check_references(conn: AsyncConnection, project_id: str, stored: dict[str, Any]) -> None:
+async def check_references(conn: AsyncConnection, project_id: str, broadcast: Broadcast) -> None:
     """404 (with the field) when a list or segment the broadcast names does not exist."""
     try:
-        await resolve_audience(conn, project_id, stored)
+        await resolve_audience(conn, project_id, broadcast)
     except AudienceGone as exc:
         raise DomainError("NOT_FOUND", str(exc), exc.field) from None
 
 
 async def resolve_audience(
-    conn: AsyncConnection, project_id: str, stored: dict[str, Any]
+    conn: AsyncConnection, project_id: str, broadcast: Broadcast
 ) -> ResolvedAudience:
-    """Load the lists and segment the stored broadcast names; AudienceGone if one is missing."""
-    broadcast = Broadcast.model_validate(stored)
+    """Load the lists and segment the broadcast names; AudienceGone if one is missing."""
     audience = broadcast.audience
     named = [audience.list_id] if audience.list_id else []
     pks = await list_store.list_pks(conn, project_id, [*named, *broadcast.exclude_lists])

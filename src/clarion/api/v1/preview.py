@@ -149,7 +149,7 @@ async def preview_send(
         async with state.engine.connect() as conn:
             document = await expand_template(conn, context.project_id, document, utcnow())
     try:
-        command = await off_loop(parse_send_command, document, context.principal.app_ids)
+        command = await off_loop(parse_send_command, document, context.principal.app_ids, utcnow())
     except DomainError as exc:
         raise _recipient_field(exc) from None
     await check_media(

@@ -117,7 +117,7 @@ async def create_send(
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    command = await off_loop(parse_send_command, expanded, context.principal.app_ids)
+    command = await off_loop(parse_send_command, expanded, context.principal.app_ids, utcnow())
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",

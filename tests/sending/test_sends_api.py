@@ -174,6 +174,24 @@ async def test_idempotency_key_returns_the_first_send(
     assert in_body.status_code == 200 and in_body.json()["id"] == done["id"]
 
 
+async def test_concurrent_broadcasts_with_one_key_create_one_send(
+    client: httpx.AsyncClient, project: Project
+) -> None:
+    await _app_with_devices(client, project)
+    body = {"audience": {"all": True}, "content": {"body": "once"}}
+    headers = project.headers | {"Idempotency-Key": "weekly-1"}
+    responses = await asyncio.gather(
+        *(client.post("/v1/sends", json=body, headers=headers) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201], [
+        r.text for r in responses
+    ]
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 1
+    listed = (await client.get("/v1/sends", headers=project.headers)).json()
+    assert [send["id"] for send in listed["data"]] == list(ids)
+
+
 async def test_contact_reaches_its_ten_most_recent_devices_unless_all(
     client: httpx.AsyncClient, project: Project
 ) -> None:

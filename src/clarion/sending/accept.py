@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.delivery.jobs import plan_job
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import check_schedule, plan_at
-from clarion.queue.models import NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.audience import check_references
@@ -49,7 +48,7 @@ def request_hash(document: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def accept_send(
+async def accept(
     engine: AsyncEngine,
     queue: SqlJobQueue,
     project_id: str,
@@ -57,19 +56,31 @@ async def accept_send(
     *,
     fingerprint: str,
     idempotency_key: str | None = None,
-    kind: str = "transactional",
+    kind: str | None = None,
 ) -> AcceptedSend:
-    """Store the send and its planning job before answering; a reused key returns the first.
+    """Store a send and its planning job before answering; a reused key returns the first.
 
-    A send with `schedule.at` in the future is `scheduled` and planned at that time;
-    an instant already past is planned now, as for broadcasts.
+    A send due later (`schedule.at`, or a broadcast's schedule) is `scheduled` and
+    planned then; one whose time has already come is planned now. `kind` defaults to
+    `broadcast` for audience sends and `transactional` otherwise.
     """
+    now = utcnow()
+    if command.broadcast is not None:
+        schedule = command.broadcast.schedule
+        if schedule is not None:
+            check_schedule(schedule, now)
+        due = plan_at(schedule) if schedule is not None else None
+        async with engine.connect() as conn:
+            await check_references(conn, project_id, command.broadcast)
+    else:
+        due = command.scheduled_at
+    if kind is None:
+        kind = "broadcast" if command.broadcast is not None else "transactional"
     if idempotency_key is not None:
         replay = await _replay(engine, project_id, idempotency_key, fingerprint)
         if replay is not None:
             return replay
-    due = command.scheduled_at
-    status = "scheduled" if due is not None and due > utcnow() else "accepted"
+    status = "scheduled" if due is not None and due > now else "accepted"
     send_id = send_store.new_send_id()
     try:
         async with engine.begin() as conn:
@@ -108,62 +119,6 @@ async def _replay(
     return AcceptedSend(existing["id"], existing["status"], total, replayed=True)
 
 
-async def accept_broadcast(
-    engine: AsyncEngine,
-    queue: SqlJobQueue,
-    project_id: str,
-    command: SendCommand,
-    *,
-    fingerprint: str,
-    idempotency_key: str | None = None,
-    kind: str = "broadcast",
-) -> AcceptedSend:
-    """Store a broadcast and its planning job, due now or at its scheduled time.
-
-    Same signature as `accept_send`, so the send route calls either; sends to explicit
-    recipients are scheduled by `accept_send` itself.
-    """
-    now = utcnow()
-    assert command.broadcast is not None
-    schedule = command.broadcast.schedule
-    if schedule is not None:
-        check_schedule(schedule, now)
-    due = plan_at(schedule) if schedule is not None else None
-    async with engine.connect() as conn:
-        await check_references(conn, project_id, command.broadcast)
-    status = "scheduled" if due is not None and due > now else "accepted"
-    if idempotency_key is not None:
-        async with engine.connect() as conn:
-            existing = await send_store.find_by_idempotency_key(conn, project_id, idempotency_key)
-        if existing is not None:
-            if existing["request_hash"] != fingerprint:
-                raise IdempotencyConflict(idempotency_key)
-            return AcceptedSend(existing["id"], existing["status"], 0, replayed=True)
-    send_id = send_store.new_send_id()
-    async with engine.begin() as conn:
-        await send_store.insert_send(
-            conn,
-            send_id,
-            project_id,
-            kind,
-            command.to_document(),
-            fingerprint,
-            idempotency_key,
-        )
-        await conn.execute(
-            update(sends).where(sends.c.id == send_id).values(status=status, scheduled_at=due)
-        )
-        job = plan_job(send_id)
-        await queue.enqueue(
-            conn,
-            [
-                NewJob(
-                    job.kind,
-                    job.payload,
-                    job.send_id,
-                    job.priority,
-                    due if status == "scheduled" else None,
-                )
-            ],
-        )
-    return AcceptedSend(send_id, status, 0)
+#: Older names of `accept`, still called by the dialect routes.
+accept_send = accept
+accept_broadcast = accept

@@ -17,7 +17,7 @@ from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.delivery.pacing import shown_outcome, throttled_count
 from clarion.domain.command import parse_send_command
-from clarion.sending.accept import IdempotencyConflict, accept_broadcast, accept_send, request_hash
+from clarion.sending.accept import IdempotencyConflict, accept, request_hash
 from clarion.sending.media_check import check_media
 from clarion.sending.templates import expand_template
 from clarion.store import events as event_store
@@ -124,7 +124,6 @@ async def create_send(
         extra_ca_file=state.settings.extra_ca_file,
         outbound=state.settings.outbound_policy,
     )
-    accept = accept_send if command.broadcast is None else accept_broadcast
     try:
         accepted = await accept(
             state.engine,

@@ -35,10 +35,10 @@ from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
 from clarion.providers.apns import ApnsClient
-from clarion.providers.backoff import backoff_delay
 from clarion.providers.fcm import FcmClient
 from clarion.providers.result import DeliveryResult
 from clarion.providers.webpush import WebPushClient
+from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
@@ -48,6 +48,10 @@ from clarion.store.text import describe
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
+
+
+#: Backoff of devices whose provider answered with a transient error.
+DEVICE_RETRY = Backoff(base=1.0, cap=600.0)
 
 
 @dataclass(frozen=True)
@@ -291,5 +295,5 @@ class Dispatcher:
         """When the devices to retry are due: backoff with jitter, never before Retry-After."""
         attempts = max(r.attempts for r in retry)
         hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
-        delay = backoff_delay(attempts, retry_after=hinted, random_fraction=self._rng.random)
+        delay = DEVICE_RETRY.delay(attempts, self._rng, retry_after=hinted)
         return now + timedelta(seconds=delay)

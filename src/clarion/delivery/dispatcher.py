@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.delivery import pacing
 from clarion.delivery.caps import capped_contacts
 from clarion.delivery.clients import MissingCredentials, ProviderClients
-from clarion.delivery.finish import FINISH_PHASE, Finisher
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
 from clarion.delivery.rendering import (
     compile_command,
@@ -80,14 +79,10 @@ class Dispatcher:
         self.clients = clients
         self._rng = rng or random.Random()
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
-        # Inbox items of contacts without devices and SMS fallback run after the pushes.
-        self.finisher = Finisher(engine, queue)
 
     async def handle(self, job: Job) -> HandlerResult:
         """Deliver the still-pending devices of the batch and record every outcome."""
         send_id = str(job.payload["send_id"])
-        if job.payload.get("phase") == FINISH_PHASE:
-            return await self.finisher.run(send_id, job.attempts, job.max_attempts)
         ids = [int(i) for i in job.payload["delivery_ids"]]
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)

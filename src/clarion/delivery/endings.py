@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.delivery.finish import FINISH_PHASE, complete_send
+from clarion.delivery.finish import complete_send
 from clarion.delivery.planner import PLANNABLE
 from clarion.domain.command import SendCommand
 from clarion.queue.models import Job
@@ -56,17 +56,19 @@ class SendEndings:
 
         await self.queue.run_in_transaction(end)
 
+    async def finishing_given_up(self, job: Job, error: str) -> None:
+        """A last step given up still ends the send: `done`, with the reason in `error`."""
+        send_id = _send_id(job)
+        reason = storable(f"finishing: {error}", ERROR_CHARS)
+        await self.queue.run_in_transaction(
+            lambda conn: send_store.set_status(
+                conn, send_id, "done", only_from=("delivering",), error=reason
+            )
+        )
+
     async def delivery_given_up(self, job: Job, error: str) -> None:
         """The batch's pending deliveries are `error`; the send ends once nothing is pending."""
         send_id = _send_id(job)
-        if job.payload.get("phase") == FINISH_PHASE:
-            reason = storable(f"finishing: {error}", ERROR_CHARS)
-            await self.queue.run_in_transaction(
-                lambda conn: send_store.set_status(
-                    conn, send_id, "done", only_from=("delivering",), error=reason
-                )
-            )
-            return
         reason = storable(f"delivery: {error}", ERROR_CHARS)
         ids = [int(i) for i in job.payload.get("delivery_ids", [])]
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.config import Settings
 from clarion.delivery.inbox import inbox_item, render_for_contact
-from clarion.delivery.jobs import DELIVER
+from clarion.delivery.jobs import finish_job
 from clarion.delivery.rendering import compile_command
 from clarion.domain.command import SendCommand
 from clarion.domain.engagement import Engagement
@@ -33,7 +33,7 @@ from clarion.domain.personalize import RenderContext, TemplateCache
 from clarion.providers.result import Outcome
 from clarion.providers.sms import SmsClient
 from clarion.providers.tls import client_ssl_context
-from clarion.queue.models import HandlerResult, NewJob
+from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
@@ -44,7 +44,6 @@ from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-FINISH_PHASE = "finish"
 SMS_SENT = "sms_fallback"
 SMS_FAILED = "sms_failed"
 SMS_NO_PHONE = "sms_no_phone"
@@ -78,15 +77,6 @@ def sms_gateway_from(settings: Settings, extra_ca_file: Path | None = None) -> S
         ssl_context=client_ssl_context(extra_ca_file or settings.extra_ca_file),
     )
     return SmsGateway(client, settings.sms_sender or DEFAULT_SENDER)
-
-
-def finish_job(send_id: str) -> NewJob:
-    """The job running a send's last phase (a `deliver` job without deliveries)."""
-    return NewJob(
-        kind=DELIVER,
-        payload={"send_id": send_id, "delivery_ids": [], "phase": FINISH_PHASE},
-        send_id=send_id,
-    )
 
 
 async def complete_send(
@@ -184,6 +174,10 @@ class Finisher:
         """Close the SMS provider's connections."""
         if self.sms is not None:
             await self.sms.close()
+
+    async def handle(self, job: Job) -> HandlerResult:
+        """Run the last step of the job's send."""
+        return await self.run(str(job.payload["send_id"]), job.attempts, job.max_attempts)
 
     async def run(
         self, send_id: str, attempt: int = 1, max_attempts: int = SMS_MAX_ATTEMPTS

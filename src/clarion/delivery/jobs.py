@@ -1,13 +1,18 @@
-"""The kinds of jobs the pipeline puts on the queue and their payloads."""
+"""The kinds of jobs delivery puts on the queue and their payloads."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from clarion.queue.models import NewJob
 
 PLAN_SEND = "plan_send"
 DELIVER = "deliver"
+#: A send's last step once no push is waiting: inbox items of the unreached, SMS fallback.
+FINISH_SEND = "finish_send"
+#: How a `deliver` job queued by an earlier version asked for the last step instead.
+LEGACY_FINISH_PHASE = "finish"
 
 #: Devices per delivery job: big enough to amortize the database round trips, small
 #: enough that a worker killed mid-batch re-sends little (only its in-flight batch).
@@ -29,3 +34,13 @@ def deliver_job(send_id: str, delivery_ids: list[int], run_at: datetime | None =
         send_id=send_id,
         run_at=run_at,
     )
+
+
+def finish_job(send_id: str) -> NewJob:
+    """The job running a send's last step."""
+    return NewJob(kind=FINISH_SEND, payload={"send_id": send_id}, send_id=send_id)
+
+
+def is_legacy_finish(payload: dict[str, Any]) -> bool:
+    """Whether a `deliver` job is really a last step queued by an earlier version."""
+    return payload.get("phase") == LEGACY_FINISH_PHASE

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from clarion.delivery.finish import complete_send, finish_job
-from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job
+from clarion.delivery.finish import complete_send
+from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job, finish_job
 from clarion.delivery.unplannable import Item, items_of, recipients_of, unplannable
 from clarion.domain.broadcast import Schedule
 from clarion.domain.command import SendCommand

@@ -12,11 +12,12 @@ from clarion.config import Settings
 from clarion.delivery.clients import ProviderClients
 from clarion.delivery.dispatcher import Dispatcher
 from clarion.delivery.endings import SendEndings
-from clarion.delivery.finish import sms_gateway_from
-from clarion.delivery.jobs import DELIVER, PLAN_SEND
+from clarion.delivery.finish import Finisher, sms_gateway_from
+from clarion.delivery.jobs import DELIVER, FINISH_SEND, PLAN_SEND, is_legacy_finish
 from clarion.delivery.planner import Planner
 from clarion.delivery.sweep import StuckSendSweep
 from clarion.providers.outbound import STRICT, OutboundPolicy
+from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Worker
 from clarion.store.secret_check import SecretHealth
@@ -44,13 +45,20 @@ class DeliveryRuntime:
         )
         self.planner = Planner(engine, queue)
         self.dispatcher = Dispatcher(engine, queue, self.clients)
-        endings = SendEndings(queue)
+        # Inbox items of contacts without devices and SMS fallback run after the pushes.
+        self.finisher = Finisher(engine, queue)
+        self.endings = SendEndings(queue)
         self.worker = Worker(
             queue,
-            {PLAN_SEND: self.planner.handle, DELIVER: self.dispatcher.handle},
+            {
+                PLAN_SEND: self.planner.handle,
+                DELIVER: self._deliver,
+                FINISH_SEND: self.finisher.handle,
+            },
             on_exhausted={
-                PLAN_SEND: endings.planning_given_up,
-                DELIVER: endings.delivery_given_up,
+                PLAN_SEND: self.endings.planning_given_up,
+                DELIVER: self._delivery_given_up,
+                FINISH_SEND: self.endings.finishing_given_up,
             },
             concurrency=concurrency,
             lease_seconds=lease_seconds,
@@ -58,6 +66,17 @@ class DeliveryRuntime:
         self.sweep = sweep
         self._task: asyncio.Task[None] | None = None
         self._sweeping: asyncio.Task[None] | None = None
+
+    async def _deliver(self, job: Job) -> HandlerResult:
+        if is_legacy_finish(job.payload):
+            return await self.finisher.handle(job)
+        return await self.dispatcher.handle(job)
+
+    async def _delivery_given_up(self, job: Job, error: str) -> None:
+        if is_legacy_finish(job.payload):
+            await self.endings.finishing_given_up(job, error)
+        else:
+            await self.endings.delivery_given_up(job, error)
 
     def start(self) -> None:
         """Start the worker loop (and the stuck-send sweep) in the background."""
@@ -94,7 +113,7 @@ class DeliveryRuntime:
                 engine, interval=settings.sweep_seconds, stuck_after=settings.stuck_send_seconds
             ),
         )
-        runtime.dispatcher.finisher.sms = sms_gateway_from(settings)
+        runtime.finisher.sms = sms_gateway_from(settings)
         return runtime
 
     async def stop(self) -> None:
@@ -108,4 +127,4 @@ class DeliveryRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.clients.close()
-        await self.dispatcher.finisher.close()
+        await self.finisher.close()

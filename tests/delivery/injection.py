@@ -18,8 +18,10 @@ import pytest
 from clarion.delivery import dispatcher
 from clarion.delivery.clients import ProviderClients
 from clarion.delivery.rendering import render_for_device
+from clarion.domain.limits import BuiltPayload
 from clarion.providers.apns import ApnsClient
 from clarion.providers.fcm import FcmClient
+from clarion.providers.transport import Address
 from clarion.providers.webpush import WebPushClient
 from tests.delivery_env import DeliveryEnv
 
@@ -100,24 +102,9 @@ def install(monkeypatch: pytest.MonkeyPatch, env: DeliveryEnv) -> Injector:
 
     monkeypatch.setattr(dispatcher, "render_for_device", faulty_render)
 
-    apns_send = ApnsClient.send
-    fcm_send = FcmClient.send
-    webpush_send = WebPushClient.send
-
-    async def apns(self: ApnsClient, token: str, *args: Any) -> Any:
-        return await injector.around_send(token, lambda: apns_send(self, token, *args))
-
-    async def fcm(self: FcmClient, message: dict[str, Any]) -> Any:
-        return await injector.around_send(message["token"], lambda: fcm_send(self, message))
-
-    async def webpush(self: WebPushClient, subscription: dict[str, Any], *args: Any) -> Any:
-        return await injector.around_send(
-            subscription["endpoint"], lambda: webpush_send(self, subscription, *args)
-        )
-
-    monkeypatch.setattr(ApnsClient, "send", apns)
-    monkeypatch.setattr(FcmClient, "send", fcm)
-    monkeypatch.setattr(WebPushClient, "send", webpush)
+    # Every provider client is reached through its one transport method, `deliver`.
+    for client_class in (ApnsClient, FcmClient, WebPushClient):
+        monkeypatch.setattr(client_class, "deliver", _faulty_deliver(injector, client_class))
 
     get_client = ProviderClients.get
 
@@ -137,3 +124,17 @@ def received(env: DeliveryEnv, platform: str, target: str) -> int:
     if platform == "android":
         return len([d for d in env.emulators.fcm.deliveries if d.target == target])
     return len(env.emulators.webpush.deliveries_for(target))
+
+
+def _faulty_deliver(injector: Injector, client_class: type[Any]) -> Any:
+    deliver = client_class.deliver
+
+    async def faulty(self: Any, address: Address, payload: BuiltPayload) -> Any:
+        # A device is named by its token, or its web push endpoint.
+        if address.token is not None:
+            name = address.token
+        else:
+            name = str((address.subscription or {}).get("endpoint"))
+        return await injector.around_send(name, lambda: deliver(self, address, payload))
+
+    return faulty

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +17,11 @@ from clarion.providers.apns import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, ApnsCl
 from clarion.providers.fcm import FcmClient
 from clarion.providers.outbound import STRICT, OutboundPolicy
 from clarion.providers.tls import client_ssl_context, load_client_certificate
+from clarion.providers.transport import Transport
 from clarion.providers.webpush import WebPushClient
 from clarion.store import apps as app_store
 from clarion.store.secret_check import SecretHealth, UnreadableSecret
 from clarion.store.secrets import SecretBox, SecretUnreadable
-
-Client = ApnsClient | FcmClient | WebPushClient
 
 
 class MissingCredentials(Exception):
@@ -49,7 +49,7 @@ RECHECK_SECONDS = 5.0
 @dataclass
 class _Entry:
     updated_at: datetime
-    client: Client
+    client: Transport
     public: dict[str, Any]
     checked_at: float
 
@@ -78,7 +78,7 @@ class ProviderClients:
 
     async def get(
         self, app_pk: int, provider: str, sandbox: bool = False
-    ) -> tuple[Client, dict[str, Any]]:
+    ) -> tuple[Transport, dict[str, Any]]:
         """The client for one app and provider, with the credentials' public fields."""
         key = (app_pk, provider, sandbox)
         cached = self._entries.get(key)
@@ -122,23 +122,33 @@ class ProviderClients:
 
     def _build(
         self, provider: str, public: dict[str, Any], secret: dict[str, Any], sandbox: bool
-    ) -> Client:
-        if provider == "apns":
-            return self._apns(public, secret, sandbox)
-        if provider == "fcm":
-            account = dict(secret["service_account"])
-            if public.get("token_uri"):
-                account["token_uri"] = public["token_uri"]
-            endpoint = public.get("endpoint") or "https://fcm.googleapis.com"
-            return FcmClient(account, endpoint, ssl_context=self._ssl(), outbound=self.outbound)
-        if provider == "webpush":
-            return WebPushClient(
-                secret["private_key"],
-                public["subject"],
-                ssl_context=self._ssl(),
-                outbound=self.outbound,
-            )
-        raise MissingCredentials(f"unknown provider {provider}")
+    ) -> Transport:
+        builders: dict[str, Callable[[dict[str, Any], dict[str, Any], bool], Transport]] = {
+            "apns": self._apns,
+            "fcm": self._fcm,
+            "webpush": self._webpush,
+        }
+        build = builders.get(provider)
+        if build is None:
+            raise MissingCredentials(f"unknown provider {provider}")
+        return build(public, secret, sandbox)
+
+    def _fcm(self, public: dict[str, Any], secret: dict[str, Any], sandbox: bool) -> FcmClient:
+        account = dict(secret["service_account"])
+        if public.get("token_uri"):
+            account["token_uri"] = public["token_uri"]
+        endpoint = public.get("endpoint") or "https://fcm.googleapis.com"
+        return FcmClient(account, endpoint, ssl_context=self._ssl(), outbound=self.outbound)
+
+    def _webpush(
+        self, public: dict[str, Any], secret: dict[str, Any], sandbox: bool
+    ) -> WebPushClient:
+        return WebPushClient(
+            secret["private_key"],
+            public["subject"],
+            ssl_context=self._ssl(),
+            outbound=self.outbound,
+        )
 
     def _apns(self, public: dict[str, Any], secret: dict[str, Any], sandbox: bool) -> ApnsClient:
         # An explicit endpoint wins; otherwise the device's sandbox flag or the app's environment.

@@ -8,7 +8,6 @@ is recorded and never sent again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections import OrderedDict
@@ -30,13 +29,9 @@ from clarion.delivery.rendering import (
 )
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
-from clarion.domain.limits import BuiltPayload
-from clarion.domain.message import MAX_TTL_SECONDS, LocalizedContent, Message
+from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
-from clarion.providers.apns import ApnsClient
-from clarion.providers.fcm import FcmClient
-from clarion.providers.result import DeliveryResult
-from clarion.providers.webpush import WebPushClient
+from clarion.providers.transport import Address
 from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
@@ -260,7 +255,7 @@ class Dispatcher:
                 if inbox.only:
                     result.outcome = "inboxed"
                     return result
-            delivery = await self._call(client, rendered.payload, row)
+            delivery = await client.deliver(Address(row.token, row.subscription), rendered.payload)
         except MissingCredentials as exc:
             result.outcome, result.reason = "error", exc.reason
             log.warning("delivery %s: %s", row.id, exc)
@@ -270,21 +265,6 @@ class Dispatcher:
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
         return apply_answer(result, delivery, row)
-
-    async def _call(self, client: Any, payload: BuiltPayload, row: Any) -> DeliveryResult:
-        if isinstance(client, ApnsClient):
-            return await client.send(row.token, payload.headers, payload.body)
-        if isinstance(client, FcmClient):
-            return await client.send(json.loads(payload.body)["message"])
-        assert isinstance(client, WebPushClient)
-        ttl = int(payload.headers.get("TTL", MAX_TTL_SECONDS))
-        return await client.send(
-            row.subscription,
-            payload.body,
-            ttl,
-            payload.headers.get("Urgency"),
-            payload.headers.get("Topic"),
-        )
 
     def _retry_at(self, now: datetime, retry: list[DeviceResult]) -> datetime:
         """When the devices to retry are due: backoff with jitter, never before Retry-After."""

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from clarion.delivery.jobs import DELIVER
-from clarion.queue.schema import jobs
 from clarion.store.engine import create_engine
+from clarion.store.job_tables import jobs
 from clarion.store.types import utcnow
 from tests.broadcasts.support import arrivals, seed_audience
 from tests.delivery_env import DeliveryEnv

@@ -18,8 +18,8 @@ from prometheus_client import Gauge
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clarion.queue.schema import QUEUED, jobs
 from clarion.store import sends as send_store
+from clarion.store.job_tables import QUEUED, jobs
 from clarion.store.send_tables import sends
 from clarion.store.types import utcnow
 

@@ -18,7 +18,6 @@ from clarion.queue.models import (
     NewJob,
     Settlement,
 )
-from clarion.queue.schema import DONE, FAILED, QUEUED, STATUSES, jobs
 from clarion.queue.statements import (
     SETTLE_CHUNK,
     cancel_statement,
@@ -30,6 +29,7 @@ from clarion.queue.statements import (
 )
 from clarion.queue.wakeup import PgListener, notify_in_transaction, wait_event, wake_after_commit
 from clarion.store.group_commit import GroupCommitWriter
+from clarion.store.job_tables import DONE, FAILED, QUEUED, STATUSES, jobs
 from clarion.store.types import utcnow
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from clarion.domain.errors import DomainError, FieldProblem, domain_error_from_validation
-from clarion.domain.segment_filter import parse_filter
+from clarion.domain.segment_filter import SegmentFilter, parse_filter
 
 ListId = Annotated[str, Field(min_length=1, max_length=40)]
 #: How far ahead a send may be scheduled.
@@ -32,7 +32,7 @@ class Audience(BaseModel):
     all: StrictBool | None = None
     list_id: ListId | None = None
     segment_id: ListId | None = None
-    filter: dict[str, Any] | None = None
+    filter: SegmentFilter | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Audience:
@@ -102,12 +102,14 @@ class Broadcast(BaseModel):
 
 def parse_broadcast(document: dict[str, Any]) -> Broadcast:
     """Validate the audience fields of a send body."""
+    raw = document["audience"]
+    if isinstance(raw, dict) and raw.get("filter") is not None:
+        # The filter's own reader names what is wrong with it (a non-object included).
+        parse_filter(raw["filter"], "audience.filter")
     try:
-        audience = Audience.model_validate(document["audience"])
+        audience = Audience.model_validate(raw)
     except ValidationError as exc:
         raise domain_error_from_validation(exc, "audience") from None
-    if audience.filter is not None:
-        parse_filter(audience.filter, "audience.filter")
     exclude = document.get("exclude_lists") or []
     if not isinstance(exclude, list) or not all(isinstance(i, str) for i in exclude):
         raise DomainError(

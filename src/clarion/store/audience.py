@@ -65,7 +65,7 @@ async def resolve_audience(
             raise AudienceGone("segment not found", "audience.segment_id")
         segment_filter = parse_filter(segment["filter"])
     elif audience.filter is not None:
-        segment_filter = parse_filter(audience.filter, "audience.filter")
+        segment_filter = audience.filter
     return ResolvedAudience(
         broadcast,
         pks[audience.list_id] if audience.list_id else None,

@@ -15,9 +15,6 @@ each only moves what is still open.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.delivery.finish import complete_send
@@ -25,11 +22,9 @@ from clarion.delivery.planner import PLANNABLE
 from clarion.domain.command import SendCommand
 from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
+from clarion.store import deliveries as delivery_rows
 from clarion.store import sends as send_store
-from clarion.store.deliveries import REASON_CHARS
-from clarion.store.send_tables import deliveries, sends
 from clarion.store.text import storable
-from clarion.store.types import utcnow
 
 #: Longest reason kept on a send.
 ERROR_CHARS = 1000
@@ -51,7 +46,7 @@ class SendEndings:
             if send is None or send["status"] not in PLANNABLE:
                 # Planned after all (the job died after committing), or cancelled.
                 return
-            await _error_pending(conn, send_id, None, reason)
+            await delivery_rows.error_pending(conn, send_id, None, reason)
             await send_store.set_status(conn, send_id, "failed", only_from=PLANNABLE, error=reason)
 
         await self.queue.run_in_transaction(end)
@@ -76,12 +71,8 @@ class SendEndings:
             send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] in send_store.FINAL_STATUSES:
                 return
-            await _error_pending(conn, send_id, ids, reason)
-            await conn.execute(
-                update(sends)
-                .where(sends.c.id == send_id, sends.c.error.is_(None))
-                .values(error=reason, updated_at=utcnow())
-            )
+            await delivery_rows.error_pending(conn, send_id, ids, reason)
+            await send_store.set_error_once(conn, send_id, reason)
             if send["status"] != "delivering" or await send_store.has_pending(conn, send_id):
                 return
             try:
@@ -97,23 +88,3 @@ class SendEndings:
 
 def _send_id(job: Job) -> str:
     return str(job.send_id or job.payload["send_id"])
-
-
-async def _error_pending(
-    conn: AsyncConnection, send_id: str, ids: Sequence[int] | None, reason: str
-) -> int:
-    """Close the send's pending deliveries (only `ids` when given) as `error`."""
-    query = update(deliveries).where(
-        deliveries.c.send_id == send_id, deliveries.c.outcome == send_store.PENDING
-    )
-    if ids is not None:
-        query = query.where(deliveries.c.id.in_(list(ids)))
-    now = utcnow()
-    result = await conn.execute(
-        query.values(
-            outcome="error",
-            provider_reason=storable(reason, REASON_CHARS),
-            completed_at=now,
-        )
-    )
-    return int(result.rowcount)

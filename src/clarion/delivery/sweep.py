@@ -4,23 +4,19 @@ A send is reported when it is not final (`accepted`, `scheduled`, `planning`,
 `delivering`), started more than `stuck_after` seconds ago (a scheduled send starts at
 its scheduled time), and none of its jobs is waiting for a later time on purpose
 (throttling, local-time delivery, a retry's backoff). Such a send normally means
-something the pipeline does not know how to end: an operator should look at it.
+something delivery does not know how to end: an operator should look at it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import Gauge
-from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clarion.store import sends as send_store
-from clarion.store.job_tables import QUEUED, jobs
-from clarion.store.send_tables import sends
+from clarion.store.stuck_sends import StuckSend, stuck_sends
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -31,16 +27,6 @@ STUCK_SENDS = Gauge(
 )
 #: Sends named in the log per sweep; the gauge counts them all.
 MAX_NAMED = 100
-
-
-@dataclass(frozen=True)
-class StuckSend:
-    """A send the sweep reports."""
-
-    id: str
-    project_id: str
-    status: str
-    started_at: datetime
 
 
 class StuckSendSweep:
@@ -65,27 +51,10 @@ class StuckSendSweep:
     async def sweep(self, now: datetime | None = None) -> list[StuckSend]:
         """Find the stuck sends, set the gauge and log a warning naming each (up to MAX_NAMED)."""
         now = now or utcnow()
-        started = func.coalesce(sends.c.scheduled_at, sends.c.created_at)
-        waiting = exists().where(
-            jobs.c.send_id == sends.c.id, jobs.c.status == QUEUED, jobs.c.run_at > now
-        )
-        stuck = (
-            sends.c.status.in_(send_store.OPEN_STATUSES),
-            started < now - timedelta(seconds=self.stuck_after),
-            ~waiting,
-        )
-        listing = (
-            select(sends.c.id, sends.c.project_id, sends.c.status, started.label("started_at"))
-            .where(*stuck)
-            .order_by(started, sends.c.id)
-            .limit(MAX_NAMED)
-        )
         async with self.engine.connect() as conn:
-            total = int((await conn.execute(select(func.count()).where(*stuck))).scalar_one())
-            found = [
-                StuckSend(row.id, row.project_id, row.status, row.started_at)
-                for row in await conn.execute(listing)
-            ]
+            total, found = await stuck_sends(
+                conn, now, timedelta(seconds=self.stuck_after), MAX_NAMED
+            )
         STUCK_SENDS.set(total)
         for send in found:
             log.warning(

@@ -154,3 +154,23 @@ async def claim_page(
         )
     )
     return bool(result.rowcount)
+
+
+async def error_pending(
+    conn: AsyncConnection, send_id: str, ids: Sequence[int] | None, reason: str
+) -> int:
+    """Close the send's pending deliveries (only `ids` when given) as `error`."""
+    query = update(deliveries).where(
+        deliveries.c.send_id == send_id, deliveries.c.outcome == PENDING
+    )
+    if ids is not None:
+        query = query.where(deliveries.c.id.in_(list(ids)))
+    now = utcnow()
+    result = await conn.execute(
+        query.values(
+            outcome="error",
+            provider_reason=storable(reason, REASON_CHARS),
+            completed_at=now,
+        )
+    )
+    return int(result.rowcount)

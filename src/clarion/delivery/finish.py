@@ -11,7 +11,6 @@ platform `sms`, the phone as token, outcome `sms_fallback` (accepted by the gate
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.config import Settings
@@ -37,18 +35,16 @@ from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
-from clarion.store.send_tables import deliveries
-from clarion.store.tables import contacts, installations
+from clarion.store.deliveries import insert_delivery
 from clarion.store.text import describe, storable
 from clarion.store.types import utcnow
+from clarion.store.unreached import contacts_by_pk, unreached_contacts
 
 log = logging.getLogger(__name__)
 
 SMS_SENT = "sms_fallback"
 SMS_FAILED = "sms_failed"
 SMS_NO_PHONE = "sms_no_phone"
-#: Push outcomes after which a contact counts as not reached.
-FAILED_PUSH = frozenset({"undeliverable", "error"})
 DEFAULT_SENDER = "Clarion"
 #: Runs of the last phase while the SMS gateway answers with transient errors.
 SMS_MAX_ATTEMPTS = 5
@@ -102,55 +98,6 @@ def render_sms(body: str, contact: Mapping[str, Any], command: SendCommand, send
     return TemplateCache().render(body, context, "sms_fallback.body").strip()
 
 
-async def _unreached_contacts(
-    conn: AsyncConnection, project_id: str, send_id: str
-) -> tuple[dict[int, dict[str, Any]], set[int], set[str]]:
-    """Contacts without any device, contacts whose pushes all failed, and those already texted."""
-    outcomes: dict[int, set[str]] = defaultdict(set)
-    device_rows = await conn.execute(
-        select(installations.c.contact_pk, deliveries.c.outcome)
-        .select_from(
-            deliveries.join(installations, deliveries.c.installation_pk == installations.c.pk)
-        )
-        .where(deliveries.c.send_id == send_id, installations.c.contact_pk.is_not(None))
-    )
-    for contact_pk, outcome in device_rows:
-        outcomes[int(contact_pk)].add(outcome)
-    failed = {pk for pk, seen in outcomes.items() if seen <= FAILED_PUSH}
-    missing = await conn.execute(
-        select(deliveries.c.recipient_kind, deliveries.c.recipient).where(
-            deliveries.c.send_id == send_id,
-            deliveries.c.outcome == "not_found",
-            deliveries.c.recipient_kind.in_(("external_id", "email")),
-        )
-    )
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for kind, value in missing:
-        wanted[kind].add(value)
-    deviceless: dict[int, dict[str, Any]] = {}
-    for kind, values in wanted.items():
-        column = contacts.c.external_id if kind == "external_id" else contacts.c.email
-        rows = await conn.execute(
-            select(contacts).where(contacts.c.project_id == project_id, column.in_(sorted(values)))
-        )
-        for row in rows.mappings():
-            if int(row["pk"]) not in outcomes:
-                deviceless[int(row["pk"])] = dict(row)
-    texted = await conn.execute(
-        select(deliveries.c.recipient).where(
-            deliveries.c.send_id == send_id, deliveries.c.platform == "sms"
-        )
-    )
-    return deviceless, failed, {row.recipient for row in texted}
-
-
-async def _contacts_by_pk(conn: AsyncConnection, pks: set[int]) -> dict[int, dict[str, Any]]:
-    if not pks:
-        return {}
-    rows = await conn.execute(select(contacts).where(contacts.c.pk.in_(sorted(pks))))
-    return {int(row["pk"]): dict(row) for row in rows.mappings()}
-
-
 def _template_contact(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "external_id": row["external_id"],
@@ -195,10 +142,8 @@ class Finisher:
             if send is None or send["status"] in send_store.FINAL_STATUSES:
                 return HandlerResult.done()
             command = SendCommand.from_document(send["request"])
-            deviceless, failed, texted = await _unreached_contacts(
-                conn, send["project_id"], send_id
-            )
-            failed_contacts = await _contacts_by_pk(conn, failed - set(deviceless))
+            deviceless, failed, texted = await unreached_contacts(conn, send["project_id"], send_id)
+            failed_contacts = await contacts_by_pk(conn, failed - set(deviceless))
         items = self._inbox_items(send["project_id"], send_id, command, deviceless, utcnow())
         if items:
             await self.queue.writer.write(lambda conn: inbox_store.store_items(conn, items))
@@ -217,7 +162,7 @@ class Finisher:
                 if row is None:
                     wait = max(wait or 0.0, retry_after)
                     continue
-                await self.queue.writer.write(partial(_insert_row, row=row))
+                await self.queue.writer.write(partial(insert_delivery, row=row))
         if wait is not None:
             return HandlerResult.retry("SMS gateway unavailable", after=wait)
         await self.queue.writer.write(
@@ -310,7 +255,3 @@ def _sms_row(send_id: str, contact: Mapping[str, Any]) -> dict[str, Any]:
         "last_attempt_at": None,
         "completed_at": now,
     }
-
-
-async def _insert_row(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(deliveries.insert(), [row])

@@ -174,3 +174,8 @@ async def error_pending(
         )
     )
     return int(result.rowcount)
+
+
+async def insert_delivery(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """Insert one complete delivery row (an SMS of the last step)."""
+    await conn.execute(deliveries.insert(), [row])

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.delivery.jobs import deliver_job
 from clarion.domain.throttle import ThrottleRule, split_slots
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
-from clarion.store.send_tables import deliveries, sends
+from clarion.store import throttling as throttle_rows
 
 THROTTLED = "throttled"
 
@@ -43,38 +42,6 @@ def shown_outcome(row: Mapping[str, Any], now: datetime) -> str:
     return outcome
 
 
-async def throttled_count(conn: AsyncConnection, send_id: str, now: datetime) -> int:
-    """Deliveries of the send waiting for a later window."""
-    query = select(func.count()).where(
-        deliveries.c.send_id == send_id,
-        deliveries.c.outcome == send_store.PENDING,
-        deliveries.c.scheduled_at > now,
-    )
-    return int((await conn.execute(query)).scalar_one())
-
-
-async def reserve_slots(
-    conn: AsyncConnection, send_id: str, count: int, now: datetime
-) -> tuple[int, datetime]:
-    """Take `count` consecutive slots of the send; return the first one and the schedule start."""
-    await conn.execute(
-        update(sends)
-        .where(sends.c.id == send_id)
-        .values(
-            throttle_reserved=sends.c.throttle_reserved + count,
-            throttle_started_at=func.coalesce(sends.c.throttle_started_at, now),
-        )
-    )
-    row = (
-        await conn.execute(
-            select(sends.c.throttle_reserved, sends.c.throttle_started_at).where(
-                sends.c.id == send_id
-            )
-        )
-    ).one()
-    return int(row.throttle_reserved) - count, row.throttle_started_at
-
-
 async def pace(
     queue: SqlJobQueue,
     send_id: str,
@@ -90,7 +57,7 @@ async def pace(
     times: dict[int, datetime] = {row.id: row.scheduled_at for row in rows if row.scheduled_at}
     if fresh:
         first, start = await queue.writer.write(
-            lambda conn: reserve_slots(conn, send_id, len(fresh), now)
+            lambda conn: throttle_rows.reserve_slots(conn, send_id, len(fresh), now)
         )
         for row, when in zip(fresh, split_slots(rule, first, len(fresh), start), strict=True):
             times[row.id] = when
@@ -110,12 +77,7 @@ async def _hold(
     newly: dict[int, datetime],
 ) -> None:
     if newly:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(scheduled_at=bindparam("b_at")),
-            [{"b_id": i, "b_at": when} for i, when in newly.items()],
-        )
+        await throttle_rows.set_delivery_times(conn, newly)
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for delivery_id, when in held.items():
         by_time[when].append(delivery_id)

@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,7 +16,6 @@ from clarion.domain.schedule import check_schedule, plan_at
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.audience import check_references
-from clarion.store.send_tables import sends
 from clarion.store.types import utcnow
 
 
@@ -88,11 +86,7 @@ async def accept(
                 conn, send_id, project_id, kind, command.to_document(), fingerprint, idempotency_key
             )
             if due is not None:
-                await conn.execute(
-                    update(sends)
-                    .where(sends.c.id == send_id)
-                    .values(status=status, scheduled_at=due)
-                )
+                await send_store.set_schedule(conn, send_id, status, due)
             run_at = due if status == "scheduled" else None
             await queue.enqueue(conn, [plan_job(send_id, run_at)])
     except IntegrityError:

@@ -15,13 +15,14 @@ from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
-from clarion.delivery.pacing import shown_outcome, throttled_count
+from clarion.delivery.pacing import shown_outcome
 from clarion.domain.command import parse_send_command
 from clarion.sending.accept import IdempotencyConflict, accept, request_hash
 from clarion.sending.media_check import check_media
 from clarion.sending.templates import expand_template
 from clarion.store import events as event_store
 from clarion.store import sends as send_store
+from clarion.store.throttling import throttled_count
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"], route_class=CheckedRoute)

@@ -1,6 +1,6 @@
-"""Fault injection into a running pipeline: exceptions at chosen points for chosen devices.
+"""Fault injection into running delivery: exceptions at chosen points for chosen devices.
 
-Each point is where something outside the pipeline's control can raise for one device:
+Each point is where something outside delivery's control can raise for one device:
 the renderer (`render`), a provider client before its request leaves (`before_send`) or
 after the provider accepted it (`after_send`), and the construction of a provider client
 (`client`, for every device of that provider). `transient` makes the emulator answer one

@@ -31,7 +31,7 @@ ERROR_CHARS = 1000
 
 
 class SendEndings:
-    """The `on_exhausted` hooks of the pipeline's job kinds."""
+    """The `on_exhausted` hooks of delivery's job kinds."""
 
     def __init__(self, queue: SqlJobQueue) -> None:
         self.queue = queue

@@ -7,7 +7,7 @@ import logging
 import signal
 
 from clarion.config import Settings
-from clarion.pipeline.runtime import DeliveryRuntime
+from clarion.delivery.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
 from clarion.store.migrate import upgrade

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from clarion.pipeline.templates import merge_options
+from clarion.sending.templates import merge_options
 from tests.conftest import Project, error_of, make_project
 
 WELCOME: dict[str, Any] = {

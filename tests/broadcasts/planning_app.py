@@ -14,8 +14,8 @@ from sqlalchemy import select
 from clarion.api.app import create_app
 from clarion.api.state import AppState
 from clarion.config import Settings
-from clarion.pipeline.jobs import DELIVER
-from clarion.queue.schema import jobs
+from clarion.delivery.jobs import DELIVER
+from clarion.store.job_tables import jobs
 from clarion.store.send_tables import deliveries
 from tests.conftest import ADMIN_KEY, make_project
 

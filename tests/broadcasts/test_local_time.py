@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from clarion.pipeline.jobs import DELIVER
-from clarion.queue.schema import jobs
+from clarion.delivery.jobs import DELIVER
 from clarion.store.engine import create_engine
+from clarion.store.job_tables import jobs
 from clarion.store.types import utcnow
 from tests.broadcasts.support import arrivals, seed_audience
 from tests.delivery_env import DeliveryEnv

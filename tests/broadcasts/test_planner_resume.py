@@ -6,8 +6,8 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from clarion.pipeline.jobs import PLAN_SEND
-from clarion.pipeline.planner import Planner
+from clarion.delivery.jobs import PLAN_SEND
+from clarion.delivery.planner import Planner
 from clarion.queue.models import Job
 from tests.broadcasts.planning_app import PlanningApp, planning_app
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from clarion.api.app import create_app
 from clarion.config import Settings
+from clarion.delivery.jobs import PLAN_SEND
 from clarion.emulators.suite import EmulatorSuite
-from clarion.pipeline.jobs import PLAN_SEND
-from clarion.queue.schema import jobs
 from clarion.store.engine import create_engine
+from clarion.store.job_tables import jobs
 from clarion.store.types import utcnow
 from tests.broadcasts.support import arrivals, seed_audience
 from tests.conftest import ADMIN_KEY, error_of

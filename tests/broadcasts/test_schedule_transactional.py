@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clarion.pipeline.jobs import PLAN_SEND
-from clarion.queue.schema import CANCELLED, QUEUED, jobs
+from clarion.delivery.jobs import PLAN_SEND
 from clarion.store.engine import create_engine
+from clarion.store.job_tables import CANCELLED, QUEUED, jobs
 from clarion.store.types import utcnow
 from tests.conftest import error_of
 from tests.delivery_env import DeliveryEnv

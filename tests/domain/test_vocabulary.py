@@ -11,6 +11,7 @@ from typing import get_args
 import pytest
 
 from clarion.api.v1.installations import InstallationIn
+from clarion.domain.segment_filter import Platform as SegmentPlatform
 from clarion.domain.vocabulary import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -24,7 +25,6 @@ from clarion.domain.vocabulary import (
     SendStatus,
     provider_of,
 )
-from clarion.store.segments import Platform as SegmentPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "clarion"

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import insert, update
+
+from clarion.queue.models import NewJob
+from clarion.queue.sql import SqlJobQueue
+from clarion.store.engine import create_engine
+from clarion.store.job_tables import CANCELLED, jobs
+from clarion.store.send_tables import deliveries, sends
+from clarion.store.types import utcnow
 from tests.delivery_env import DeliveryEnv
 
 
@@ -124,3 +134,50 @@ async def test_a_send_reaching_no_device_at_all_still_texts_and_stores_the_inbox
     assert done["counts"]["sms_fallback"] == 1 and done["counts"]["targeted"] == 0
     inbox = (await env.http.get("/v1/contacts/zoe/inbox", headers=env.headers)).json()["data"]
     assert [item["title"] for item in inbox] == ["Parcel"]
+
+
+async def test_a_last_phase_queued_in_the_old_form_still_runs(
+    env: DeliveryEnv, database_url: str
+) -> None:
+    # Before `finish_send` existed, the last phase was a `deliver` job flagged `finish`:
+    # one still queued when the server is upgraded must end its send all the same.
+    await env.http.put("/v1/contacts/bob", json={"phone": "+33612345699"}, headers=env.headers)
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    send_id = await env.send(
+        {
+            "recipients": {"external_ids": ["bob"]},
+            "content": {"body": "x"},
+            "sms_fallback": {"body": "Your parcel is here"},
+            "schedule": {"at": later},
+        }
+    )
+    engine = create_engine(database_url)
+    try:
+        queue = SqlJobQueue(engine)
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(jobs).where(jobs.c.send_id == send_id).values(status=CANCELLED)
+            )
+            await conn.execute(
+                update(sends).where(sends.c.id == send_id).values(status="delivering")
+            )
+            # What planning leaves for a contact without any device.
+            await conn.execute(
+                insert(deliveries).values(
+                    send_id=send_id,
+                    recipient_kind="external_id",
+                    recipient="bob",
+                    outcome="not_found",
+                    attempts=0,
+                    created_at=utcnow(),
+                    completed_at=utcnow(),
+                )
+            )
+            legacy = {"send_id": send_id, "delivery_ids": [], "phase": "finish"}
+            await queue.enqueue(conn, [NewJob(kind="deliver", payload=legacy, send_id=send_id)])
+        await queue.close()
+    finally:
+        await engine.dispose()
+    done = await env.wait_done(send_id, seconds=30)
+    assert done["status"] == "done" and done["counts"]["sms_fallback"] == 1, done
+    assert [d.target for d in env.emulators.sms.deliveries] == ["+33612345699"]

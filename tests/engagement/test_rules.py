@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clarion.api.v1.events import TokenBuckets
+from clarion.delivery.caps import capping_label, hits_for, window_starts
+from clarion.domain.engagement import Engagement, parse_engagement
 from clarion.domain.errors import DomainError
-from clarion.pipeline.caps import capping_label, hits_for, window_starts
-from clarion.pipeline.engagement import Engagement, parse_engagement
-from clarion.pipeline.throttle import (
+from clarion.domain.throttle import (
     ThrottleRule,
     parse_throttle,
     slot_time,

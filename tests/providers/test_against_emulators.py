@@ -11,7 +11,6 @@ import pytest
 
 from clarion.emulators.suite import EmulatorSuite
 from clarion.providers.apns import ApnsClient
-from clarion.providers.apns_clients import ApnsClients
 from clarion.providers.fcm import FcmClient
 from clarion.providers.result import Outcome
 from clarion.providers.sms import SmsClient
@@ -317,25 +316,3 @@ async def test_sms_delivers_and_rejects_bad_numbers(suite: EmulatorSuite) -> Non
     assert sent.provider_message_id == suite.sms.deliveries[0].id
     assert (bad.outcome, bad.reason) == (Outcome.INVALID_TOKEN, "INVALID_NUMBER")
     assert (outage.outcome, outage.status, outage.retry_after) == (Outcome.RETRY, 503, 4.0)
-
-
-async def test_client_cache_shares_pools_per_team_and_endpoint(suite: EmulatorSuite) -> None:
-    first_pem = suite.apns.create_provider_key(TEAM, KEY_ID, [TOPIC])
-    other_team_pem = suite.apns.create_provider_key("OTHERTEAM1", "OTHERKEY01", [TOPIC])
-    clients = ApnsClients(ca_file=suite.ca_file, outbound=LOCAL_OUTBOUND)
-    try:
-        a = await clients.get(TEAM, KEY_ID, first_pem, suite.apns.url)
-        b = await clients.get(TEAM, KEY_ID, first_pem, suite.apns.url)
-        c = await clients.get("OTHERTEAM1", "OTHERKEY01", other_team_pem, suite.apns.url)
-        assert a is b
-        assert c is not a
-        assert (await a.send(DEVICE, APNS_HEADERS, APNS_PAYLOAD)).sent
-        assert (await c.send(DEVICE, APNS_HEADERS, APNS_PAYLOAD)).sent
-        rotated_pem = suite.apns.create_provider_key(TEAM, "KEYID99999", [TOPIC])
-        rotated = await clients.get(TEAM, "KEYID99999", rotated_pem, suite.apns.url)
-        assert rotated is not a
-        assert a.pool.connections == []
-        assert (await rotated.send(DEVICE, APNS_HEADERS, APNS_PAYLOAD)).sent
-    finally:
-        await clients.close()
-    assert len(suite.apns.deliveries) == 3

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clarion.queue.schema import jobs
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
+from clarion.store.job_tables import jobs
 from clarion.store.metadata import metadata
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"

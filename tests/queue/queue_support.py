@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.queue.models import NewJob
-from clarion.queue.schema import jobs
 from clarion.queue.sql import SqlJobQueue
+from clarion.store.job_tables import jobs
 
 
 async def enqueue(queue: SqlJobQueue, *new_jobs: NewJob) -> list[int]:

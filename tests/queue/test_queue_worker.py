@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
-from clarion.queue.schema import jobs
 from clarion.queue.sql import SqlJobQueue
 from clarion.queue.worker import Handler, Worker
+from clarion.store.job_tables import jobs
 from clarion.store.metadata import metadata
 from tests.queue.queue_support import enqueue, job, poll_until, rows
 

@@ -20,7 +20,7 @@ import pytest
 
 from clarion.api.app import create_app
 from clarion.config import Settings
-from clarion.pipeline.clients import ProviderClients
+from clarion.delivery.clients import ProviderClients
 from clarion.providers.apns import ApnsClient
 from clarion.store import apps as app_store
 from tests.conftest import ADMIN_KEY, Project, make_project

@@ -18,11 +18,11 @@ from clarion.config import Settings
 from clarion.domain.errors import DomainError
 from clarion.domain.message import parse_message
 from clarion.emulators.tls import TlsFiles, ensure_tls_files
-from clarion.pipeline.media_check import check_media
 from clarion.providers.h2_pool import Http2Pool
 from clarion.providers.http_session import new_session
 from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.outbound_http import refusal_in
+from clarion.sending.media_check import check_media
 from tests.security.outbound_support import http_reply, listening
 
 REFUSED = "refused by the outbound policy"

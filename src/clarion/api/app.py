@@ -34,7 +34,7 @@ from clarion.api.v1 import inbox as contact_inbox
 from clarion.api.v1 import lists as audience_lists
 from clarion.api.v1 import segments as audience_segments
 from clarion.config import Settings
-from clarion.pipeline.runtime import DeliveryRuntime
+from clarion.delivery.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
 from clarion.store.migrate import upgrade

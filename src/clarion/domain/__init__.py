@@ -1,6 +1,12 @@
-"""Pure rules without I/O: message model, recipients, languages, personalization, payloads, limits.
+"""Pure rules without I/O: the native send command and everything it is made of.
 
-Entry points, in the order the delivery pipeline uses them:
+`command.parse_send_command(document, allowed_apps, now) -> SendCommand` is the whole
+native command: recipients or a `broadcast.Broadcast` (audience, `Schedule`),
+the `Message`, `engagement.Engagement` (inbox, SMS fallback, `throttle.ThrottleRule`)
+and a dialect's `extras`; `segment_filter` is the audience filter language,
+`schedule` the planning and local times of scheduled sends.
+
+Entry points for content, in the order delivery uses them:
 
 - `message.parse_message(data) -> Message` validates a native send's content(s)
   and options; `recipients.parse_recipients(data, platform=None) -> Recipients`

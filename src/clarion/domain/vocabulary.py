@@ -117,6 +117,8 @@ class JobKind(StrEnum):
 
     PLAN_SEND = "plan_send"
     DELIVER = "deliver"
+    #: A send's last step once no push is waiting: inbox items of the unreached, SMS fallback.
+    FINISH_SEND = "finish_send"
 
 
 class ErrorCode(StrEnum):

@@ -8,6 +8,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from clarion.domain.limits import BuiltPayload
 from clarion.providers.apns_jwt import ProviderTokenSource
 from clarion.providers.apns_reasons import outcome_for
 from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
@@ -17,6 +18,7 @@ from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
 from clarion.providers.tls import client_ssl_context
+from clarion.providers.transport import Address
 
 PRODUCTION_ENDPOINT = "https://api.push.apple.com"
 SANDBOX_ENDPOINT = "https://api.sandbox.push.apple.com"
@@ -81,6 +83,12 @@ class ApnsClient:
     def pool(self) -> Http2Pool:
         """The underlying connection pool (for metrics and tests)."""
         return self._pool
+
+    async def deliver(self, address: Address, payload: BuiltPayload) -> DeliveryResult:
+        """Send a built request to the device's token."""
+        if not address.token:
+            return DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken")
+        return await self.send(address.token, payload.headers, payload.body)
 
     async def send(self, token: str, headers: dict[str, str], payload: bytes) -> DeliveryResult:
         """Deliver one notification; transport failures come back as `retry`, never raise."""

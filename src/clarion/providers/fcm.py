@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from clarion.domain.limits import BuiltPayload
 from clarion.providers.fcm_auth import AccessTokenSource, ServiceAccount, TokenEndpointError
 from clarion.providers.fcm_errors import outcome_for, parse_error
 from clarion.providers.http_session import LazySession
@@ -16,6 +17,7 @@ from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.outbound_http import refusal_in
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
+from clarion.providers.transport import Address
 
 DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
 # FCM error codes and statuses are upper-case words; other text is not quoted back.
@@ -53,17 +55,25 @@ class FcmClient:
         """The Firebase project messages are sent for."""
         return self._account.project_id
 
+    async def deliver(self, address: Address, payload: BuiltPayload) -> DeliveryResult:
+        """Send a built request as is (its body already names the device's token)."""
+        return await self.send_body(payload.body)
+
     async def send(self, message: dict[str, Any]) -> DeliveryResult:
         """Deliver one message (the v1 `message` object); never raises for transport failures."""
+        return await self.send_body(json.dumps({"message": message}).encode())
+
+    async def send_body(self, body: bytes) -> DeliveryResult:
+        """Deliver one serialized v1 request body; never raises for transport failures."""
         session = self._http.get()
         try:
             self._outbound.check_url(self._url)
             token = await self._tokens.current(session)
-            result = await self._post(session, message, token)
+            result = await self._post(session, body, token)
             if result.status == 401 and result.reason != "THIRD_PARTY_AUTH_ERROR":
                 # Our token may have been revoked early; one fresh token, then give up.
                 token = await self._tokens.refresh(session, token)
-                result = await self._post(session, message, token)
+                result = await self._post(session, body, token)
             return result
         except TokenEndpointError as error:
             outcome = Outcome.RETRY if error.retryable else Outcome.FAILED
@@ -79,10 +89,9 @@ class FcmClient:
             return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
 
     async def _post(
-        self, session: aiohttp.ClientSession, message: dict[str, Any], token: str
+        self, session: aiohttp.ClientSession, body: bytes, token: str
     ) -> DeliveryResult:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        body = json.dumps({"message": message}).encode()
         async with session.post(
             self._url, data=body, headers=headers, allow_redirects=False
         ) as response:

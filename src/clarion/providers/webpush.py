@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 
+from clarion.domain.limits import BuiltPayload
+from clarion.domain.message import MAX_TTL_SECONDS
 from clarion.providers.b64 import b64url_decode
 from clarion.providers.http_session import LazySession
 from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.outbound_http import refusal_in
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
+from clarion.providers.transport import Address
 from clarion.providers.vapid import VapidSigner, generate_vapid_keys
 from clarion.providers.webpush_crypto import PayloadTooLargeError, encrypt
 
@@ -74,9 +78,22 @@ class WebPushClient:
         """The application server key subscriptions must have been created with."""
         return self._signer.public_key
 
+    async def deliver(self, address: Address, payload: BuiltPayload) -> DeliveryResult:
+        """Encrypt a built request for the device's subscription and post it."""
+        if address.subscription is None:
+            return DeliveryResult(Outcome.INVALID_TOKEN, reason="InvalidSubscription")
+        headers = payload.headers
+        return await self.send(
+            address.subscription,
+            payload.body,
+            int(headers.get("TTL", MAX_TTL_SECONDS)),
+            headers.get("Urgency"),
+            headers.get("Topic"),
+        )
+
     async def send(
         self,
-        subscription: dict[str, Any],
+        subscription: Mapping[str, Any],
         payload: bytes,
         ttl: int,
         urgency: str | None = None,

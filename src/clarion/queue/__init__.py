@@ -14,7 +14,7 @@ Public names:
   `async (Job) -> HandlerResult`; `on_exhausted` maps a kind to `async (Job, error) -> None`,
   called before a job that will not run again is marked failed.
 - `clarion.queue.backoff.Backoff(base, cap)`: exponential backoff with full jitter.
-- `clarion.queue.schema.jobs`: the table, declared on `clarion.store.metadata.metadata`.
+- `clarion.store.job_tables.jobs`: the table, declared on `clarion.store.metadata.metadata`.
 - `clarion.queue.protocol.JobQueue`: what a worker needs from any queue.
 - `clarion.queue.metrics`: Prometheus counters and histograms of claims, outcomes, commits.
 """

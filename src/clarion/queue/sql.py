@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from clarion.queue.group_commit import GroupCommitWriter
+from clarion.queue.metrics import GROUP_COMMIT_REQUESTS
 from clarion.queue.models import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
@@ -18,15 +18,18 @@ from clarion.queue.models import (
     NewJob,
     Settlement,
 )
-from clarion.queue.schema import DONE, FAILED, QUEUED, STATUSES, jobs
 from clarion.queue.statements import (
+    SETTLE_CHUNK,
     cancel_statement,
     claim_statement,
     counts_statement,
     extend_statement,
     purge_statement,
+    settle_statement,
 )
 from clarion.queue.wakeup import PgListener, notify_in_transaction, wait_event, wake_after_commit
+from clarion.store.group_commit import GroupCommitWriter
+from clarion.store.job_tables import DONE, FAILED, QUEUED, STATUSES, jobs
 from clarion.store.types import utcnow
 
 T = TypeVar("T")
@@ -57,7 +60,13 @@ class SqlJobQueue:
         self._sqlite = engine.dialect.name == "sqlite"
         self._sqlite_poll_seconds = sqlite_poll_seconds
         self._work_event = asyncio.Event()
-        self.writer = GroupCommitWriter(engine, immediate=self._sqlite, max_group=max_group)
+        self.writer = GroupCommitWriter(
+            engine,
+            _apply_settlements,
+            immediate=self._sqlite,
+            max_group=max_group,
+            on_group=GROUP_COMMIT_REQUESTS.observe,
+        )
         self._listener: PgListener | None = None
         if not self._sqlite:
             self._listener = PgListener(
@@ -255,3 +264,14 @@ def _job(row: Mapping[str, Any]) -> Job:
         last_error=row["last_error"],
         created_at=row["created_at"],
     )
+
+
+async def _apply_settlements(conn: AsyncConnection, rows: Sequence[Settlement]) -> set[int]:
+    applied: set[int] = set()
+    now = utcnow()
+    for start in range(0, len(rows), SETTLE_CHUNK):
+        chunk = rows[start : start + SETTLE_CHUNK]
+        statement, parameters = settle_statement(conn.dialect.name, chunk, now)
+        result = await conn.execute(statement, parameters)
+        applied.update(result.scalars())
+    return applied

@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import Delete, ReturningUpdate, Update
 from sqlalchemy.sql.selectable import Select
 
 from clarion.queue.models import Settlement
-from clarion.queue.schema import CANCELLED, DONE, FAILED, LEASED, QUEUED, jobs
+from clarion.store.job_tables import CANCELLED, DONE, FAILED, LEASED, QUEUED, jobs
 
 
 def claim_statement(

@@ -165,3 +165,21 @@ async def list_sends(
     if status is not None:
         query = query.where(sends.c.status == status)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def set_error_once(conn: AsyncConnection, send_id: str, error: str) -> None:
+    """Record why a send went wrong, keeping the first reason if it already has one."""
+    await conn.execute(
+        update(sends)
+        .where(sends.c.id == send_id, sends.c.error.is_(None))
+        .values(error=error, updated_at=utcnow())
+    )
+
+
+async def set_schedule(
+    conn: AsyncConnection, send_id: str, status: str, scheduled_at: datetime
+) -> None:
+    """Record when a just-inserted send is due to be planned, and its status until then."""
+    await conn.execute(
+        update(sends).where(sends.c.id == send_id).values(status=status, scheduled_at=scheduled_at)
+    )

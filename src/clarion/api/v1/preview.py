@@ -14,23 +14,22 @@ from clarion.api.errors import ApiError
 from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.validators import Slug, StrictModel
+from clarion.delivery.rendering import (
+    Compiled,
+    compile_command,
+    provider_request,
+    render_for_device,
+)
+from clarion.domain.command import SendCommand, parse_send_command
 from clarion.domain.errors import DomainError
 from clarion.domain.personalize import RenderLimitError
 from clarion.domain.vocabulary import ErrorCode, provider_of
-from clarion.pipeline.commands import SendCommand, parse_send_command
-from clarion.pipeline.media_check import check_media
-from clarion.pipeline.rendering import (
-    Compiled,
-    compile_command,
-    device_from_row,
-    provider_request,
-    render_for_device,
-    select_devices,
-)
-from clarion.pipeline.targeting import Target, resolve
-from clarion.pipeline.templates import expand_template
+from clarion.sending.media_check import check_media
+from clarion.sending.templates import expand_template
 from clarion.store import apps as app_store
+from clarion.store.devices import device_from_row, select_devices
 from clarion.store.tables import apps, installations
+from clarion.store.targeting import Target, resolve
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"], route_class=CheckedRoute)
@@ -150,7 +149,7 @@ async def preview_send(
         async with state.engine.connect() as conn:
             document = await expand_template(conn, context.project_id, document, utcnow())
     try:
-        command = await off_loop(parse_send_command, document, context.principal.app_ids)
+        command = await off_loop(parse_send_command, document, context.principal.app_ids, utcnow())
     except DomainError as exc:
         raise _recipient_field(exc) from None
     await check_media(

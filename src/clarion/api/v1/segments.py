@@ -13,6 +13,7 @@ from clarion.api.errors import not_found
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
+from clarion.domain.segment_filter import parse_filter
 from clarion.store import segments as segment_store
 
 router = APIRouter(tags=["segments"], route_class=CheckedRoute)
@@ -47,7 +48,7 @@ async def create_segment(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Create a segment; a malformed filter is refused with the field at fault."""
-    flt = segment_store.parse_filter(body.filter)
+    flt = parse_filter(body.filter)
     async with state.engine.begin() as conn:
         row = await segment_store.create_segment(conn, context.project_id, body.name, flt)
     return segment_out(row)
@@ -89,7 +90,7 @@ async def put_segment(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Replace a segment's name and filter."""
-    flt = segment_store.parse_filter(body.filter)
+    flt = parse_filter(body.filter)
     async with state.engine.begin() as conn:
         row = await segment_store.update_segment(
             conn, context.project_id, segment_id, body.name, flt

@@ -15,15 +15,15 @@ from clarion.api.offload import off_loop
 from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
+from clarion.delivery.pacing import shown_outcome
+from clarion.domain.command import parse_send_command
 from clarion.domain.vocabulary import OPEN_STATUSES, DeliveryOutcome, ErrorCode, SendStatus
-from clarion.pipeline.accept import IdempotencyConflict, accept_send, request_hash
-from clarion.pipeline.commands import parse_send_command
-from clarion.pipeline.media_check import check_media
-from clarion.pipeline.pacing import shown_outcome, throttled_count
-from clarion.pipeline.scheduler import accept_broadcast
-from clarion.pipeline.templates import expand_template
+from clarion.sending.accept import IdempotencyConflict, accept, request_hash
+from clarion.sending.media_check import check_media
+from clarion.sending.templates import expand_template
 from clarion.store import events as event_store
 from clarion.store import sends as send_store
+from clarion.store.throttling import throttled_count
 from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"], route_class=CheckedRoute)
@@ -119,14 +119,13 @@ async def create_send(
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    command = await off_loop(parse_send_command, expanded, context.principal.app_ids)
+    command = await off_loop(parse_send_command, expanded, context.principal.app_ids, utcnow())
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",
         extra_ca_file=state.settings.extra_ca_file,
         outbound=state.settings.outbound_policy,
     )
-    accept = accept_send if command.broadcast is None else accept_broadcast
     try:
         accepted = await accept(
             state.engine,

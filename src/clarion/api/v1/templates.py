@@ -16,7 +16,7 @@ from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Name, StrictModel
 from clarion.domain.vocabulary import ErrorCode
-from clarion.pipeline.templates import normalized_template
+from clarion.sending.templates import normalized_template
 from clarion.store import templates as template_store
 
 router = APIRouter(tags=["templates"], route_class=CheckedRoute)

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 from clarion.api.dialects.kit.access import Caller
 from clarion.api.state import AppState
-from clarion.pipeline.accept import AcceptedSend, IdempotencyConflict, accept_send, request_hash
-from clarion.pipeline.commands import SendCommand, check_message, parse_send_command
-from clarion.pipeline.engagement import MAX_INBOX_SECONDS
-from clarion.pipeline.media_check import MB, MediaRule, check_media
-from clarion.pipeline.scheduler import accept_broadcast
-from clarion.pipeline.templates import template_document
-from clarion.pipeline.throttle import MAX_MESSAGES, MAX_PER_MINUTES
+from clarion.domain.command import SendCommand, check_message, parse_send_command
+from clarion.domain.engagement import MAX_INBOX_SECONDS
+from clarion.domain.throttle import MAX_MESSAGES, MAX_PER_MINUTES
+from clarion.sending.accept import AcceptedSend, IdempotencyConflict, request_hash
+from clarion.sending.accept import accept as accept_command
+from clarion.sending.media_check import MB, MediaRule, check_media
+from clarion.sending.templates import template_document
 
 __all__ = [
     "MAX_INBOX_SECONDS",
@@ -55,8 +55,7 @@ async def accept(
 
     Raises IdempotencyConflict when the key was used for another request.
     """
-    store = accept_send if command.broadcast is None else accept_broadcast
-    return await store(
+    return await accept_command(
         state.engine,
         state.queue,
         caller.project_id,

@@ -1,0 +1,1 @@
+"""Worker time: planning, delivering and finishing accepted sends."""

@@ -1,0 +1,278 @@
+"""Delivering a batch of a send's devices: content, payload, provider call, recorded outcome.
+
+One device's failure is its own: whatever goes wrong while rendering, building or
+sending for a device becomes that device's `error` outcome, so the rest of its batch
+is recorded and never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clarion.delivery import pacing
+from clarion.delivery.caps import capped_contacts
+from clarion.delivery.clients import MissingCredentials, ProviderClients
+from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
+from clarion.delivery.rendering import (
+    compile_command,
+    render_for_device,
+)
+from clarion.domain.command import SendCommand
+from clarion.domain.errors import DomainError
+from clarion.domain.message import LocalizedContent, Message
+from clarion.domain.personalize import CompiledContent
+from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
+from clarion.providers.transport import Address
+from clarion.queue.backoff import Backoff
+from clarion.queue.models import HandlerResult, Job
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import sends as send_store
+from clarion.store.deliveries import REASON_CHARS
+from clarion.store.devices import device_from_row, pending_rows, still_pending
+from clarion.store.text import describe
+from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+#: Backoff of devices whose provider answered with a transient error.
+DEVICE_RETRY = Backoff(base=1.0, cap=600.0)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    send_id: str
+    command: SendCommand
+    compiled: tuple[CompiledContent[LocalizedContent], ...]
+
+    @property
+    def message(self) -> Message:
+        return self.command.message
+
+
+class Dispatcher:
+    """Handler of `deliver` jobs."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        queue: SqlJobQueue,
+        clients: ProviderClients,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.queue = queue
+        self.clients = clients
+        self._rng = rng or random.Random()
+        self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+
+    async def handle(self, job: Job) -> HandlerResult:
+        """Deliver the still-pending devices of the batch and record every outcome."""
+        send_id = str(job.payload["send_id"])
+        ids = [int(i) for i in job.payload["delivery_ids"]]
+        async with self.engine.connect() as conn:
+            send = await send_store.get_send(conn, send_id)
+            if send is None or send["status"] == SendStatus.CANCELLED:
+                return HandlerResult.done()
+            rows = await pending_rows(conn, ids)
+            pending = await still_pending(conn, ids)
+        # A device deleted since planning has no row to join: close its delivery.
+        gone = [
+            DeviceResult(i, DeliveryOutcome.NOT_FOUND, 0, reason="InstallationDeleted")
+            for i in sorted(pending - {r.id for r in rows})
+        ]
+        if not rows and not gone:
+            return HandlerResult.done()
+        prepared = self._prepare(send_id, send["request"])
+        throttle = prepared.command.engagement.throttle
+        if throttle is not None and rows:
+            rows = (await pacing.pace(self.queue, send_id, throttle, rows, utcnow())).due
+        rows, capped = await self._apply_caps(send, prepared, rows)
+        if not rows and not gone and not capped:
+            return HandlerResult.done()
+        logged: set[type[BaseException]] = set()
+        results = [
+            *await asyncio.gather(*(self._deliver(prepared, row, logged) for row in rows)),
+            *gone,
+            *capped,
+        ]
+        await self._save(send, prepared.command, results)
+        return HandlerResult.done()
+
+    async def _save(
+        self, send: dict[str, Any], command: SendCommand, results: list[DeviceResult]
+    ) -> None:
+        """Record the batch in one write; if that fails, each device on its own.
+
+        Devices whose outcome is not recorded are sent again when the job is retried,
+        so a value one device brought (that its column refused) must not cost the
+        others their outcomes.
+        """
+        try:
+            await self._write(send, command, results)
+            return
+        except Exception as exc:
+            if len(results) == 1:
+                raise
+            log.warning(
+                "recording %d outcomes of send %s failed (%s); recording them one by one",
+                len(results),
+                send["id"],
+                describe(exc),
+            )
+        for result in results:
+            try:
+                await self._write(send, command, [result])
+            except Exception as exc:
+                log.exception("recording the outcome of delivery %s failed", result.delivery_id)
+                failed = DeviceResult(
+                    result.delivery_id,
+                    DeliveryOutcome.ERROR,
+                    result.attempts,
+                    reason=describe(exc, REASON_CHARS),
+                    first_attempt=result.first_attempt,
+                )
+                await self._write(send, command, [failed])
+
+    async def _write(
+        self, send: dict[str, Any], command: SendCommand, results: list[DeviceResult]
+    ) -> None:
+        await self.queue.writer.write(
+            partial(
+                record_outcomes,
+                queue=self.queue,
+                send=send,
+                command=command,
+                results=results,
+                retry_at=self._retry_at,
+            )
+        )
+
+    def _prepare(self, send_id: str, document: dict[str, Any]) -> _Prepared:
+        # Parsing and compiling templates once per send, not once per device.
+        cached = self._prepared.get(send_id)
+        if cached is not None:
+            self._prepared.move_to_end(send_id)
+            return cached
+        command = SendCommand.from_document(document)
+        prepared = _Prepared(send_id, command, compile_command(command))
+        self._prepared[send_id] = prepared
+        if len(self._prepared) > 256:
+            self._prepared.popitem(last=False)
+        return prepared
+
+    async def _apply_caps(
+        self, send: dict[str, Any], prepared: _Prepared, rows: list[Any]
+    ) -> tuple[list[Any], list[DeviceResult]]:
+        """Split off the devices of contacts over a frequency cap of the send's labels."""
+        labels = prepared.message.options.labels
+        if not labels or not rows:
+            return rows, []
+        async with self.engine.connect() as conn:
+            capped = await capped_contacts(
+                conn,
+                send["project_id"],
+                send["id"],
+                labels,
+                [row.contact_pk for row in rows if row.contact_pk is not None],
+                utcnow(),
+            )
+        if not capped:
+            return rows, []
+        kept = [row for row in rows if row.contact_pk not in capped]
+        results = [
+            DeviceResult(
+                row.id,
+                DeliveryOutcome.CAPPED,
+                int(row.attempts),
+                reason=f"Cap:{capped[row.contact_pk]}",
+            )
+            for row in rows
+            if row.contact_pk in capped
+        ]
+        return kept, results
+
+    async def _deliver(
+        self, prepared: _Prepared, row: Any, logged: set[type[BaseException]]
+    ) -> DeviceResult:
+        """One device's attempt; an unexpected exception becomes its `error` outcome."""
+        try:
+            return await self._attempt(prepared, row)
+        except Exception as exc:
+            reason = describe(exc, REASON_CHARS)
+            # One traceback per kind of failure and batch: a bug hitting every device of a
+            # batch logs its trace once, then a line per device.
+            first = type(exc) not in logged
+            logged.add(type(exc))
+            log.error(
+                "delivery %s of send %s failed: %s",
+                row.id,
+                prepared.send_id,
+                reason,
+                exc_info=first,
+            )
+            return DeviceResult(
+                row.id,
+                DeliveryOutcome.ERROR,
+                int(row.attempts) + 1,
+                reason=reason,
+                first_attempt=row.first_attempt_at is None,
+            )
+
+    async def _attempt(self, prepared: _Prepared, row: Any) -> DeviceResult:
+        attempts = int(row.attempts) + 1
+        result = DeviceResult(
+            row.id, DeliveryOutcome.PENDING, attempts, first_attempt=row.first_attempt_at is None
+        )
+        result.extra["contact_pk"] = row.contact_pk
+        provider = provider_of(row.platform)
+        if provider is None:
+            result.outcome = DeliveryOutcome.UNDELIVERABLE
+            result.reason = f"UnsupportedPlatform:{row.platform}"
+            return result
+        try:
+            # A device registered as a development build, or a send asking for the
+            # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
+            sandbox = bool(row.sandbox) or prepared.message.options.sandbox
+            client, public = await self.clients.get(row.app_pk, provider, sandbox)
+            rendered = render_for_device(
+                prepared.command,
+                prepared.compiled,
+                device_from_row(row),
+                public,
+                send_id=prepared.send_id,
+                now=utcnow(),
+            )
+            result.language = rendered.language
+            inbox = prepared.command.engagement.inbox
+            if inbox is not None:
+                result.extra["content"] = rendered.content
+                if inbox.only:
+                    result.outcome = DeliveryOutcome.INBOXED
+                    return result
+            delivery = await client.deliver(Address(row.token, row.subscription), rendered.payload)
+        except MissingCredentials as exc:
+            result.outcome, result.reason = DeliveryOutcome.ERROR, exc.reason
+            log.warning("delivery %s: %s", row.id, exc)
+            return result
+        except DomainError as exc:
+            result.outcome, result.reason = DeliveryOutcome.ERROR, exc.code
+            log.warning("delivery %s: %s", row.id, exc.message)
+            return result
+        return apply_answer(result, delivery, row)
+
+    def _retry_at(self, now: datetime, retry: list[DeviceResult]) -> datetime:
+        """When the devices to retry are due: backoff with jitter, never before Retry-After."""
+        attempts = max(r.attempts for r in retry)
+        hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
+        delay = DEVICE_RETRY.delay(attempts, self._rng, retry_after=hinted)
+        return now + timedelta(seconds=delay)

@@ -1,0 +1,141 @@
+"""Outcomes of delivery attempts: what one device's attempt came to, and their recording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.delivery.caps import hits_for
+from clarion.delivery.finish import complete_send
+from clarion.delivery.inbox import inbox_item
+from clarion.delivery.jobs import deliver_job
+from clarion.domain.command import SendCommand
+from clarion.domain.vocabulary import DeliveryOutcome
+from clarion.providers.result import DeliveryResult, Outcome
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import caps as cap_store
+from clarion.store import deliveries as delivery_rows
+from clarion.store import inbox as inbox_store
+from clarion.store import sends as send_store
+from clarion.store.deliveries import OutcomeRow
+from clarion.store.types import utcnow
+
+#: Provider attempts per device before its outcome is recorded as an error.
+MAX_DELIVERY_ATTEMPTS = 8
+
+RetryAt = Callable[[datetime, list["DeviceResult"]], datetime]
+
+
+@dataclass
+class DeviceResult:
+    """What one device's attempt came to; `pending` means it is tried again later."""
+
+    delivery_id: int
+    outcome: DeliveryOutcome
+    attempts: int
+    status: int | None = None
+    reason: str | None = None
+    message_id: str | None = None
+    language: str | None = None
+    retry_after: float | None = None
+    invalidate_pk: int | None = None
+    first_attempt: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def apply_answer(result: DeviceResult, delivery: DeliveryResult, row: Any) -> DeviceResult:
+    """Fill a device's result from its provider's answer."""
+    result.status = delivery.status
+    result.reason = delivery.reason
+    result.message_id = delivery.provider_message_id
+    if delivery.outcome is Outcome.SENT:
+        result.outcome = DeliveryOutcome.SENT
+    elif delivery.outcome is Outcome.INVALID_TOKEN:
+        result.outcome = DeliveryOutcome.UNDELIVERABLE
+        result.invalidate_pk = int(row.installation_pk)
+    elif delivery.outcome is Outcome.FAILED or result.attempts >= MAX_DELIVERY_ATTEMPTS:
+        result.outcome = DeliveryOutcome.ERROR
+    else:
+        result.retry_after = delivery.retry_after
+    return result
+
+
+async def record_outcomes(
+    conn: AsyncConnection,
+    queue: SqlJobQueue,
+    send: dict[str, Any],
+    command: SendCommand,
+    results: list[DeviceResult],
+    retry_at: RetryAt,
+) -> None:
+    """Record a batch's outcomes; requeue the devices to retry, or complete the send."""
+    send_id = str(send["id"])
+    now = utcnow()
+    retry = [r for r in results if r.outcome == DeliveryOutcome.PENDING]
+    await delivery_rows.write_outcomes(
+        conn,
+        [
+            OutcomeRow(
+                r.delivery_id,
+                r.outcome,
+                r.attempts,
+                final=r.outcome != DeliveryOutcome.PENDING,
+                status=r.status,
+                reason=r.reason,
+                message_id=r.message_id,
+                language=r.language,
+                first_attempt=r.first_attempt,
+            )
+            for r in results
+        ],
+        now,
+    )
+    await delivery_rows.invalidate_installations(
+        conn, [(r.invalidate_pk, r.reason) for r in results if r.invalidate_pk], now
+    )
+    await _record_engagement(conn, send, command, results, now)
+    if retry:
+        await queue.enqueue(
+            conn, [deliver_job(send_id, [r.delivery_id for r in retry], retry_at(now, retry))]
+        )
+    elif not await send_store.has_pending(conn, send_id):
+        await complete_send(conn, queue, send_id, command.engagement)
+
+
+async def _record_engagement(
+    conn: AsyncConnection,
+    send: dict[str, Any],
+    command: SendCommand,
+    results: list[DeviceResult],
+    now: datetime,
+) -> None:
+    """Inbox items (one per contact) and frequency cap records of what was delivered."""
+    # A rendered message goes to the inbox whatever its push outcome: the inbox is
+    # the copy that remains when the push is lost.
+    rendered = [r for r in results if r.extra.get("contact_pk") and "content" in r.extra]
+    inbox = command.engagement.inbox
+    if inbox is not None:
+        items = {
+            r.extra["contact_pk"]: inbox_item(
+                send["project_id"],
+                r.extra["contact_pk"],
+                send["id"],
+                r.extra["content"],
+                inbox,
+                now,
+            )
+            for r in rendered
+        }
+        await inbox_store.store_items(conn, list(items.values()))
+    labels = command.message.options.labels
+    sent = [
+        r.extra["contact_pk"]
+        for r in results
+        if r.outcome == DeliveryOutcome.SENT and r.extra.get("contact_pk")
+    ]
+    if labels and sent:
+        await cap_store.record_hits(conn, hits_for(send["id"], labels, sent, now))

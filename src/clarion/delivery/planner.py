@@ -1,0 +1,286 @@
+"""Planning a send: recipients or a broadcast audience become delivery rows and delivery jobs.
+
+A transactional send is planned in one transaction. A broadcast is planned page by
+page (keyset on installation pk): each page's deliveries, their jobs and the send's
+`plan_cursor` commit together, so a planner stopped between pages resumes after the
+last committed page without planning any device twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from clarion.delivery.finish import complete_send
+from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job, finish_job
+from clarion.delivery.unplannable import Item, items_of, recipients_of, unplannable
+from clarion.domain.broadcast import Schedule
+from clarion.domain.command import SendCommand
+from clarion.domain.schedule import LocalTimes
+from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
+from clarion.queue.models import HandlerResult, Job, NewJob
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import deliveries as delivery_rows
+from clarion.store import sends as send_store
+from clarion.store.audience import (
+    AudienceDevice,
+    AudienceGone,
+    ResolvedAudience,
+    audience_page,
+    resolve_audience,
+)
+from clarion.store.targeting import resolve
+from clarion.store.text import describe, storable
+from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Installations planned per transaction of a broadcast.
+PAGE_SIZE = 1000
+#: Statuses from which a send may still be planned.
+PLANNABLE = PLANNABLE_STATUSES
+
+
+class Planner:
+    """Handler of `plan_send` jobs."""
+
+    def __init__(self, engine: AsyncEngine, queue: SqlJobQueue, page_size: int = PAGE_SIZE) -> None:
+        self.engine = engine
+        self.queue = queue
+        self.page_size = page_size
+
+    async def handle(self, job: Job) -> HandlerResult:
+        """Resolve the send's recipients (or audience, page by page) and enqueue its deliveries."""
+        send_id = str(job.payload["send_id"])
+        async with self.engine.connect() as conn:
+            send = await send_store.get_send(conn, send_id)
+        if send is None or send["status"] not in PLANNABLE:
+            # Cancelled, or planned by an earlier run of this job that committed.
+            return HandlerResult.done()
+        if send["request"].get("broadcast") is None:
+            await self._plan_transactional(send_id)
+            return HandlerResult.done()
+        while await self.plan_page(send_id):
+            pass
+        await self._finish_if_nothing_pending(send_id)
+        return HandlerResult.done()
+
+    async def plan_page(self, send_id: str) -> bool:
+        """Plan the next page of a broadcast; tell whether pages may remain."""
+        # On SQLite the page joins the queue's group commit instead of queueing for the lock.
+        return await self.queue.run_in_transaction(lambda conn: self._plan_page_in(conn, send_id))
+
+    async def _plan_page_in(self, conn: AsyncConnection, send_id: str) -> bool:
+        send = await send_store.get_send(conn, send_id)
+        if send is None or send["status"] not in PLANNABLE:
+            return False
+        command = SendCommand.from_document(send["request"])
+        assert command.broadcast is not None
+        now = utcnow()
+        try:
+            resolved = await resolve_audience(conn, send["project_id"], command.broadcast)
+        except AudienceGone as exc:
+            await send_store.set_status(
+                conn, send_id, SendStatus.DONE, only_from=PLANNABLE, error=f"{exc.field}: {exc}"
+            )
+            return False
+        cursor = int(send["plan_cursor"] or 0)
+        devices = await audience_page(
+            conn, send["project_id"], resolved, command.apps, cursor, self.page_size, now
+        )
+        if not devices:
+            pending = await send_store.has_pending(conn, send_id)
+            needs_finish = command.engagement.needs_finish
+            status = SendStatus.DELIVERING if pending or needs_finish else SendStatus.DONE
+            await send_store.set_status(conn, send_id, status, only_from=PLANNABLE)
+            if not pending and needs_finish:
+                await self.queue.enqueue(conn, [finish_job(send_id)])
+            log.info("broadcast %s planned: %d devices", send_id, send["targeted"])
+            return False
+        if not await delivery_rows.claim_page(
+            conn, send_id, PLANNABLE, cursor, devices[-1].pk, len(devices)
+        ):
+            # Another run of this job planned the page (or the send was cancelled).
+            return False
+        await self._insert_page(conn, send_id, devices, _schedule_of(resolved), now)
+        return True
+
+    async def _insert_page(
+        self,
+        conn: AsyncConnection,
+        send_id: str,
+        devices: Sequence[AudienceDevice],
+        schedule: Schedule | None,
+        now: datetime,
+    ) -> None:
+        times = LocalTimes(schedule, now)
+        rows = []
+        run_at_of: dict[int, datetime | None] = {}
+        for device in devices:
+            timing = times.timing(device.timezone)
+            run_at_of[device.pk] = timing.run_at
+            rows.append(
+                {
+                    "send_id": send_id,
+                    "installation_pk": device.pk,
+                    "app_id": device.app_id,
+                    "installation_id": device.installation_id,
+                    "platform": device.platform,
+                    "recipient_kind": "external_id" if device.external_id else "installation_id",
+                    "recipient": device.external_id or device.installation_id,
+                    "token": device.token,
+                    "outcome": DeliveryOutcome.SKIPPED if timing.skipped else send_store.PENDING,
+                    "provider_reason": "LocalTimePassed" if timing.skipped else None,
+                    "attempts": 0,
+                    "created_at": now,
+                    "completed_at": now if timing.skipped else None,
+                }
+            )
+        result = await delivery_rows.insert_deliveries(conn, rows)
+        groups: dict[datetime | None, list[int]] = {}
+        for row in result:
+            if row.outcome == send_store.PENDING:
+                groups.setdefault(run_at_of[row.installation_pk], []).append(int(row.id))
+        await self.queue.enqueue(conn, _batches(send_id, groups))
+
+    async def _finish_if_nothing_pending(self, send_id: str) -> None:
+        # Deliveries of earlier pages may all have finished while the send was still
+        # planning, when no delivery job may mark it done: the planner does it then.
+        async with self.engine.begin() as conn:
+            if await delivery_rows.none_pending_locked(conn, send_id):
+                send = await send_store.get_send(conn, send_id)
+                if send is not None:
+                    engagement = SendCommand.from_document(send["request"]).engagement
+                    await complete_send(conn, self.queue, send_id, engagement)
+
+    async def _plan_transactional(self, send_id: str) -> None:
+        """Plan every recipient; one that cannot be planned becomes an `error` row of its own."""
+        try:
+            await self._plan_recipients(send_id, {})
+        except Exception as exc:
+            async with self.engine.connect() as conn:
+                send = await send_store.get_send(conn, send_id)
+            if send is None:
+                raise
+            command = SendCommand.from_document(send["request"])
+            failed = await unplannable(
+                self.engine, send["project_id"], command.recipients, command.apps
+            )
+            if not failed:
+                raise
+            log.warning(
+                "send %s: %d recipients cannot be planned (%s); planning the others",
+                send_id,
+                len(failed),
+                describe(exc),
+            )
+            await self._plan_recipients(send_id, failed)
+
+    async def _plan_recipients(self, send_id: str, failed: dict[Item, str]) -> None:
+        async with self.engine.begin() as conn:
+            send = await send_store.get_send(conn, send_id)
+            if send is None or send["status"] not in PLANNABLE:
+                return
+            command = SendCommand.from_document(send["request"])
+            recipients = command.recipients
+            if failed:
+                kept = [item for item in items_of(recipients) if item not in failed]
+                recipients = recipients_of(kept, recipients.all_devices)
+            targets, unmatched = await resolve(conn, send["project_id"], recipients, command.apps)
+            now = utcnow()
+            rows = [
+                {
+                    "send_id": send_id,
+                    "installation_pk": t.installation_pk,
+                    "app_id": t.app_id,
+                    "installation_id": t.installation_id,
+                    "platform": t.platform,
+                    "recipient_kind": t.recipient_kind,
+                    "recipient": t.recipient,
+                    "token": t.token,
+                    "outcome": DeliveryOutcome.UNDELIVERABLE
+                    if t.invalid_reason
+                    else send_store.PENDING,
+                    "provider_reason": t.invalid_reason,
+                    "attempts": 0,
+                    "created_at": now,
+                    "completed_at": now if t.invalid_reason else None,
+                }
+                for t in targets
+            ] + [
+                {
+                    "send_id": send_id,
+                    # One statement inserts every row, so each row names every column.
+                    "installation_pk": None,
+                    "app_id": None,
+                    "installation_id": None,
+                    "platform": None,
+                    "recipient_kind": u.recipient_kind,
+                    "recipient": u.recipient,
+                    "token": None,
+                    "outcome": DeliveryOutcome.NOT_FOUND,
+                    "provider_reason": None,
+                    "attempts": 0,
+                    "created_at": now,
+                    "completed_at": now,
+                }
+                for u in unmatched
+            ]
+            rows += [
+                _unplannable_row(send_id, kind, value, reason, now)
+                for (kind, value), reason in failed.items()
+            ]
+            pending_ids: list[int] = []
+            if rows:
+                result = await delivery_rows.insert_deliveries(conn, rows)
+                pending_ids = [r.id for r in result if r.outcome == send_store.PENDING]
+            await self.queue.enqueue(conn, _batches(send_id, {None: pending_ids}))
+            # Inbox items and SMS fallback run after the pushes, even when there is none.
+            needs_finish = command.engagement.needs_finish
+            status = SendStatus.DELIVERING if pending_ids or needs_finish else SendStatus.DONE
+            await send_store.set_status(
+                conn, send_id, status, only_from=PLANNABLE, targeted=len(targets)
+            )
+            if not pending_ids and needs_finish:
+                await self.queue.enqueue(conn, [finish_job(send_id)])
+        log.info("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
+
+
+def _unplannable_row(
+    send_id: str, kind: str, value: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """The trail row of a recipient that could not be planned (its value made storable)."""
+    return {
+        "send_id": send_id,
+        "installation_pk": None,
+        "app_id": None,
+        "installation_id": None,
+        "platform": None,
+        "recipient_kind": kind,
+        "recipient": storable(value),
+        "token": None,
+        "outcome": DeliveryOutcome.ERROR,
+        "provider_reason": reason,
+        "attempts": 0,
+        "created_at": now,
+        "completed_at": now,
+    }
+
+
+def _schedule_of(resolved: ResolvedAudience) -> Schedule | None:
+    return resolved.broadcast.schedule
+
+
+def _batches(send_id: str, groups: dict[datetime | None, list[int]]) -> list[NewJob]:
+    jobs = []
+    for run_at, ids in groups.items():
+        ids.sort()
+        jobs += [
+            deliver_job(send_id, ids[i : i + DELIVERY_BATCH], run_at)
+            for i in range(0, len(ids), DELIVERY_BATCH)
+        ]
+    return jobs

@@ -1,1 +1,0 @@
-"""Planner, dispatcher and fallback: from accepted sends to delivery jobs."""

@@ -1,0 +1,114 @@
+"""Accepting a send: stored with its planning job in one transaction, once per idempotency key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clarion.delivery.jobs import plan_job
+from clarion.domain.command import SendCommand
+from clarion.domain.schedule import check_schedule, plan_at
+from clarion.domain.vocabulary import SendStatus
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import sends as send_store
+from clarion.store.audience import check_references
+from clarion.store.types import utcnow
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was already used for a different request."""
+
+
+@dataclass(frozen=True)
+class AcceptedSend:
+    """What the caller is told once a send is durable."""
+
+    id: str
+    status: str
+    recipients: int
+    replayed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The native API's answer."""
+        body: dict[str, Any] = {"id": self.id, "status": self.status, "recipients": self.recipients}
+        if self.replayed:
+            body["replayed"] = True
+        return body
+
+
+def request_hash(document: Any) -> str:
+    """Fingerprint of a request, to tell a true retry from a reused key."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def accept(
+    engine: AsyncEngine,
+    queue: SqlJobQueue,
+    project_id: str,
+    command: SendCommand,
+    *,
+    fingerprint: str,
+    idempotency_key: str | None = None,
+    kind: str | None = None,
+) -> AcceptedSend:
+    """Store a send and its planning job before answering; a reused key returns the first.
+
+    A send due later (`schedule.at`, or a broadcast's schedule) is `scheduled` and
+    planned then; one whose time has already come is planned now. `kind` defaults to
+    `broadcast` for audience sends and `transactional` otherwise.
+    """
+    now = utcnow()
+    if command.broadcast is not None:
+        schedule = command.broadcast.schedule
+        if schedule is not None:
+            check_schedule(schedule, now)
+        due = plan_at(schedule) if schedule is not None else None
+        async with engine.connect() as conn:
+            await check_references(conn, project_id, command.broadcast)
+    else:
+        due = command.scheduled_at
+    if kind is None:
+        kind = "broadcast" if command.broadcast is not None else "transactional"
+    if idempotency_key is not None:
+        replay = await _replay(engine, project_id, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+    status = SendStatus.SCHEDULED if due is not None and due > now else SendStatus.ACCEPTED
+    send_id = send_store.new_send_id()
+    try:
+        async with engine.begin() as conn:
+            await send_store.insert_send(
+                conn, send_id, project_id, kind, command.to_document(), fingerprint, idempotency_key
+            )
+            if due is not None:
+                await send_store.set_schedule(conn, send_id, status, due)
+            run_at = due if status == SendStatus.SCHEDULED else None
+            await queue.enqueue(conn, [plan_job(send_id, run_at)])
+    except IntegrityError:
+        # A concurrent request with the same key won the insert: answer with its send.
+        if idempotency_key is None:
+            raise
+        replay = await _replay(engine, project_id, idempotency_key, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return AcceptedSend(send_id, status, command.recipients.total())
+
+
+async def _replay(
+    engine: AsyncEngine, project_id: str, key: str, fingerprint: str
+) -> AcceptedSend | None:
+    async with engine.connect() as conn:
+        existing = await send_store.find_by_idempotency_key(conn, project_id, key)
+    if existing is None:
+        return None
+    if existing["request_hash"] != fingerprint:
+        raise IdempotencyConflict(key)
+    total = SendCommand.from_document(existing["request"]).recipients.total()
+    return AcceptedSend(existing["id"], existing["status"], total, replayed=True)

@@ -1,0 +1,182 @@
+"""Delivery rows: inserted when a send is planned, updated with each attempt's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.domain.vocabulary import DeliveryOutcome, SendStatus
+from clarion.store.send_tables import deliveries, sends
+from clarion.store.sends import PENDING
+from clarion.store.tables import installations
+from clarion.store.text import storable
+from clarion.store.types import utcnow
+
+#: Sizes of the delivery columns free text goes into.
+REASON_CHARS = 128
+MESSAGE_ID_CHARS = 256
+INVALID_REASON_CHARS = 64
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """One delivery's attempt as it is written; `final` False keeps it pending."""
+
+    delivery_id: int
+    outcome: str
+    attempts: int
+    final: bool
+    status: int | None = None
+    reason: str | None = None
+    message_id: str | None = None
+    language: str | None = None
+    first_attempt: bool = False
+
+
+def _fit(text: str | None, size: int) -> str | None:
+    # Provider answers are free text (web push services answer with prose): they must fit
+    # their column, or the outcome could never be recorded.
+    return storable(text, size) if text is not None else None
+
+
+async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Insert delivery rows; return (id, installation_pk, outcome) of each, in order."""
+    if not rows:
+        return []
+    result = await conn.execute(
+        insert(deliveries).returning(
+            deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
+        ),
+        list(rows),
+    )
+    return list(result)
+
+
+async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now: datetime) -> None:
+    """Record attempts on deliveries still pending (an outcome is never overwritten)."""
+    params = [
+        {
+            "b_id": row.delivery_id,
+            "b_outcome": row.outcome,
+            "b_status": row.status,
+            "b_reason": _fit(row.reason, REASON_CHARS),
+            "b_message_id": _fit(row.message_id, MESSAGE_ID_CHARS),
+            "b_language": row.language,
+            "b_attempts": row.attempts,
+            "b_last": now,
+            "b_completed": now if row.final else None,
+        }
+        for row in rows
+    ]
+    if params:
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == PENDING)
+            .values(
+                outcome=bindparam("b_outcome"),
+                provider_status=bindparam("b_status"),
+                provider_reason=bindparam("b_reason"),
+                provider_message_id=bindparam("b_message_id"),
+                language=bindparam("b_language"),
+                attempts=bindparam("b_attempts"),
+                last_attempt_at=bindparam("b_last"),
+                completed_at=bindparam("b_completed"),
+            ),
+            params,
+        )
+    firsts = [{"b_id": row.delivery_id, "b_first": now} for row in rows if row.first_attempt]
+    if firsts:
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(first_attempt_at=bindparam("b_first")),
+            firsts,
+        )
+
+
+async def invalidate_installations(
+    conn: AsyncConnection, reasons: Sequence[tuple[int, str | None]], now: datetime
+) -> None:
+    """Mark installations whose token the provider refused for good, with its reason."""
+    invalid = [
+        {"b_pk": pk, "b_reason": _fit(reason, INVALID_REASON_CHARS), "b_at": now}
+        for pk, reason in reasons
+    ]
+    if invalid:
+        await conn.execute(
+            update(installations)
+            .where(installations.c.pk == bindparam("b_pk"))
+            .values(invalidated_at=bindparam("b_at"), invalid_reason=bindparam("b_reason")),
+            invalid,
+        )
+
+
+async def none_pending_locked(conn: AsyncConnection, send_id: str) -> bool:
+    """Whether the send has no pending delivery, waiting (PostgreSQL) for one being finished.
+
+    Locking a pending row waits for a delivery transaction that is finishing it right
+    now, so its outcome is seen before deciding.
+    """
+    pending = (
+        select(deliveries.c.id)
+        .where(deliveries.c.send_id == send_id, deliveries.c.outcome == PENDING)
+        .limit(1)
+        .with_for_update()
+    )
+    return (await conn.execute(pending)).first() is None
+
+
+async def claim_page(
+    conn: AsyncConnection,
+    send_id: str,
+    plannable: Sequence[str],
+    cursor: int,
+    last_pk: int,
+    count: int,
+) -> bool:
+    """Advance the cursor only from where this run read it: two runs never plan one page."""
+    result = await conn.execute(
+        update(sends)
+        .where(
+            sends.c.id == send_id,
+            sends.c.status.in_(list(plannable)),
+            func.coalesce(sends.c.plan_cursor, 0) == cursor,
+        )
+        .values(
+            status=SendStatus.PLANNING,
+            plan_cursor=last_pk,
+            targeted=sends.c.targeted + count,
+            updated_at=utcnow(),
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def error_pending(
+    conn: AsyncConnection, send_id: str, ids: Sequence[int] | None, reason: str
+) -> int:
+    """Close the send's pending deliveries (only `ids` when given) as `error`."""
+    query = update(deliveries).where(
+        deliveries.c.send_id == send_id, deliveries.c.outcome == PENDING
+    )
+    if ids is not None:
+        query = query.where(deliveries.c.id.in_(list(ids)))
+    now = utcnow()
+    result = await conn.execute(
+        query.values(
+            outcome=DeliveryOutcome.ERROR,
+            provider_reason=storable(reason, REASON_CHARS),
+            completed_at=now,
+        )
+    )
+    return int(result.rowcount)
+
+
+async def insert_delivery(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """Insert one complete delivery row (an SMS of the last step)."""
+    await conn.execute(deliveries.insert(), [row])

@@ -1,0 +1,97 @@
+"""The device query: installations with their app and contact, as delivery and preview read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.domain.device import Device
+from clarion.store.send_tables import deliveries
+from clarion.store.sends import PENDING
+from clarion.store.tables import apps, contacts, installations
+
+
+def select_devices(
+    *extra: ColumnElement[Any], joined_to: FromClause = installations
+) -> Select[Any]:
+    """`extra` plus the columns `device_from_row` reads, with each installation's app and contact.
+
+    `joined_to` must already contain `installations`; the contact join is outer, since an
+    installation need not belong to a contact.
+    """
+    return select(
+        *extra,
+        installations.c.installation_id,
+        installations.c.app_pk,
+        installations.c.platform,
+        installations.c.token,
+        installations.c.subscription,
+        installations.c.language,
+        installations.c.timezone,
+        installations.c.tags,
+        installations.c.attributes,
+        contacts.c.external_id,
+        contacts.c.email,
+        contacts.c.phone,
+        contacts.c.language.label("contact_language"),
+        contacts.c.timezone.label("contact_timezone"),
+        contacts.c.attributes.label("contact_attributes"),
+    ).select_from(
+        joined_to.join(apps, installations.c.app_pk == apps.c.pk).outerjoin(
+            contacts, installations.c.contact_pk == contacts.c.pk
+        )
+    )
+
+
+def device_from_row(row: Any) -> Device:
+    """A Device from a row joining installations and contacts (contact columns prefixed)."""
+    contact = None
+    if row.external_id is not None:
+        contact = {
+            "external_id": row.external_id,
+            "email": row.email,
+            "phone": row.phone,
+            "language": row.contact_language,
+            "timezone": row.contact_timezone,
+            "attributes": row.contact_attributes or {},
+        }
+    return Device(
+        platform=row.platform,
+        installation_id=row.installation_id,
+        token=row.token,
+        subscription=row.subscription,
+        language=row.language,
+        timezone=row.timezone,
+        tags=list(row.tags or []),
+        attributes=dict(row.attributes or {}),
+        contact=contact,
+    )
+
+
+async def still_pending(conn: AsyncConnection, ids: list[int]) -> set[int]:
+    """The deliveries among `ids` that have no outcome yet."""
+    query = select(deliveries.c.id).where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
+    return {row.id for row in await conn.execute(query)}
+
+
+async def pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
+    """The pending deliveries among `ids`, with what `device_from_row` reads, in id order."""
+    query = (
+        select_devices(
+            deliveries.c.id,
+            deliveries.c.attempts,
+            deliveries.c.first_attempt_at,
+            deliveries.c.scheduled_at,
+            deliveries.c.installation_pk,
+            installations.c.contact_pk,
+            installations.c.sandbox,
+            joined_to=deliveries.join(
+                installations, deliveries.c.installation_pk == installations.c.pk
+            ),
+        )
+        .where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
+        .order_by(deliveries.c.id)
+    )
+    return list(await conn.execute(query))

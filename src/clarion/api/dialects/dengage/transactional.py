@@ -131,17 +131,6 @@ class TransactionalPush(_Strict):
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class DengageCommand(SendCommand):
-    """A native command that also stores the dialect fields the core does not act on yet."""
-
-    dengage: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def to_document(self) -> dict[str, Any]:
-        """The native stored form plus a `dengage` section (ignored by the planner)."""
-        return {**super().to_document(), "dengage": self.dengage}
-
-
 #: Native field prefixes and the dengage names they are reported under.
 _FIELD_NAMES = (
     ("recipients.tokens", "token"),
@@ -191,8 +180,11 @@ def build_command(
     allowed_apps: frozenset[str] | None,
     now: datetime,
     sms_template: dict[str, Any] | None = None,
-) -> DengageCommand:
-    """The native command for a validated request, its template and its SMS template."""
+) -> SendCommand:
+    """The native command for a validated request, its template and its SMS template.
+
+    The dialect fields the core does not act on ride in the command's `extras` slot.
+    """
     recipients: dict[str, Any]
     if push.token is not None:
         recipients = {"tokens": [push.token]}
@@ -215,9 +207,9 @@ def build_command(
     if inbox is not None:
         document["inbox"] = inbox
     try:
-        command = parse_send_command(document, allowed_apps)
+        command = parse_send_command(
+            document, allowed_apps, now=now, extras={"dengage": push.extras()}
+        )
     except DomainError as exc:
         raise from_domain(exc, dengage_field(exc.field)) from None
-    fields = {item.name: getattr(command, item.name) for item in dataclasses.fields(command)}
-    fields["current"] = dict(push.current)
-    return DengageCommand(**fields, dengage=push.extras())
+    return dataclasses.replace(command, current=dict(push.current))

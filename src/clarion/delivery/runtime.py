@@ -23,6 +23,9 @@ from clarion.queue.worker import Worker
 from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox
 
+#: How long shutdown waits for a sweep in progress before cancelling it.
+SWEEP_STOP_SECONDS = 5.0
+
 
 class DeliveryRuntime:
     """Runs the workers of one process until stopped."""
@@ -118,10 +121,11 @@ class DeliveryRuntime:
 
     async def stop(self) -> None:
         """Finish or hand back in-flight jobs, then close the provider and SMS clients."""
-        if self._sweeping is not None:
-            self._sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeping
+        if self._sweeping is not None and self.sweep is not None:
+            self.sweep.stop()
+            # A sweep stuck on an unresponsive database must not hold shutdown for ever.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._sweeping, SWEEP_STOP_SECONDS)
         await self.worker.stop()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):

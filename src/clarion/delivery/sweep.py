@@ -10,6 +10,7 @@ something delivery does not know how to end: an operator should look at it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -38,15 +39,26 @@ class StuckSendSweep:
         self.engine = engine
         self.interval = interval
         self.stuck_after = stuck_after
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Sweep until cancelled; a failing sweep is logged and tried at the next interval."""
-        while True:
+        """Sweep until stop(); a failing sweep is logged and tried at the next interval."""
+        self._stopping.clear()
+        while not self._stopping.is_set():
             try:
                 await self.sweep()
             except Exception:
                 log.warning("sweeping for stuck sends failed", exc_info=True)
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+
+    def stop(self) -> None:
+        """Ask run() to return after the sweep in progress, if any.
+
+        The loop is not cancelled mid-query: a database call cancelled half-way can
+        leave its pooled connection waiting on the server, and shutdown with it.
+        """
+        self._stopping.set()
 
     async def sweep(self, now: datetime | None = None) -> list[StuckSend]:
         """Find the stuck sends, set the gauge and log a warning naming each (up to MAX_NAMED)."""

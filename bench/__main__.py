@@ -19,8 +19,15 @@ from pathlib import Path
 
 from bench import peers, report, sink
 from bench.procs import median
-from bench.scenarios import Figures, Rig, accept_rate, big_send, broadcast, one_token_sends
-from bench.scenarios import steady_latency
+from bench.scenarios import (
+    Figures,
+    Rig,
+    accept_rate,
+    big_send,
+    broadcast,
+    one_token_sends,
+    steady_latency,
+)
 from clarion import eventloop
 from clarion.emulators.tls import ensure_tls_files
 

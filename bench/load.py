@@ -88,10 +88,10 @@ async def steady_rate(
 
 
 async def wait_until_ended(
-    http: aiohttp.ClientSession, base_url: str, headers: dict[str, str], timeout: float
+    http: aiohttp.ClientSession, base_url: str, headers: dict[str, str], limit_seconds: float
 ) -> bool:
-    """Wait until no send of the project is still open; False when `timeout` ran out first."""
-    deadline = time.perf_counter() + timeout
+    """Wait until no send of the project is still open; False when `limit_seconds` ran out first."""
+    deadline = time.perf_counter() + limit_seconds
     while time.perf_counter() < deadline:
         still_open = False
         for status in OPEN_STATUSES:

@@ -17,8 +17,8 @@ Results = Mapping[str, Mapping[str, float]]
 BEFORE = {
     "big": "2,093/s, 0.48 ms CPU each",
     "big_pg": "1,066/s",
-    "one": "53/s SQLite, 66/s PostgreSQL; 12–16 ms CPU each",
-    "accept": "330–360 / 270–310 per s; p50 105–155 ms, p99 0.9–1.4 s",
+    "one": "53/s SQLite, 66/s PostgreSQL; 12-16 ms CPU each",
+    "accept": "330-360 / 270-310 per s; p50 105-155 ms, p99 0.9-1.4 s",
     "steady": "at 100/s: p50 14 s, p99 20 s (falls behind); at 25/s: p50 16 ms, p99 33 ms",
     "broadcast": "1,000,000: plan 187 s + deliver 421 s (2,376/s), peak RSS 256 MB",
 }
@@ -54,8 +54,10 @@ def _now_cells(r: Results, sizes: Mapping[str, int]) -> dict[str, str]:
         p50, p99 = _get(r, name, "p50_ms"), _get(r, name, "p99_ms")
         return f"{per_s:,.0f}/s (p50 {p50:,.0f} ms, p99 {p99:,.0f} ms)"
 
-    steady = _fmt(_get(r, "steady", "p50_ms"), "p50 {:,.0f} ms") + ", " + _fmt(
-        _get(r, "steady", "p99_ms"), "p99 {:,.0f} ms"
+    steady = (
+        _fmt(_get(r, "steady", "p50_ms"), "p50 {:,.0f} ms")
+        + ", "
+        + _fmt(_get(r, "steady", "p99_ms"), "p99 {:,.0f} ms")
     )
     missing = _get(r, "steady", "missing")
     if missing:

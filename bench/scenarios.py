@@ -90,7 +90,8 @@ async def accept_rate(rig: Rig, workers: bool, seconds: float, clients: int = 50
     def body(index: int) -> dict[str, Any]:
         return load.one_token_send(index % devices)
 
-    async with stack(rig, "sqlite", devices, workers) as (clarion, _), load.session(clients) as http:
+    running = stack(rig, "sqlite", devices, workers)
+    async with running as (clarion, _), load.session(clients) as http:
         started = time.perf_counter()
         latencies = await load.closed_loop(
             http, clarion.base_url, clarion.headers, body, clients, seconds=seconds
@@ -102,7 +103,8 @@ async def accept_rate(rig: Rig, workers: bool, seconds: float, clients: int = 50
 async def steady_latency(rig: Rig, rate: float, seconds: float) -> Figures:
     """Accept → provider latency of one-device sends posted at a steady `rate` per second."""
     devices = int(rate * seconds)
-    async with stack(rig, "sqlite", devices, log=True) as (clarion, sink), load.session(400) as http:
+    running = stack(rig, "sqlite", devices, log=True)
+    async with running as (clarion, sink), load.session(400) as http:
         posted = await load.steady_rate(
             http, clarion.base_url, clarion.headers, load.one_token_send, rate, seconds
         )

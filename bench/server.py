@@ -13,16 +13,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.procs import free_port, pinned, stop
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef0123456789"
 PROJECT, APP_ID = "bench", "bench-app"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 START_SECONDS = 60.0
 
 
@@ -42,23 +43,33 @@ async def fresh_database(kind: str, workdir: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         path = workdir / f"clarion-{uuid.uuid4().hex[:8]}.db"
         yield f"sqlite+aiosqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        await asyncio.to_thread(_remove_sqlite, path)
         return
     name = f"clarion_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _pg_admin(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
-        admin = await asyncpg.connect(PG_ADMIN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _pg_admin(statement: str) -> None:
+    engine = create_async_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _provider_key_pem() -> str:
@@ -123,8 +134,7 @@ async def running_clarion(
     }
     clarion = str(Path(sys.executable).with_name("clarion"))
     command = pinned(cpu, [clarion, "serve", "--host", "127.0.0.1", "--port", str(port)])
-    log = (workdir / f"clarion-{port}.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = _spawn(command, env, workdir / f"clarion-{port}.log")
     base_url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
@@ -133,4 +143,3 @@ async def running_clarion(
         yield Clarion(base_url, headers, process.pid, database_url)
     finally:
         stop(process)
-        log.close()

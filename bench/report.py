@@ -59,6 +59,9 @@ def _now_cells(r: Results, sizes: Mapping[str, int]) -> dict[str, str]:
         + ", "
         + _fmt(_get(r, "steady", "p99_ms"), "p99 {:,.0f} ms")
     )
+    reached = _get(r, "steady", "reached_per_s")
+    if reached is not None:
+        steady += f"; the provider was reached at {reached:,.0f}/s"
     missing = _get(r, "steady", "missing")
     if missing:
         steady += f" ({missing:.0f} not delivered in time)"

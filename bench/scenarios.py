@@ -117,7 +117,10 @@ async def steady_latency(rig: Rig, rate: float, seconds: float) -> Figures:
     missing = len(posted) - len(latencies)
     if missing and ended:
         raise RuntimeError(f"{missing} sends ended without reaching the sink")
-    return {**load.latency_summary(latencies), "missing": float(missing)}
+    # The rate the provider was reached at: below `rate` when Clarion falls behind.
+    span = max(arrivals.values(), default=0.0) - min(posted.values())
+    reached = len(latencies) / span if span > 0 else 0.0
+    return {**load.latency_summary(latencies), "missing": float(missing), "reached_per_s": reached}
 
 
 async def broadcast(rig: Rig, devices: int, time_limit: float) -> Figures:

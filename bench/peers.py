@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 from pathlib import Path
@@ -44,11 +45,26 @@ def measure(workdir: Path, runs: int, quick: bool) -> dict[str, float]:
         + (" --quick" if quick else "")
     )
     env = os.environ | {"RESULTS": str(results)}
-    # A peer that hangs costs its figures, not the run: the rows written so far still count.
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run(
-            ["bash", "-c", script], env=env, timeout=RUN_TIMEOUT, check=False, capture_output=True
-        )
+    log = (workdir / "peers.log").open("wb")
+    runner = subprocess.Popen(
+        ["bash", "-c", script],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        runner.wait(RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # A peer that hangs costs its figures, not the run: the rows written so far still count.
+        os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait(10)
+    finally:
+        log.close()
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(
+                ["bash", str(KIT / "apns_sink.sh"), "stop"], env=env, timeout=30, check=False
+            )
     rates: dict[str, list[float]] = {}
     if results.exists():
         for line in results.read_text().splitlines():

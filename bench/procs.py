@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 from collections.abc import Sequence
+from typing import Any
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -34,6 +36,12 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def spawn(command: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Start a child that the kernel kills if the harness dies before stopping it."""
+    prefix = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+    return subprocess.Popen([*prefix, *command], **options)
 
 
 def stop(process: subprocess.Popen[bytes], grace: float = 15) -> None:

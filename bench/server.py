@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.procs import free_port, pinned, stop
+from bench.procs import free_port, pinned, spawn, stop
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef0123456789"
 PROJECT, APP_ID = "bench", "bench-app"
@@ -69,7 +69,7 @@ def _remove_sqlite(path: Path) -> None:
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return spawn(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _provider_key_pem() -> str:

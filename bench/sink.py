@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import free_port, pinned, stop
+from bench.procs import free_port, pinned, spawn, stop
 from clarion.emulators.tls import TlsFiles
 
 SOURCE = Path(__file__).resolve().parent / "sink" / "h2sink.c"
@@ -65,7 +65,7 @@ def running_sink(
     command = [str(binary), str(port), str(tls.cert_file), str(tls.key_file), str(count_file)]
     if log_file is not None:
         command.append(str(log_file))
-    process = subprocess.Popen(pinned(cpu, command), stdout=subprocess.DEVNULL)
+    process = spawn(pinned(cpu, command), stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not count_file.exists():

@@ -110,6 +110,8 @@ def write(
         ("steady", f"accept → provider at a steady 200 sends/s for {sizes['steady']} s"),
         ("broadcast", "broadcast to every device, SQLite"),
     ]
+    # Other work on the machine slows Clarion and the peers alike: say how busy it was.
+    load += f", at the end {os.getloadavg()[0]:.2f}"
     lines = [
         "",
         f"`make bench` ({mode}). {load}. `clarion serve` (uvloop) runs pinned to CPU 0, "

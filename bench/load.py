@@ -87,6 +87,19 @@ async def steady_rate(
     return posted
 
 
+async def get_json(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> Any:
+    """GET a JSON page, retried when the server has just closed an idle kept-alive connection."""
+    for attempt in range(3):
+        try:
+            async with http.get(url, headers=headers) as reply:
+                reply.raise_for_status()
+                return await reply.json()
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def wait_until_ended(
     http: aiohttp.ClientSession, base_url: str, headers: dict[str, str], limit_seconds: float
 ) -> bool:
@@ -95,11 +108,10 @@ async def wait_until_ended(
     while time.perf_counter() < deadline:
         still_open = False
         for status in OPEN_STATUSES:
-            url = f"{base_url}/v1/sends?status={status}&limit=1"
-            async with http.get(url, headers=headers) as reply:
-                if (await reply.json())["data"]:
-                    still_open = True
-                    break
+            page = await get_json(http, f"{base_url}/v1/sends?status={status}&limit=1", headers)
+            if page["data"]:
+                still_open = True
+                break
         if not still_open:
             return True
         await asyncio.sleep(0.05)

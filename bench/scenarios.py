@@ -136,8 +136,7 @@ async def broadcast(rig: Rig, devices: int, time_limit: float) -> Figures:
         status: dict[str, Any] = {}
         while time.perf_counter() - started < time_limit:
             await asyncio.sleep(0.5)
-            async with http.get(f"{url}/{send_id}", headers=clarion.headers) as reply:
-                status = await reply.json()
+            status = await load.get_json(http, f"{url}/{send_id}", clarion.headers)
             if not planned and status["status"] in ("delivering", "done"):
                 planned = time.perf_counter() - started
             if status["status"] == "done":

@@ -36,8 +36,10 @@ unit: $(TEST_STAMP)
 
 test: lint typecheck unit
 
+# BENCH_ARGS=--quick for a few minutes' run; the default is the full, 3-run table.
 bench: $(TEST_STAMP)
-	$(BIN)/python -m bench
+	sh bench/setup.sh
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

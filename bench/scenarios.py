@@ -1,0 +1,157 @@
+"""The measured scenarios: each starts its own sink, Clarion and database, and returns figures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import load
+from bench.harness import add_ios_devices, device_token
+from bench.procs import cpu_seconds, peak_rss_mb
+from bench.server import APP_ID, Clarion, fresh_database, running_clarion
+from bench.sink import Sink, running_sink
+from clarion.emulators.tls import TlsFiles
+
+Figures = dict[str, float]
+END_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Rig:
+    """What every scenario runs on: a scratch directory, the sink binary, TLS files, CPUs."""
+
+    workdir: Path
+    sink_binary: Path
+    tls: TlsFiles
+    clarion_cpu: int = 0
+    sink_cpu: int = 1
+
+
+@asynccontextmanager
+async def stack(
+    rig: Rig, database: str, devices: int, workers: bool = True, log: bool = False
+) -> AsyncIterator[tuple[Clarion, Sink]]:
+    """A fresh database, a sink and `clarion serve` with `devices` iOS installations."""
+    async with fresh_database(database, rig.workdir) as url:
+        with running_sink(rig.sink_binary, rig.tls, rig.workdir, rig.sink_cpu, log) as sink:
+            async with running_clarion(
+                rig.workdir, url, sink.url, rig.tls.ca_file, rig.clarion_cpu, workers
+            ) as clarion:
+                await add_ios_devices(url, APP_ID, devices)
+                yield clarion, sink
+
+
+async def _check_all_sent(sink: Sink, expected: int) -> None:
+    # The count file trails the sink by up to 100 ms.
+    await asyncio.sleep(0.2)
+    if sink.count() < expected:
+        raise RuntimeError(f"the sink saw {sink.count()} requests, {expected} expected")
+
+
+async def big_send(rig: Rig, database: str, tokens: int) -> Figures:
+    """One send to `tokens` iOS devices: notifications/s and Clarion CPU ms per notification."""
+    async with stack(rig, database, tokens) as (clarion, sink), load.session(4) as http:
+        body: dict[str, Any] = {
+            "recipients": {"installation_ids": [f"bench-{i}" for i in range(tokens)]},
+            "content": {"title": "Bench", "body": "Hello"},
+        }
+        cpu, started = cpu_seconds(clarion.pid), time.perf_counter()
+        await load.closed_loop(http, clarion.base_url, clarion.headers, lambda _: body, 1, 1)
+        if not await load.wait_until_ended(http, clarion.base_url, clarion.headers, END_TIMEOUT):
+            raise RuntimeError("the send did not end in time")
+        seconds, cpu = time.perf_counter() - started, cpu_seconds(clarion.pid) - cpu
+        await _check_all_sent(sink, tokens)
+    return {"per_s": tokens / seconds, "cpu_ms": 1000 * cpu / tokens}
+
+
+async def one_token_sends(rig: Rig, database: str, sends: int, clients: int = 100) -> Figures:
+    """`sends` one-device sends from `clients` clients, accept to every outcome recorded."""
+    async with stack(rig, database, sends) as (clarion, sink), load.session(clients) as http:
+        cpu, started = cpu_seconds(clarion.pid), time.perf_counter()
+        await load.closed_loop(
+            http, clarion.base_url, clarion.headers, load.one_token_send, clients, sends
+        )
+        if not await load.wait_until_ended(http, clarion.base_url, clarion.headers, END_TIMEOUT):
+            raise RuntimeError("the sends did not end in time")
+        seconds, cpu = time.perf_counter() - started, cpu_seconds(clarion.pid) - cpu
+        await _check_all_sent(sink, sends)
+    return {"per_s": sends / seconds, "cpu_ms": 1000 * cpu / sends}
+
+
+async def accept_rate(rig: Rig, workers: bool, seconds: float, clients: int = 50) -> Figures:
+    """Sends accepted per second by `clients` clients for `seconds`, with latency percentiles."""
+    devices = 10_000
+
+    def body(index: int) -> dict[str, Any]:
+        return load.one_token_send(index % devices)
+
+    running = stack(rig, "sqlite", devices, workers)
+    async with running as (clarion, _), load.session(clients) as http:
+        started = time.perf_counter()
+        latencies = await load.closed_loop(
+            http, clarion.base_url, clarion.headers, body, clients, seconds=seconds
+        )
+        elapsed = time.perf_counter() - started
+    return {"per_s": len(latencies) / elapsed, **load.latency_summary(latencies)}
+
+
+async def steady_latency(rig: Rig, rate: float, seconds: float) -> Figures:
+    """Accept → provider latency of one-device sends posted at a steady `rate` per second."""
+    devices = int(rate * seconds)
+    running = stack(rig, "sqlite", devices, log=True)
+    async with running as (clarion, sink), load.session(400) as http:
+        posted = await load.steady_rate(
+            http, clarion.base_url, clarion.headers, load.one_token_send, rate, seconds
+        )
+        ended = await load.wait_until_ended(http, clarion.base_url, clarion.headers, 120)
+        await asyncio.sleep(0.2)
+        arrivals = sink.arrivals()
+    latencies = [
+        arrivals[device_token(i)] - at for i, at in posted.items() if device_token(i) in arrivals
+    ]
+    missing = len(posted) - len(latencies)
+    if missing and ended:
+        raise RuntimeError(f"{missing} sends ended without reaching the sink")
+    # The rate the provider was reached at: below `rate` when Clarion falls behind.
+    span = max(arrivals.values(), default=0.0) - min(posted.values())
+    reached = len(latencies) / span if span > 0 else 0.0
+    return {**load.latency_summary(latencies), "missing": float(missing), "reached_per_s": reached}
+
+
+async def broadcast(rig: Rig, devices: int, time_limit: float) -> Figures:
+    """`audience: all` to `devices` on SQLite: plan and deliver times, rate, peak RSS."""
+    async with stack(rig, "sqlite", devices) as (clarion, sink), load.session(4) as http:
+        rss_before = peak_rss_mb(clarion.pid)
+        body = {"audience": {"all": True}, "content": {"title": "Bench", "body": "Hello"}}
+        started = time.perf_counter()
+        url = f"{clarion.base_url}/v1/sends"
+        async with http.post(url, json=body, headers=clarion.headers) as reply:
+            send_id = (await reply.json())["id"]
+        planned = 0.0
+        status: dict[str, Any] = {}
+        while time.perf_counter() - started < time_limit:
+            await asyncio.sleep(0.5)
+            status = await load.get_json(http, f"{url}/{send_id}", clarion.headers)
+            if not planned and status["status"] in ("delivering", "done"):
+                planned = time.perf_counter() - started
+            if status["status"] == "done":
+                break
+        finished = time.perf_counter() - started
+        if status.get("status") != "done":
+            async with http.post(f"{url}/{send_id}/cancel", headers=clarion.headers):
+                pass
+            raise RuntimeError(f"the broadcast did not end within {time_limit:.0f} s: {status}")
+        await _check_all_sent(sink, devices)
+        rss = peak_rss_mb(clarion.pid)
+    return {
+        "plan_s": planned,
+        "deliver_s": finished - planned,
+        "per_s": devices / finished,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": rss,
+    }

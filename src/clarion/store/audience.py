@@ -220,6 +220,36 @@ async def page_zones(
     return [row[0] for row in await conn.execute(query.distinct())]
 
 
+_INSERTED = [
+    "send_id",
+    "installation_pk",
+    "app_id",
+    "installation_id",
+    "platform",
+    "recipient_kind",
+    "recipient",
+    "token",
+    "outcome",
+    "provider_reason",
+    "attempts",
+    "created_at",
+    "completed_at",
+]
+
+
+@dataclass(frozen=True)
+class PageRows:
+    """Which delivery rows a page insert makes: the send, the pk range, zones and outcome."""
+
+    send_id: str
+    after_pk: int
+    last_pk: int
+    outcome: str
+    zones: Sequence[str | None] | None = None
+    reason: str | None = None
+    completed_at: datetime | None = None
+
+
 async def insert_page(
     conn: AsyncConnection,
     scope: PageScope,
@@ -262,33 +292,3 @@ async def insert_page(
         query = query.where(or_(*either))
     statement = insert(deliveries).from_select(_INSERTED, query).returning(deliveries.c.id)
     return [int(row[0]) for row in await conn.execute(statement)]
-
-
-_INSERTED = [
-    "send_id",
-    "installation_pk",
-    "app_id",
-    "installation_id",
-    "platform",
-    "recipient_kind",
-    "recipient",
-    "token",
-    "outcome",
-    "provider_reason",
-    "attempts",
-    "created_at",
-    "completed_at",
-]
-
-
-@dataclass(frozen=True)
-class PageRows:
-    """Which delivery rows a page insert makes: the send, the pk range, zones and outcome."""
-
-    send_id: str
-    after_pk: int
-    last_pk: int
-    outcome: str
-    zones: Sequence[str | None] | None = None
-    reason: str | None = None
-    completed_at: datetime | None = None

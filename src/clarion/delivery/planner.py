@@ -1,15 +1,15 @@
 """Planning a send: recipients or a broadcast audience become delivery rows and delivery jobs.
 
 A transactional send is planned in one transaction. A broadcast is planned page by
-page (keyset on installation pk): each page's deliveries, their jobs and the send's
-`plan_cursor` commit together, so a planner stopped between pages resumes after the
-last committed page without planning any device twice.
+page (keyset on installation pk); a page's delivery rows are made in the database by an
+INSERT … SELECT from the audience query, so no device passes through Python. Each page's
+deliveries, their jobs and the send's `plan_cursor` commit together, so a planner stopped
+between pages resumes after the last committed page without planning any device twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,19 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from clarion.delivery.finish import complete_send
 from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job, finish_job
 from clarion.delivery.unplannable import Item, items_of, recipients_of, unplannable
-from clarion.domain.broadcast import Schedule
 from clarion.domain.command import SendCommand
-from clarion.domain.schedule import LocalTimes
+from clarion.domain.schedule import LocalTimes, Timing
 from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
 from clarion.queue.models import HandlerResult, Job, NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import deliveries as delivery_rows
 from clarion.store import sends as send_store
 from clarion.store.audience import (
-    AudienceDevice,
     AudienceGone,
-    ResolvedAudience,
-    audience_page,
+    PageRows,
+    PageScope,
+    insert_page,
+    next_page,
+    page_zones,
     resolve_audience,
 )
 from clarion.store.targeting import resolve
@@ -39,8 +40,10 @@ from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Installations planned per transaction of a broadcast.
-PAGE_SIZE = 1000
+#: Installations planned per transaction of a broadcast. A page is one INSERT … SELECT,
+#: so a large page costs the lock little; few pages keep a planner that shares its
+#: event loop with busy deliveries from waiting on it thousands of times.
+PAGE_SIZE = 5000
 #: Statuses from which a send may still be planned.
 PLANNABLE = PLANNABLE_STATUSES
 
@@ -89,10 +92,9 @@ class Planner:
             )
             return False
         cursor = int(send["plan_cursor"] or 0)
-        devices = await audience_page(
-            conn, send["project_id"], resolved, command.apps, cursor, self.page_size, now
-        )
-        if not devices:
+        scope = PageScope(send["project_id"], resolved, command.apps, now)
+        page = await next_page(conn, scope, cursor, self.page_size)
+        if page is None:
             pending = await send_store.has_pending(conn, send_id)
             needs_finish = command.engagement.needs_finish
             status = SendStatus.DELIVERING if pending or needs_finish else SendStatus.DONE
@@ -102,50 +104,21 @@ class Planner:
             log.info("broadcast %s planned: %d devices", send_id, send["targeted"])
             return False
         if not await delivery_rows.claim_page(
-            conn, send_id, PLANNABLE, cursor, devices[-1].pk, len(devices)
+            conn, send_id, PLANNABLE, cursor, page.last_pk, page.count
         ):
             # Another run of this job planned the page (or the send was cancelled).
             return False
-        await self._insert_page(conn, send_id, devices, _schedule_of(resolved), now)
+        made = 0
+        for rows, run_at in await _page_groups(conn, scope, send_id, cursor, page.last_pk):
+            ids = await insert_page(conn, scope, rows)
+            made += len(ids)
+            if rows.outcome == send_store.PENDING:
+                await self.queue.enqueue(conn, _batches(send_id, {run_at: ids}))
+        if made != page.count:
+            # A device registered or changed between the two reads of this page (PostgreSQL
+            # reads each statement afresh): the count follows the rows actually made.
+            await delivery_rows.add_targeted(conn, send_id, made - page.count)
         return True
-
-    async def _insert_page(
-        self,
-        conn: AsyncConnection,
-        send_id: str,
-        devices: Sequence[AudienceDevice],
-        schedule: Schedule | None,
-        now: datetime,
-    ) -> None:
-        times = LocalTimes(schedule, now)
-        rows = []
-        run_at_of: dict[int, datetime | None] = {}
-        for device in devices:
-            timing = times.timing(device.timezone)
-            run_at_of[device.pk] = timing.run_at
-            rows.append(
-                {
-                    "send_id": send_id,
-                    "installation_pk": device.pk,
-                    "app_id": device.app_id,
-                    "installation_id": device.installation_id,
-                    "platform": device.platform,
-                    "recipient_kind": "external_id" if device.external_id else "installation_id",
-                    "recipient": device.external_id or device.installation_id,
-                    "token": device.token,
-                    "outcome": DeliveryOutcome.SKIPPED if timing.skipped else send_store.PENDING,
-                    "provider_reason": "LocalTimePassed" if timing.skipped else None,
-                    "attempts": 0,
-                    "created_at": now,
-                    "completed_at": now if timing.skipped else None,
-                }
-            )
-        result = await delivery_rows.insert_deliveries(conn, rows)
-        groups: dict[datetime | None, list[int]] = {}
-        for row in result:
-            if row.outcome == send_store.PENDING:
-                groups.setdefault(run_at_of[row.installation_pk], []).append(int(row.id))
-        await self.queue.enqueue(conn, _batches(send_id, groups))
 
     async def _finish_if_nothing_pending(self, send_id: str) -> None:
         # Deliveries of earlier pages may all have finished while the send was still
@@ -271,8 +244,33 @@ def _unplannable_row(
     }
 
 
-def _schedule_of(resolved: ResolvedAudience) -> Schedule | None:
-    return resolved.broadcast.schedule
+async def _page_groups(
+    conn: AsyncConnection, scope: PageScope, send_id: str, cursor: int, last_pk: int
+) -> list[tuple[PageRows, datetime | None]]:
+    """The inserts a page takes: one, or one per delivery time of a local-time send."""
+    schedule = scope.resolved.broadcast.schedule
+    if schedule is None or schedule.local_time is None:
+        return [(PageRows(send_id, cursor, last_pk, send_store.PENDING), None)]
+    times = LocalTimes(schedule, scope.now)
+    zones_at: dict[Timing, list[str | None]] = {}
+    for zone in await page_zones(conn, scope, cursor, last_pk):
+        zones_at.setdefault(times.timing(zone), []).append(zone)
+    groups = []
+    for timing, zones in zones_at.items():
+        if timing.skipped:
+            rows = PageRows(
+                send_id,
+                cursor,
+                last_pk,
+                DeliveryOutcome.SKIPPED,
+                zones,
+                "LocalTimePassed",
+                scope.now,
+            )
+        else:
+            rows = PageRows(send_id, cursor, last_pk, send_store.PENDING, zones)
+        groups.append((rows, timing.run_at))
+    return groups
 
 
 def _batches(send_id: str, groups: dict[datetime | None, list[int]]) -> list[NewJob]:

@@ -26,6 +26,17 @@ from clarion.providers.h2_errors import (
 from clarion.providers.h2_goaway import Goaway, GoawaySplitter
 from clarion.providers.h2_headers import clean_headers
 
+
+class _H2Connection(h2.connection.H2Connection):
+    """h2's connection, remembering fewer closed streams."""
+
+    # h2 remembers how its last 65,536 closed streams ended (some 10 MB per connection
+    # once a broadcast has pushed that many requests through it), only to answer a late
+    # frame on a reset stream with RST_STREAM instead of a connection error. Late frames
+    # come within a round trip: 8,192 streams is most of a second at full speed.
+    MAX_CLOSED_STREAMS = 8192
+
+
 # Until the server's first SETTINGS frame we cannot know its stream limit.
 SETTINGS_WAIT_SECONDS = 10.0
 # Our own ceiling when a server advertises no limit at all.
@@ -68,7 +79,7 @@ class Http2Connection(asyncio.Protocol):
         self._authority = authority
         self._ping_timeout = ping_timeout
         self._on_capacity_change = on_capacity_change
-        self._h2 = h2.connection.H2Connection(
+        self._h2 = _H2Connection(
             config=h2.config.H2Configuration(
                 client_side=True,
                 header_encoding=None,

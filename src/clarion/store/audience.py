@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.broadcast import Broadcast
@@ -18,7 +31,9 @@ from clarion.store import lists as list_store
 from clarion.store import segments as segment_store
 from clarion.store.lists import list_members
 from clarion.store.segments import FilterSources, compile_filter
+from clarion.store.send_tables import deliveries
 from clarion.store.tables import apps, contacts, installations
+from clarion.store.types import UtcDateTime
 
 
 class AudienceGone(Exception):
@@ -76,28 +91,22 @@ async def resolve_audience(
 
 
 @dataclass(frozen=True)
-class AudienceDevice:
-    """One device of a page of the audience."""
+class _Sources:
+    """The aliased tables an audience query reads a device from."""
 
-    pk: int
-    app_id: str
-    installation_id: str
-    platform: str
-    token: str | None
-    timezone: str | None
-    external_id: str | None
+    device: Any
+    app: Any
+    person: Any
 
 
-def page_query(
+def _audience_query(
     project_id: str,
     resolved: ResolvedAudience,
     app_ids: Sequence[str] | None,
-    after_pk: int,
-    limit: int,
     dialect: str,
     now: datetime,
-) -> Select[Any]:
-    """The next `limit` devices after `after_pk`, in installation pk order."""
+) -> tuple[Select[Any], _Sources]:
+    """Every reachable device of the audience (no columns chosen yet, no order, no paging)."""
     device = installations.alias("device")
     device_app = apps.alias("device_app")
     person = contacts.alias("person")
@@ -118,23 +127,13 @@ def page_query(
         return clauses
 
     query = (
-        select(
-            device.c.pk,
-            device_app.c.id.label("app_id"),
-            device.c.installation_id,
-            device.c.platform,
-            device.c.token,
-            func.coalesce(device.c.timezone, person.c.timezone).label("timezone"),
-            person.c.external_id,
-        )
+        select(device.c.pk)
         .select_from(
             device.join(device_app, device.c.app_pk == device_app.c.pk).outerjoin(
                 person, device.c.contact_pk == person.c.pk
             )
         )
-        .where(device.c.pk > after_pk, *reachable(device, device_app))
-        .order_by(device.c.pk)
-        .limit(limit)
+        .where(*reachable(device, device_app))
     )
     if resolved.list_pk is not None:
         query = query.where(
@@ -168,29 +167,128 @@ def page_query(
             )
         )
         query = query.where(not_(exists(newer)))
-    return query
+    return query, _Sources(device, device_app, person)
 
 
-async def audience_page(
+@dataclass(frozen=True)
+class Page:
+    """The next page of an audience: how many devices and the pk of the last one."""
+
+    count: int
+    last_pk: int
+
+
+@dataclass(frozen=True)
+class PageScope:
+    """What an audience page is read with: the send's project, apps and the planning instant."""
+
+    project_id: str
+    resolved: ResolvedAudience
+    app_ids: Sequence[str] | None
+    now: datetime
+
+
+async def next_page(
+    conn: AsyncConnection, scope: PageScope, after_pk: int, limit: int
+) -> Page | None:
+    """Bounds of the next `limit` devices after `after_pk` (pk order); None past the end."""
+    query, src = _audience_query(
+        scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
+    )
+    pks = query.where(src.device.c.pk > after_pk).order_by(src.device.c.pk).limit(limit).subquery()
+    row = (await conn.execute(select(func.count(), func.max(pks.c.pk)))).one()
+    if not row[0]:
+        return None
+    return Page(int(row[0]), int(row[1]))
+
+
+def _timezone(src: _Sources) -> ColumnElement[Any]:
+    return func.coalesce(src.device.c.timezone, src.person.c.timezone)
+
+
+async def page_zones(
+    conn: AsyncConnection, scope: PageScope, after_pk: int, last_pk: int
+) -> list[str | None]:
+    """The distinct time zones (device's, else its contact's) of the devices of a page."""
+    query, src = _audience_query(
+        scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
+    )
+    zone = _timezone(src)
+    query = query.with_only_columns(zone).where(
+        src.device.c.pk > after_pk, src.device.c.pk <= last_pk
+    )
+    return [row[0] for row in await conn.execute(query.distinct())]
+
+
+_INSERTED = [
+    "send_id",
+    "installation_pk",
+    "app_id",
+    "installation_id",
+    "platform",
+    "recipient_kind",
+    "recipient",
+    "token",
+    "outcome",
+    "provider_reason",
+    "attempts",
+    "created_at",
+    "completed_at",
+]
+
+
+@dataclass(frozen=True)
+class PageRows:
+    """Which delivery rows a page insert makes: the send, the pk range, zones and outcome."""
+
+    send_id: str
+    after_pk: int
+    last_pk: int
+    outcome: str
+    zones: Sequence[str | None] | None = None
+    reason: str | None = None
+    completed_at: datetime | None = None
+
+
+async def insert_page(
     conn: AsyncConnection,
-    project_id: str,
-    resolved: ResolvedAudience,
-    app_ids: Sequence[str] | None,
-    after_pk: int,
-    limit: int,
-    now: datetime,
-) -> list[AudienceDevice]:
-    """Fetch the next page of the audience."""
-    query = page_query(project_id, resolved, app_ids, after_pk, limit, conn.dialect.name, now)
-    return [
-        AudienceDevice(
-            int(row.pk),
-            row.app_id,
-            row.installation_id,
-            row.platform,
-            row.token,
-            row.timezone,
-            row.external_id,
-        )
-        for row in await conn.execute(query)
+    scope: PageScope,
+    page_rows: PageRows,
+) -> list[int]:
+    """Make the delivery rows of a page's devices in one statement; return their ids.
+
+    The devices never travel through Python: the audience query feeds the insert. With
+    `zones` given, only devices in those zones (None: no zone) are taken.
+    """
+    query, src = _audience_query(
+        scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
+    )
+    device, person = src.device, src.person
+    named = func.coalesce(person.c.external_id, "") != ""
+    columns = [
+        literal(page_rows.send_id).label("send_id"),
+        device.c.pk,
+        src.app.c.id,
+        device.c.installation_id,
+        device.c.platform,
+        case((named, "external_id"), else_="installation_id"),
+        case((named, person.c.external_id), else_=device.c.installation_id),
+        device.c.token,
+        literal(page_rows.outcome),
+        literal(page_rows.reason, String),
+        literal(0),
+        literal(scope.now, UtcDateTime),
+        literal(page_rows.completed_at, UtcDateTime),
     ]
+    query = query.with_only_columns(*columns).where(
+        device.c.pk > page_rows.after_pk, device.c.pk <= page_rows.last_pk
+    )
+    if page_rows.zones is not None:
+        zone = _timezone(src)
+        known = [z for z in page_rows.zones if z is not None]
+        either = [zone.in_(known)] if known else []
+        if None in page_rows.zones:
+            either.append(zone.is_(None))
+        query = query.where(or_(*either))
+    statement = insert(deliveries).from_select(_INSERTED, query).returning(deliveries.c.id)
+    return [int(row[0]) for row in await conn.execute(statement)]

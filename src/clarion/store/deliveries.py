@@ -157,6 +157,13 @@ async def claim_page(
     return bool(result.rowcount)
 
 
+async def add_targeted(conn: AsyncConnection, send_id: str, change: int) -> None:
+    """Correct the send's count of targeted devices by `change`."""
+    await conn.execute(
+        update(sends).where(sends.c.id == send_id).values(targeted=sends.c.targeted + change)
+    )
+
+
 async def error_pending(
     conn: AsyncConnection, send_id: str, ids: Sequence[int] | None, reason: str
 ) -> int:

@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job, finish_job
+from clarion.delivery.jobs import DELIVER, DELIVERY_BATCH, deliver_job, finish_job
 from clarion.delivery.unplannable import Item, items_of, recipients_of
 from clarion.domain.command import SendCommand
 from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
+from clarion.queue.handoff import LocalRunner
+from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import deliveries as delivery_rows
 from clarion.store import sends as send_store
@@ -33,8 +35,8 @@ class PlannedRecipients:
 
     targeted: int
     unmatched: int
-    #: Ids of the deliver jobs queued, in order.
-    job_ids: list[int]
+    #: Deliver jobs created leased to the runner, to hand over after the commit.
+    leased: list[Job]
 
 
 async def plan_recipients(
@@ -44,10 +46,13 @@ async def plan_recipients(
     project_id: str,
     command: SendCommand,
     failed: dict[Item, str],
+    runner: LocalRunner | None = None,
 ) -> PlannedRecipients:
     """Insert a delivery row per recipient, queue their deliver jobs and move the send on.
 
     Recipients in `failed` become `error` rows with their reason instead of being resolved.
+    With a `runner` that has room, the deliver jobs are created leased to it: the caller
+    hands `leased` to `runner.adopt` once the transaction has committed.
     """
     recipients = command.recipients
     if failed:
@@ -99,13 +104,15 @@ async def plan_recipients(
     if rows:
         result = await delivery_rows.insert_deliveries(conn, rows)
         pending_ids = sorted(r.id for r in result if r.outcome == send_store.PENDING)
-    job_ids = await queue.enqueue(
-        conn,
-        [
-            deliver_job(send_id, pending_ids[i : i + DELIVERY_BATCH])
-            for i in range(0, len(pending_ids), DELIVERY_BATCH)
-        ],
-    )
+    new_jobs = [
+        deliver_job(send_id, pending_ids[i : i + DELIVERY_BATCH])
+        for i in range(0, len(pending_ids), DELIVERY_BATCH)
+    ]
+    leased: list[Job] = []
+    if runner is not None and new_jobs and runner.has_room(DELIVER):
+        leased = await queue.enqueue_leased(conn, new_jobs, runner)
+    else:
+        await queue.enqueue(conn, new_jobs)
     # Inbox items and SMS fallback run after the pushes, even when there is none.
     needs_finish = command.engagement.needs_finish
     status = SendStatus.DELIVERING if pending_ids or needs_finish else SendStatus.DONE
@@ -115,7 +122,7 @@ async def plan_recipients(
     if not pending_ids and needs_finish:
         await queue.enqueue(conn, [finish_job(send_id)])
     log.debug("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
-    return PlannedRecipients(len(targets), len(unmatched), job_ids)
+    return PlannedRecipients(len(targets), len(unmatched), leased)
 
 
 def _unplannable_row(

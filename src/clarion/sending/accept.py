@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.jobs import plan_job
-from clarion.delivery.recipient_plan import plan_recipients
+from clarion.delivery.recipient_plan import PlannedRecipients, plan_recipients
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import check_schedule, plan_at
 from clarion.domain.vocabulary import SendStatus
+from clarion.queue.handoff import LocalRunner
+from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.audience import check_references
@@ -92,22 +94,26 @@ async def accept(
     send_id = send_store.new_send_id()
     document = command.to_document()
     inline = status == SendStatus.ACCEPTED and _plans_inline(command)
+    runner = queue.local
 
-    async def store(conn: AsyncConnection) -> None:
+    async def store(conn: AsyncConnection) -> list[Job]:
         await send_store.insert_send(
             conn, send_id, project_id, kind, document, fingerprint, idempotency_key
         )
         if due is not None:
             await send_store.set_schedule(conn, send_id, status, due)
-        if inline and await _planned_inline(conn, queue, send_id, project_id, command):
-            return
+        if inline:
+            planned = await _planned_inline(conn, queue, send_id, project_id, command, runner)
+            if planned is not None:
+                return planned.leased
         run_at = due if status == SendStatus.SCHEDULED else None
         await queue.enqueue(conn, [plan_job(send_id, run_at)])
+        return []
 
     try:
         # On SQLite this joins the queue's group commit: concurrent accepts share one
         # transaction and one sync, and never wait on each other for the write lock.
-        await queue.run_in_transaction(store)
+        leased = await queue.run_in_transaction(store)
     except IntegrityError:
         # A concurrent request with the same key won the insert: answer with its send.
         if idempotency_key is None:
@@ -116,6 +122,9 @@ async def accept(
         if replay is None:
             raise
         return replay
+    if leased and runner is not None:
+        # Durable now: this process's worker starts them without a claim round trip.
+        runner.adopt(leased)
     return AcceptedSend(send_id, status, command.recipients.total())
 
 
@@ -125,20 +134,25 @@ def _plans_inline(command: SendCommand) -> bool:
 
 
 async def _planned_inline(
-    conn: AsyncConnection, queue: SqlJobQueue, send_id: str, project_id: str, command: SendCommand
-) -> bool:
-    """Plan the send now; tell whether it was (if not, its planning job does it later)."""
+    conn: AsyncConnection,
+    queue: SqlJobQueue,
+    send_id: str,
+    project_id: str,
+    command: SendCommand,
+    runner: LocalRunner | None,
+) -> PlannedRecipients | None:
+    """Plan the send now; None if it could not be (its planning job does it later)."""
     savepoint = await conn.begin_nested()
     try:
-        await plan_recipients(conn, queue, send_id, project_id, command, {})
+        planned = await plan_recipients(conn, queue, send_id, project_id, command, {}, runner)
     except Exception as exc:
         # The planning job isolates the recipients that cannot be planned; the accept
         # itself must not fail for them.
         await savepoint.rollback()
         log.info("send %s is planned by its job: %s", send_id, describe(exc))
-        return False
+        return None
     await savepoint.commit()
-    return True
+    return planned
 
 
 async def _replay(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.delivery import planner, unplannable
+from clarion.delivery import recipient_plan, unplannable
 from clarion.domain.recipients import Recipients
 from clarion.store import targeting
 from tests.delivery.injection import InjectedFault, received
@@ -38,7 +38,7 @@ def poison(monkeypatch: pytest.MonkeyPatch, bad: set[str]) -> None:
             raise InjectedFault(f"cannot resolve {sorted(hit)[0]}")
         return await resolve(conn, project_id, recipients, app_ids)
 
-    monkeypatch.setattr(planner, "resolve", failing_resolve)
+    monkeypatch.setattr(recipient_plan, "resolve", failing_resolve)
     monkeypatch.setattr(unplannable, "resolve", failing_resolve)
 
 

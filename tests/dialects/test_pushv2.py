@@ -325,7 +325,7 @@ async def test_unreachable_database_and_server_errors(tmp_path: Path) -> None:
             # A database of its own: the table this test breaks is shared with no other test.
             project = await make_project(http)
             async with app.state.clarion.engine.begin() as conn:
-                await conn.exec_driver_sql("DROP TABLE jobs")
+                await conn.exec_driver_sql("DROP TABLE sends")
             response = await http.post(
                 "/api/v2/push?format=json", json=body | {"IntegrationKey": project.key}
             )

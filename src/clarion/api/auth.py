@@ -13,7 +13,7 @@ from clarion.api.state import AppState, get_state
 from clarion.domain.vocabulary import ErrorCode
 from clarion.store import apps as app_store
 from clarion.store import projects as project_store
-from clarion.store.keys import StoredKey, split_key, verify_key
+from clarion.store.keys import StoredKey, cached_key, remember_key, split_key, verify_key
 
 PROJECT_HEADER = "Clarion-Project"
 
@@ -94,9 +94,14 @@ async def verify_credentials(
     admin_key = state.settings.admin_key
     if accept_admin and admin_key and hmac.compare_digest(presented.encode(), admin_key.encode()):
         return SERVER_ADMIN
+    stored = cached_key(presented)
+    if stored is not None:
+        return stored
     async with state.engine.connect() as conn:
         stored = await verify_key(conn, presented)
-    if stored is None:
+    if stored is not None:
+        remember_key(presented, stored)
+    else:
         # Key secrets carry 256 random bits, so the rightful holder of a key id is let
         # through even while that id is being guessed at: anyone who merely knows an id
         # must not be able to lock its key out. Wrong secrets for it answer 429.

@@ -20,10 +20,12 @@ DELIVERY_BATCH = 100
 
 
 def plan_job(send_id: str, run_at: datetime | None = None) -> NewJob:
-    """The job that resolves a send's recipients into deliveries (at `run_at`, else now)."""
-    return NewJob(
-        kind=PLAN_SEND, payload={"send_id": send_id}, send_id=send_id, priority=10, run_at=run_at
-    )
+    """The job that resolves a send's recipients into deliveries (at `run_at`, else now).
+
+    Same priority as deliveries, so jobs run in due order: a burst of sends to plan never
+    holds back the deliveries of sends already planned.
+    """
+    return NewJob(kind=PLAN_SEND, payload={"send_id": send_id}, send_id=send_id, run_at=run_at)
 
 
 def deliver_job(send_id: str, delivery_ids: list[int], run_at: datetime | None = None) -> NewJob:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.finish import complete_send
 from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job, finish_job
-from clarion.delivery.unplannable import Item, items_of, recipients_of, unplannable
+from clarion.delivery.recipient_plan import plan_recipients
+from clarion.delivery.unplannable import Item, unplannable
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import LocalTimes, Timing
 from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
@@ -34,8 +34,7 @@ from clarion.store.audience import (
     page_zones,
     resolve_audience,
 )
-from clarion.store.targeting import resolve
-from clarion.store.text import describe, storable
+from clarion.store.text import describe
 from clarion.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -159,89 +158,15 @@ class Planner:
             if send is None or send["status"] not in PLANNABLE:
                 return
             command = SendCommand.from_document(send["request"])
-            recipients = command.recipients
-            if failed:
-                kept = [item for item in items_of(recipients) if item not in failed]
-                recipients = recipients_of(kept, recipients.all_devices)
-            targets, unmatched = await resolve(conn, send["project_id"], recipients, command.apps)
-            now = utcnow()
-            rows = [
-                {
-                    "send_id": send_id,
-                    "installation_pk": t.installation_pk,
-                    "app_id": t.app_id,
-                    "installation_id": t.installation_id,
-                    "platform": t.platform,
-                    "recipient_kind": t.recipient_kind,
-                    "recipient": t.recipient,
-                    "token": t.token,
-                    "outcome": DeliveryOutcome.UNDELIVERABLE
-                    if t.invalid_reason
-                    else send_store.PENDING,
-                    "provider_reason": t.invalid_reason,
-                    "attempts": 0,
-                    "created_at": now,
-                    "completed_at": now if t.invalid_reason else None,
-                }
-                for t in targets
-            ] + [
-                {
-                    "send_id": send_id,
-                    # One statement inserts every row, so each row names every column.
-                    "installation_pk": None,
-                    "app_id": None,
-                    "installation_id": None,
-                    "platform": None,
-                    "recipient_kind": u.recipient_kind,
-                    "recipient": u.recipient,
-                    "token": None,
-                    "outcome": DeliveryOutcome.NOT_FOUND,
-                    "provider_reason": None,
-                    "attempts": 0,
-                    "created_at": now,
-                    "completed_at": now,
-                }
-                for u in unmatched
-            ]
-            rows += [
-                _unplannable_row(send_id, kind, value, reason, now)
-                for (kind, value), reason in failed.items()
-            ]
-            pending_ids: list[int] = []
-            if rows:
-                result = await delivery_rows.insert_deliveries(conn, rows)
-                pending_ids = [r.id for r in result if r.outcome == send_store.PENDING]
-            await self.queue.enqueue(conn, _batches(send_id, {None: pending_ids}))
-            # Inbox items and SMS fallback run after the pushes, even when there is none.
-            needs_finish = command.engagement.needs_finish
-            status = SendStatus.DELIVERING if pending_ids or needs_finish else SendStatus.DONE
-            await send_store.set_status(
-                conn, send_id, status, only_from=PLANNABLE, targeted=len(targets)
+            planned = await plan_recipients(
+                conn, self.queue, send_id, send["project_id"], command, failed
             )
-            if not pending_ids and needs_finish:
-                await self.queue.enqueue(conn, [finish_job(send_id)])
-        log.info("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
-
-
-def _unplannable_row(
-    send_id: str, kind: str, value: str, reason: str, now: datetime
-) -> dict[str, Any]:
-    """The trail row of a recipient that could not be planned (its value made storable)."""
-    return {
-        "send_id": send_id,
-        "installation_pk": None,
-        "app_id": None,
-        "installation_id": None,
-        "platform": None,
-        "recipient_kind": kind,
-        "recipient": storable(value),
-        "token": None,
-        "outcome": DeliveryOutcome.ERROR,
-        "provider_reason": reason,
-        "attempts": 0,
-        "created_at": now,
-        "completed_at": now,
-    }
+        log.info(
+            "send %s planned: %d devices, %d unmatched",
+            send_id,
+            planned.targeted,
+            planned.unmatched,
+        )
 
 
 async def _page_groups(

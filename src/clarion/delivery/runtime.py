@@ -66,6 +66,7 @@ class DeliveryRuntime:
             concurrency=concurrency,
             lease_seconds=lease_seconds,
         )
+        self.queue = queue
         self.sweep = sweep
         self._task: asyncio.Task[None] | None = None
         self._sweeping: asyncio.Task[None] | None = None
@@ -84,6 +85,8 @@ class DeliveryRuntime:
     def start(self) -> None:
         """Start the worker loop (and the stuck-send sweep) in the background."""
         self._task = asyncio.create_task(self.worker.run(), name="clarion-worker")
+        # Requests of this process hand small sends' deliver jobs straight to this worker.
+        self.queue.local = self.worker
         if self.sweep is not None:
             self._sweeping = asyncio.create_task(self.sweep.run(), name="clarion-sweep")
 
@@ -121,6 +124,8 @@ class DeliveryRuntime:
 
     async def stop(self) -> None:
         """Finish or hand back in-flight jobs, then close the provider and SMS clients."""
+        if self.queue.local is self.worker:
+            self.queue.local = None
         if self._sweeping is not None and self.sweep is not None:
             self.sweep.stop()
             # A sweep stuck on an unresponsive database must not hold shutdown for ever.

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from clarion.queue.handoff import LocalRunner
 from clarion.queue.metrics import GROUP_COMMIT_REQUESTS
 from clarion.queue.models import (
     DEFAULT_LEASE_SECONDS,
@@ -29,7 +30,7 @@ from clarion.queue.statements import (
 )
 from clarion.queue.wakeup import PgListener, notify_in_transaction, wait_event, wake_after_commit
 from clarion.store.group_commit import GroupCommitWriter
-from clarion.store.job_tables import DONE, FAILED, QUEUED, STATUSES, jobs
+from clarion.store.job_tables import DONE, FAILED, LEASED, QUEUED, STATUSES, jobs
 from clarion.store.types import utcnow
 
 T = TypeVar("T")
@@ -67,6 +68,8 @@ class SqlJobQueue:
             max_group=max_group,
             on_group=GROUP_COMMIT_REQUESTS.observe,
         )
+        #: The worker of this process, when one runs here and takes jobs at creation.
+        self.local: LocalRunner | None = None
         self._listener: PgListener | None = None
         if not self._sqlite:
             self._listener = PgListener(
@@ -107,6 +110,57 @@ class SqlJobQueue:
         else:
             await notify_in_transaction(conn)
         return ids
+
+    async def enqueue_leased(
+        self, conn: AsyncConnection, new_jobs: Sequence[NewJob], runner: LocalRunner
+    ) -> list[Job]:
+        """Insert jobs already leased to `runner`, inside the caller's open transaction.
+
+        The caller hands them to `runner.adopt` once the transaction has committed; until
+        their lease runs out no other worker claims them.
+        """
+        if not new_jobs:
+            return []
+        now = utcnow()
+        expires = now + timedelta(seconds=runner.lease_seconds)
+        rows = [
+            {
+                "kind": job.kind,
+                "payload": job.payload,
+                "send_id": job.send_id,
+                "status": LEASED,
+                "priority": job.priority,
+                # A leased job's run_at is its lease expiry: when it becomes claimable again.
+                "run_at": expires,
+                # Created leased counts as the first claim, as a claim would have.
+                "attempts": 1,
+                "max_attempts": job.max_attempts or self.max_attempts,
+                "lease_owner": runner.owner,
+                "lease_expires_at": expires,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for job in new_jobs
+        ]
+        result = await conn.execute(
+            insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
+        )
+        return [
+            Job(
+                id=job_id,
+                kind=job.kind,
+                payload=job.payload,
+                send_id=job.send_id,
+                priority=job.priority,
+                attempts=1,
+                max_attempts=job.max_attempts or self.max_attempts,
+                lease_owner=runner.owner,
+                lease_expires_at=expires,
+                last_error=None,
+                created_at=now,
+            )
+            for job_id, job in zip(result.scalars(), new_jobs, strict=True)
+        ]
 
     async def claim(
         self, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str] | None = None

@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import Delete, ReturningUpdate, Update
 from sqlalchemy.sql.selectable import Select
 
 from clarion.queue.models import Settlement
-from clarion.store.job_tables import CANCELLED, DONE, FAILED, LEASED, QUEUED, jobs
+from clarion.store.job_tables import CANCELLED, CLAIMABLE, DONE, FAILED, LEASED, QUEUED, jobs
 
 
 def claim_statement(
@@ -27,7 +27,7 @@ def claim_statement(
     """Lease up to `limit` due jobs (queued and due, or leased with an expired lease)."""
     due = (
         select(jobs.c.id)
-        .where(jobs.c.status.in_((QUEUED, LEASED)), jobs.c.run_at <= now)
+        .where(CLAIMABLE, jobs.c.run_at <= now)
         .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
         .limit(limit)
     )

@@ -10,7 +10,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,6 +30,10 @@ ExhaustedHook = Callable[[Job, str], Awaitable[None]]
 
 #: Extra claims of a given-up job while its exhausted hook keeps failing (database down).
 EXHAUSTED_HOOK_TRIES = 3
+#: Jobs handed over at creation may fill this many times `concurrency` slots: they are
+#: small (a transactional send each) and mostly wait on the provider; the claim loop
+#: takes nothing more until the worker is back under `concurrency`.
+HANDOFF_FACTOR = 4
 #: Longest job error kept in the queue.
 MAX_ERROR_CHARS = 2000
 
@@ -104,6 +108,28 @@ class Worker:
     def inflight(self) -> list[Job]:
         """Jobs whose handlers are running now."""
         return [job for job, _ in self._inflight.values()]
+
+    def has_room(self, kind: str) -> bool:
+        """Whether a job of `kind` handed over now would start at once (see `adopt`)."""
+        return (
+            self._running
+            and not self._stopping.is_set()
+            and kind in self.handlers
+            and len(self._inflight) < self.concurrency * HANDOFF_FACTOR
+        )
+
+    def adopt(self, jobs: Sequence[Job]) -> None:
+        """Run jobs leased to this worker when they were created, as if just claimed."""
+        if not self._running or self._stopping.is_set():
+            # Stopping: the jobs wait for their lease to run out, then any worker claims them.
+            return
+        for job in jobs:
+            if job.lease_owner != self.owner or job.id in self._inflight:
+                continue
+            self.stats.claimed += 1
+            JOBS_CLAIMED.labels(job.kind).inc()
+            task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+            self._inflight[job.id] = (job, task)
 
     async def run(self) -> None:
         """Claim and run jobs until stop() is called."""

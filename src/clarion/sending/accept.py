@@ -1,23 +1,34 @@
-"""Accepting a send: stored with its planning job in one transaction, once per idempotency key."""
+"""Accepting a send: stored, and planned or given its planning job, once per idempotency key."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.jobs import plan_job
+from clarion.delivery.recipient_plan import PlannedRecipients, plan_recipients
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import check_schedule, plan_at
 from clarion.domain.vocabulary import SendStatus
+from clarion.queue.handoff import LocalRunner
+from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.audience import check_references
+from clarion.store.text import describe
 from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Most recipients a send may have to be planned in its accept transaction; larger
+#: sends are planned by a job, so that an accept never holds the writer for long.
+INLINE_PLAN_LIMIT = 100
 
 
 class IdempotencyConflict(Exception):
@@ -57,7 +68,7 @@ async def accept(
     idempotency_key: str | None = None,
     kind: str | None = None,
 ) -> AcceptedSend:
-    """Store a send and its planning job before answering; a reused key returns the first.
+    """Store a send (planned, or with its planning job) before answering; a reused key replays.
 
     A send due later (`schedule.at`, or a broadcast's schedule) is `scheduled` and
     planned then; one whose time has already come is planned now. `kind` defaults to
@@ -81,15 +92,28 @@ async def accept(
             return replay
     status = SendStatus.SCHEDULED if due is not None and due > now else SendStatus.ACCEPTED
     send_id = send_store.new_send_id()
+    document = command.to_document()
+    inline = status == SendStatus.ACCEPTED and _plans_inline(command)
+    runner = queue.local
+
+    async def store(conn: AsyncConnection) -> list[Job]:
+        await send_store.insert_send(
+            conn, send_id, project_id, kind, document, fingerprint, idempotency_key
+        )
+        if due is not None:
+            await send_store.set_schedule(conn, send_id, status, due)
+        if inline:
+            planned = await _planned_inline(conn, queue, send_id, project_id, command, runner)
+            if planned is not None:
+                return planned.leased
+        run_at = due if status == SendStatus.SCHEDULED else None
+        await queue.enqueue(conn, [plan_job(send_id, run_at)])
+        return []
+
     try:
-        async with engine.begin() as conn:
-            await send_store.insert_send(
-                conn, send_id, project_id, kind, command.to_document(), fingerprint, idempotency_key
-            )
-            if due is not None:
-                await send_store.set_schedule(conn, send_id, status, due)
-            run_at = due if status == SendStatus.SCHEDULED else None
-            await queue.enqueue(conn, [plan_job(send_id, run_at)])
+        # On SQLite this joins the queue's group commit: concurrent accepts share one
+        # transaction and one sync, and never wait on each other for the write lock.
+        leased = await queue.run_in_transaction(store)
     except IntegrityError:
         # A concurrent request with the same key won the insert: answer with its send.
         if idempotency_key is None:
@@ -98,7 +122,37 @@ async def accept(
         if replay is None:
             raise
         return replay
+    if leased and runner is not None:
+        # Durable now: this process's worker starts them without a claim round trip.
+        runner.adopt(leased)
     return AcceptedSend(send_id, status, command.recipients.total())
+
+
+def _plans_inline(command: SendCommand) -> bool:
+    """Whether a send due now is small enough to plan in its accept transaction."""
+    return command.broadcast is None and command.recipients.total() <= INLINE_PLAN_LIMIT
+
+
+async def _planned_inline(
+    conn: AsyncConnection,
+    queue: SqlJobQueue,
+    send_id: str,
+    project_id: str,
+    command: SendCommand,
+    runner: LocalRunner | None,
+) -> PlannedRecipients | None:
+    """Plan the send now; None if it could not be (its planning job does it later)."""
+    savepoint = await conn.begin_nested()
+    try:
+        planned = await plan_recipients(conn, queue, send_id, project_id, command, {}, runner)
+    except Exception as exc:
+        # The planning job isolates the recipients that cannot be planned; the accept
+        # itself must not fail for them.
+        await savepoint.rollback()
+        log.info("send %s is planned by its job: %s", send_id, describe(exc))
+        return None
+    await savepoint.commit()
+    return planned
 
 
 async def _replay(

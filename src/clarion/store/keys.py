@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -67,6 +69,37 @@ async def create_key(
     return stored, f"{KEY_PREFIX}_{key_id}_{secret}"
 
 
+#: How long a verified key is trusted without reading its row again: a key revoked by
+#: another process stops working within this time; one revoked by this process, at once.
+KEY_CACHE_SECONDS = 2.0
+#: Most verified keys remembered; the oldest go first.
+KEY_CACHE_SIZE = 10_000
+# Keyed by the hash of the whole presented key, so no plaintext is kept.
+_verified: OrderedDict[str, tuple[float, StoredKey]] = OrderedDict()
+
+
+def cached_key(presented: str) -> StoredKey | None:
+    """The key verified for this plaintext in the last KEY_CACHE_SECONDS, if any."""
+    found = _verified.get(_hash(presented))
+    if found is None or found[0] < time.monotonic():
+        return None
+    return found[1]
+
+
+def remember_key(presented: str, stored: StoredKey) -> None:
+    """Trust a just-verified key for KEY_CACHE_SECONDS."""
+    digest = _hash(presented)
+    _verified[digest] = (time.monotonic() + KEY_CACHE_SECONDS, stored)
+    _verified.move_to_end(digest)
+    while len(_verified) > KEY_CACHE_SIZE:
+        _verified.popitem(last=False)
+
+
+def forget_keys() -> None:
+    """Stop trusting every remembered key (after a revocation or a project's deletion)."""
+    _verified.clear()
+
+
 async def verify_key(conn: AsyncConnection, presented: str) -> StoredKey | None:
     """Return the key matching a presented plaintext, or None."""
     parts = split_key(presented)
@@ -89,6 +122,7 @@ async def verify_key(conn: AsyncConnection, presented: str) -> StoredKey | None:
 
 async def revoke_key(conn: AsyncConnection, project_id: str, key_id: str) -> bool:
     """Revoke a key of a project; tell whether it existed."""
+    forget_keys()
     result = await conn.execute(
         update(api_keys)
         .where(api_keys.c.id == key_id, api_keys.c.project_id == project_id)

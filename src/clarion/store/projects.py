@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.store.keys import forget_keys
 from clarion.store.tables import projects
 from clarion.store.types import utcnow
 
@@ -37,5 +38,6 @@ async def list_projects(
 
 async def delete_project(conn: AsyncConnection, project_id: str) -> bool:
     """Delete a project and, by cascade, everything it owns."""
+    forget_keys()
     result = await conn.execute(delete(projects).where(projects.c.id == project_id))
     return bool(result.rowcount)

@@ -1,0 +1,146 @@
+"""A transactional send's recipients made into delivery rows and deliver jobs, in one transaction.
+
+Both the planner (a `plan_send` job) and accept (small sends, planned in the accept
+transaction itself) run this on a connection whose transaction they own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clarion.delivery.jobs import DELIVER, DELIVERY_BATCH, deliver_job, finish_job
+from clarion.delivery.unplannable import Item, items_of, recipients_of
+from clarion.domain.command import SendCommand
+from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
+from clarion.queue.handoff import LocalRunner
+from clarion.queue.models import Job
+from clarion.queue.sql import SqlJobQueue
+from clarion.store import deliveries as delivery_rows
+from clarion.store import sends as send_store
+from clarion.store.targeting import resolve
+from clarion.store.text import storable
+from clarion.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlannedRecipients:
+    """What planning made of a send's recipients."""
+
+    targeted: int
+    unmatched: int
+    #: Deliver jobs created leased to the runner, to hand over after the commit.
+    leased: list[Job]
+
+
+async def plan_recipients(
+    conn: AsyncConnection,
+    queue: SqlJobQueue,
+    send_id: str,
+    project_id: str,
+    command: SendCommand,
+    failed: dict[Item, str],
+    runner: LocalRunner | None = None,
+) -> PlannedRecipients:
+    """Insert a delivery row per recipient, queue their deliver jobs and move the send on.
+
+    Recipients in `failed` become `error` rows with their reason instead of being resolved.
+    With a `runner` that has room, the deliver jobs are created leased to it: the caller
+    hands `leased` to `runner.adopt` once the transaction has committed.
+    """
+    recipients = command.recipients
+    if failed:
+        kept = [item for item in items_of(recipients) if item not in failed]
+        recipients = recipients_of(kept, recipients.all_devices)
+    targets, unmatched = await resolve(conn, project_id, recipients, command.apps)
+    now = utcnow()
+    rows = [
+        {
+            "send_id": send_id,
+            "installation_pk": t.installation_pk,
+            "app_id": t.app_id,
+            "installation_id": t.installation_id,
+            "platform": t.platform,
+            "recipient_kind": t.recipient_kind,
+            "recipient": t.recipient,
+            "token": t.token,
+            "outcome": DeliveryOutcome.UNDELIVERABLE if t.invalid_reason else send_store.PENDING,
+            "provider_reason": t.invalid_reason,
+            "attempts": 0,
+            "created_at": now,
+            "completed_at": now if t.invalid_reason else None,
+        }
+        for t in targets
+    ] + [
+        {
+            "send_id": send_id,
+            # One statement inserts every row, so each row names every column.
+            "installation_pk": None,
+            "app_id": None,
+            "installation_id": None,
+            "platform": None,
+            "recipient_kind": u.recipient_kind,
+            "recipient": u.recipient,
+            "token": None,
+            "outcome": DeliveryOutcome.NOT_FOUND,
+            "provider_reason": None,
+            "attempts": 0,
+            "created_at": now,
+            "completed_at": now,
+        }
+        for u in unmatched
+    ]
+    rows += [
+        _unplannable_row(send_id, kind, value, reason, now)
+        for (kind, value), reason in failed.items()
+    ]
+    pending_ids: list[int] = []
+    if rows:
+        result = await delivery_rows.insert_deliveries(conn, rows)
+        pending_ids = sorted(r.id for r in result if r.outcome == send_store.PENDING)
+    new_jobs = [
+        deliver_job(send_id, pending_ids[i : i + DELIVERY_BATCH])
+        for i in range(0, len(pending_ids), DELIVERY_BATCH)
+    ]
+    leased: list[Job] = []
+    if runner is not None and new_jobs and runner.has_room(DELIVER):
+        leased = await queue.enqueue_leased(conn, new_jobs, runner)
+    else:
+        await queue.enqueue(conn, new_jobs)
+    # Inbox items and SMS fallback run after the pushes, even when there is none.
+    needs_finish = command.engagement.needs_finish
+    status = SendStatus.DELIVERING if pending_ids or needs_finish else SendStatus.DONE
+    await send_store.set_status(
+        conn, send_id, status, only_from=PLANNABLE_STATUSES, targeted=len(targets)
+    )
+    if not pending_ids and needs_finish:
+        await queue.enqueue(conn, [finish_job(send_id)])
+    log.debug("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
+    return PlannedRecipients(len(targets), len(unmatched), leased)
+
+
+def _unplannable_row(
+    send_id: str, kind: str, value: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """The trail row of a recipient that could not be planned (its value made storable)."""
+    return {
+        "send_id": send_id,
+        "installation_pk": None,
+        "app_id": None,
+        "installation_id": None,
+        "platform": None,
+        "recipient_kind": kind,
+        "recipient": storable(value),
+        "token": None,
+        "outcome": DeliveryOutcome.ERROR,
+        "provider_reason": reason,
+        "attempts": 0,
+        "created_at": now,
+        "completed_at": now,
+    }

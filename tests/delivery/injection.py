@@ -9,7 +9,7 @@ request for the device with a 503 first, so the device is retried in a later job
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,6 @@ from clarion.delivery.rendering import render_for_device
 from clarion.domain.limits import BuiltPayload
 from clarion.providers.apns import ApnsClient
 from clarion.providers.fcm import FcmClient
-from clarion.providers.result import DeliveryResult
 from clarion.providers.transport import Address
 from clarion.providers.webpush import WebPushClient
 from tests.delivery_env import DeliveryEnv
@@ -103,11 +102,9 @@ def install(monkeypatch: pytest.MonkeyPatch, env: DeliveryEnv) -> Injector:
 
     monkeypatch.setattr(dispatcher, "render_for_device", faulty_render)
 
-    # Every provider client is reached through its transport method, `deliver`, or
-    # `deliver_many` for a batch (faults still hit one device each).
+    # Every provider client is reached through its one transport method, `deliver`.
     for client_class in (ApnsClient, FcmClient, WebPushClient):
         monkeypatch.setattr(client_class, "deliver", _faulty_deliver(injector, client_class))
-    monkeypatch.setattr(ApnsClient, "deliver_many", _faulty_deliver_many(injector))
 
     get_client = ProviderClients.get
 
@@ -139,33 +136,5 @@ def _faulty_deliver(injector: Injector, client_class: type[Any]) -> Any:
         else:
             name = str((address.subscription or {}).get("endpoint"))
         return await injector.around_send(name, lambda: deliver(self, address, payload))
-
-    return faulty
-
-
-def _target_name(address: Address) -> str:
-    if address.token is not None:
-        return str(address.token)
-    return str((address.subscription or {}).get("endpoint"))
-
-
-def _faulty_deliver_many(injector: Injector) -> Any:
-    deliver_many = ApnsClient.deliver_many
-
-    async def faulty(
-        self: ApnsClient, items: Sequence[tuple[Address, BuiltPayload]]
-    ) -> list[DeliveryResult | Exception]:
-        results: list[DeliveryResult | Exception] = []
-        for item in items:
-            # One device at a time, so a fault lands on its own device's place.
-
-            async def one(item: tuple[Address, BuiltPayload] = item) -> Any:
-                return (await deliver_many(self, [item]))[0]
-
-            try:
-                results.append(await injector.around_send(_target_name(item[0]), one))
-            except InjectedFault as fault:
-                results.append(fault)
-        return results
 
     return faulty

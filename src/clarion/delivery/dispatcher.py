@@ -25,12 +25,10 @@ from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcome
 from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
-from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
 from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
-from clarion.providers.result import DeliveryResult
-from clarion.providers.transport import Address, BatchTransport, Transport
+from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
@@ -69,17 +67,6 @@ class _Batch:
     now: datetime
     memo: RenderMemo
     clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception]
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """A device ready to send: its row, result so far, client, address and request."""
-
-    row: Any
-    result: DeviceResult
-    client: Transport
-    address: Address
-    payload: BuiltPayload
 
 
 class Dispatcher:
@@ -128,7 +115,7 @@ class Dispatcher:
             prepared, utcnow(), RenderMemo(prepared.compiled), await self._clients(prepared, rows)
         )
         results = [
-            *await self._deliver_all(batch, rows, logged),
+            *await asyncio.gather(*(self._deliver(batch, row, logged) for row in rows)),
             *gone,
             *capped,
         ]
@@ -256,78 +243,35 @@ class Dispatcher:
         # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
         return (row.app_pk, provider, bool(row.sandbox) or prepared.message.options.sandbox)
 
-    async def _deliver_all(
-        self, batch: _Batch, rows: list[Any], logged: set[type[BaseException]]
-    ) -> list[DeviceResult]:
-        """Every device's attempt: built one by one, then sent per client as one unit."""
-        results: list[DeviceResult] = []
-        groups: dict[int, tuple[Transport, list[_Outgoing]]] = {}
-        for row in rows:
-            try:
-                ready = self._ready(batch, row)
-            except Exception as exc:
-                results.append(self._failed(batch, row, exc, logged))
-                continue
-            if isinstance(ready, DeviceResult):
-                results.append(ready)
-            else:
-                groups.setdefault(id(ready.client), (ready.client, []))[1].append(ready)
-        sent = await asyncio.gather(
-            *(self._send_group(batch, client, group, logged) for client, group in groups.values())
-        )
-        return results + [result for group in sent for result in group]
-
-    async def _send_group(
-        self,
-        batch: _Batch,
-        client: Transport,
-        group: list[_Outgoing],
-        logged: set[type[BaseException]],
-    ) -> list[DeviceResult]:
-        """Send the devices of one client; a device whose call raised gets its own `error`."""
-        answers: list[DeliveryResult | BaseException]
-        if isinstance(client, BatchTransport):
-            answers = list(await client.deliver_many([(o.address, o.payload) for o in group]))
-        else:
-            answers = await asyncio.gather(
-                *(client.deliver(o.address, o.payload) for o in group), return_exceptions=True
-            )
-        results = []
-        for outgoing, answer in zip(group, answers, strict=True):
-            if isinstance(answer, Exception):
-                results.append(self._failed(batch, outgoing.row, answer, logged))
-            elif isinstance(answer, BaseException):
-                raise answer
-            else:
-                results.append(apply_answer(outgoing.result, answer, outgoing.row))
-        return results
-
-    def _failed(
-        self, batch: _Batch, row: Any, exc: Exception, logged: set[type[BaseException]]
+    async def _deliver(
+        self, batch: _Batch, row: Any, logged: set[type[BaseException]]
     ) -> DeviceResult:
-        """An unexpected exception as the device's `error` outcome."""
-        reason = describe(exc, REASON_CHARS)
-        # One traceback per kind of failure and batch: a bug hitting every device of a
-        # batch logs its trace once, then a line per device.
-        first = type(exc) not in logged
-        logged.add(type(exc))
-        log.error(
-            "delivery %s of send %s failed: %s",
-            row.id,
-            batch.prepared.send_id,
-            reason,
-            exc_info=first,
-        )
-        return DeviceResult(
-            row.id,
-            DeliveryOutcome.ERROR,
-            int(row.attempts) + 1,
-            reason=reason,
-            first_attempt=row.first_attempt_at is None,
-        )
+        """One device's attempt; an unexpected exception becomes its `error` outcome."""
+        prepared = batch.prepared
+        try:
+            return await self._attempt(batch, row)
+        except Exception as exc:
+            reason = describe(exc, REASON_CHARS)
+            # One traceback per kind of failure and batch: a bug hitting every device of a
+            # batch logs its trace once, then a line per device.
+            first = type(exc) not in logged
+            logged.add(type(exc))
+            log.error(
+                "delivery %s of send %s failed: %s",
+                row.id,
+                prepared.send_id,
+                reason,
+                exc_info=first,
+            )
+            return DeviceResult(
+                row.id,
+                DeliveryOutcome.ERROR,
+                int(row.attempts) + 1,
+                reason=reason,
+                first_attempt=row.first_attempt_at is None,
+            )
 
-    def _ready(self, batch: _Batch, row: Any) -> DeviceResult | _Outgoing:
-        """The device's request and client, or its outcome when it is not to be sent."""
+    async def _attempt(self, batch: _Batch, row: Any) -> DeviceResult:
         prepared = batch.prepared
         attempts = int(row.attempts) + 1
         result = DeviceResult(
@@ -353,6 +297,14 @@ class Dispatcher:
                 now=batch.now,
                 memo=batch.memo,
             )
+            result.language = rendered.language
+            inbox = prepared.command.engagement.inbox
+            if inbox is not None:
+                result.extra["content"] = rendered.content
+                if inbox.only:
+                    result.outcome = DeliveryOutcome.INBOXED
+                    return result
+            delivery = await client.deliver(Address(row.token, row.subscription), rendered.payload)
         except MissingCredentials as exc:
             result.outcome, result.reason = DeliveryOutcome.ERROR, exc.reason
             log.warning("delivery %s: %s", row.id, exc)
@@ -361,16 +313,7 @@ class Dispatcher:
             result.outcome, result.reason = DeliveryOutcome.ERROR, exc.code
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
-        result.language = rendered.language
-        inbox = prepared.command.engagement.inbox
-        if inbox is not None:
-            result.extra["content"] = rendered.content
-            if inbox.only:
-                result.outcome = DeliveryOutcome.INBOXED
-                return result
-        return _Outgoing(
-            row, result, client, Address(row.token, row.subscription), rendered.payload
-        )
+        return apply_answer(result, delivery, row)
 
     def _retry_at(self, now: datetime, retry: list[DeviceResult]) -> datetime:
         """When the devices to retry are due: backoff with jitter, never before Retry-After."""

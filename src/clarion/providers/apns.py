@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -15,7 +14,7 @@ from clarion.providers.apns_reasons import outcome_for
 from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
 from clarion.providers.h2_errors import Http2Error, InvalidRequestError, QueueTimeoutError
 from clarion.providers.h2_headers import CleanHeaders, clean_headers
-from clarion.providers.h2_pool import Http2Pool, Request
+from clarion.providers.h2_pool import Http2Pool
 from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
@@ -99,66 +98,15 @@ class ApnsClient:
         path = "/3/device/" + quote(token, safe="")
         try:
             return await self._send_with_auth(path, headers, payload)
-        except (TimeoutError, Http2Error, OSError) as error:
-            return _failure(error)
-
-    async def deliver_many(
-        self, items: Sequence[tuple[Address, BuiltPayload]]
-    ) -> list[DeliveryResult | Exception]:
-        """Send a batch of built requests as one unit; one result per item, in order."""
-        results: list[DeliveryResult | Exception] = [_NOT_SENT] * len(items)
-        bearer = self._tokens.current() if self._tokens else None
-        todo: list[int] = []
-        for index, (address, _) in enumerate(items):
-            if not address.token:
-                results[index] = DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken")
-            else:
-                todo.append(index)
-        stale = await self._post_many(items, todo, bearer, results)
-        if stale and self._tokens is not None and bearer is not None:
-            # One fresh token is all a stale one deserves; a second refusal is permanent.
-            await self._post_many(items, stale, self._tokens.renew(bearer), results)
-        return results
-
-    async def _post_many(
-        self,
-        items: Sequence[tuple[Address, BuiltPayload]],
-        todo: list[int],
-        bearer: str | None,
-        results: list[DeliveryResult | Exception],
-    ) -> list[int]:
-        """Post the items `todo`, filling `results`; return those refused for a stale token."""
-        requests: list[Request] = []
-        sent: list[int] = []
-        for index in todo:
-            address, payload = items[index]
-            try:
-                headers = self._request_headers(payload.headers, bearer)
-            except InvalidRequestError as error:
-                results[index] = _failure(error)
-                continue
-            requests.append(
-                ("/3/device/" + quote(address.token or "", safe=""), headers, payload.body)
-            )
-            sent.append(index)
-        answers = await self._pool.request_many(
-            "POST",
-            requests,
-            attempt_timeout=self._request_timeout,
-            queue_timeout=self._queue_timeout,
-        )
-        stale: list[int] = []
-        for index, answer in zip(sent, answers, strict=True):
-            if isinstance(answer, Http2Response):
-                result = _result_from(answer)
-                results[index] = result
-                if result.reason == "ExpiredProviderToken":
-                    stale.append(index)
-            elif isinstance(answer, TimeoutError | Http2Error | OSError):
-                results[index] = _failure(answer)
-            else:
-                results[index] = answer
-        return stale
+        except QueueTimeoutError:
+            return DeliveryResult.transport_error("queue_timeout")
+        except TimeoutError:
+            return DeliveryResult.transport_error("timeout")
+        except (InvalidRequestError, OutboundRefused) as error:
+            return DeliveryResult(Outcome.FAILED, reason=str(error))
+        except (Http2Error, OSError) as error:
+            # ssl.SSLError is an OSError: handshake failures are retried like resets.
+            return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
 
     async def _send_with_auth(
         self, path: str, headers: dict[str, str], payload: bytes
@@ -200,21 +148,6 @@ class ApnsClient:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._pool.close()
-
-
-_NOT_SENT = DeliveryResult.transport_error("not_sent")
-
-
-def _failure(error: TimeoutError | Http2Error | OSError) -> DeliveryResult:
-    """The result of a request that got no HTTP answer."""
-    if isinstance(error, QueueTimeoutError):
-        return DeliveryResult.transport_error("queue_timeout")
-    if isinstance(error, TimeoutError):
-        return DeliveryResult.transport_error("timeout")
-    if isinstance(error, InvalidRequestError | OutboundRefused):
-        return DeliveryResult(Outcome.FAILED, reason=str(error))
-    # ssl.SSLError is an OSError: handshake failures are retried like resets.
-    return DeliveryResult.transport_error(f"{type(error).__name__}: {error}")
 
 
 def _result_from(response: Http2Response) -> DeliveryResult:

@@ -69,7 +69,6 @@ class Http2Connection(asyncio.Protocol):
         ping_timeout: float = PING_TIMEOUT_SECONDS,
     ) -> None:
         self._authority = authority
-        self._authority_bytes = authority.encode()
         self._ping_timeout = ping_timeout
         self._on_capacity_change = on_capacity_change
         self._h2 = h2.connection.H2Connection(
@@ -239,79 +238,48 @@ class Http2Connection(asyncio.Protocol):
         self, method: str, path: str, headers: list[tuple[str, str]] | CleanHeaders, body: bytes
     ) -> Http2Response:
         """Send one request on a new stream and wait for the complete response."""
-        stream_id, done, rest = await self.start(method, path, headers, body)
-        try:
-            if rest:
-                await self.send_body(stream_id, rest)
-            return await done
-        except asyncio.CancelledError:
-            self.abandon(stream_id)
-            raise
-        finally:
-            self._streams.pop(stream_id, None)
-
-    async def start(
-        self, method: str, path: str, headers: list[tuple[str, str]] | CleanHeaders, body: bytes
-    ) -> tuple[int, asyncio.Future[Http2Response], bytes]:
-        """Open a stream for a request and write as much of it as flow control allows now.
-
-        Returns the stream, the future of its response and the part of the body still to
-        send (`b""` almost always: a notification fits the window in one frame).
-        """
         caller_headers = clean_headers(headers)
         if not self.usable:
             raise StreamRefusedError("connection is not accepting new streams")
-        if not self._writable.is_set():
-            await self._writable.wait()
-            if not self.usable:
-                raise StreamRefusedError("connection is not accepting new streams")
+        await self._writable.wait()
+        if not self.usable:
+            raise StreamRefusedError("connection is not accepting new streams")
         stream_id = self._h2.get_next_available_stream_id()
         stream = _Stream(done=asyncio.get_running_loop().create_future())
         self._streams[stream_id] = stream
         request_headers = [
             (b":method", method.encode()),
             (b":scheme", b"https"),
-            (b":authority", self._authority_bytes),
+            (b":authority", self._authority.encode()),
             (b":path", path.encode()),
             *caller_headers,
             (b"content-length", str(len(body)).encode()),
         ]
         try:
-            self._h2.send_headers(stream_id, request_headers, end_stream=not body)
-        except (h2.exceptions.TooManyStreamsError, h2.exceptions.StreamClosedError) as error:
-            self._streams.pop(stream_id, None)
-            # Nothing reached the wire, so another connection may take the request.
-            raise StreamRefusedError(f"stream could not be opened: {error}") from error
-        except h2.exceptions.ProtocolError as error:
-            self._streams.pop(stream_id, None)
-            if not self.usable:
+            try:
+                self._h2.send_headers(stream_id, request_headers, end_stream=not body)
+            except (h2.exceptions.TooManyStreamsError, h2.exceptions.StreamClosedError) as error:
+                # Nothing reached the wire, so another connection may take the request.
                 raise StreamRefusedError(f"stream could not be opened: {error}") from error
-            # HPACK state may now differ from the server's: this connection is spoilt.
-            self._fail_all(ConnectionLostError("HPACK state lost after a refused header"))
-            self.close()
-            raise InvalidRequestError(f"request refused by HTTP/2 rules: {error}") from error
-        rest = body
-        if body:
-            window = self._h2.local_flow_control_window(stream_id)
-            if len(body) <= min(window, self._h2.max_outbound_frame_size):
-                self._h2.send_data(stream_id, body, end_stream=True)
-                rest = b""
-        self._flush_soon()
-        return stream_id, stream.done, rest
+            except h2.exceptions.ProtocolError as error:
+                if not self.usable:
+                    raise StreamRefusedError(f"stream could not be opened: {error}") from error
+                # HPACK state may now differ from the server's: this connection is spoilt.
+                self._fail_all(ConnectionLostError("HPACK state lost after a refused header"))
+                self.close()
+                raise InvalidRequestError(f"request refused by HTTP/2 rules: {error}") from error
+            self._flush_soon()
+            if body:
+                await self._send_body(stream_id, body)
+            return await stream.done
+        except asyncio.CancelledError:
+            self._reset_quietly(stream_id)
+            self._probe_liveness()
+            raise
+        finally:
+            self._streams.pop(stream_id, None)
 
-    def abandon(self, stream_id: int) -> None:
-        """Give up on a stream: reset it, forget it and check the peer is still there."""
-        self._reset_quietly(stream_id)
-        self._probe_liveness()
-        stream = self._streams.pop(stream_id, None)
-        if stream is not None and not stream.done.done():
-            stream.done.cancel()
-
-    def forget(self, stream_id: int) -> None:
-        """Drop the book-keeping of a finished stream."""
-        self._streams.pop(stream_id, None)
-
-    async def send_body(self, stream_id: int, body: bytes) -> None:
+    async def _send_body(self, stream_id: int, body: bytes) -> None:
         """Write the body in frames the flow-control windows allow, waiting when they are shut."""
         view = memoryview(body)
         while view:

@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
 
 from clarion.providers.h2_connection import (
     PING_TIMEOUT_SECONDS,
     Http2Connection,
     Http2Response,
 )
-from clarion.providers.h2_errors import Http2Error, QueueTimeoutError, StreamRefusedError
+from clarion.providers.h2_errors import QueueTimeoutError, StreamRefusedError
 from clarion.providers.h2_headers import CleanHeaders
 from clarion.providers.outbound import OutboundPolicy
-
-#: One request of a batch: path, headers and body.
-Request = tuple[str, "list[tuple[str, str]] | CleanHeaders", bytes]
 
 # A request refused this many times in a row (GOAWAY storms) is given up on;
 # the caller's timeout usually ends such a storm first.
@@ -103,100 +99,6 @@ class Http2Pool:
             finally:
                 connection.release()
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def request_many(
-        self,
-        method: str,
-        requests: Sequence[Request],
-        *,
-        attempt_timeout: float,
-        queue_timeout: float,
-    ) -> list[Http2Response | Exception]:
-        """Send a batch of requests as one unit; each answer or failure in its request's place.
-
-        Streams are opened in one pass as slots allow, with one deadline for the queue and
-        one for the answers (`attempt_timeout` after the last stream opened), instead of
-        a task and two timers per request. Refused streams are resent like `request` does.
-        """
-        answers: list[Http2Response | Exception] = [
-            StreamRefusedError("never sent") for _ in requests
-        ]
-        todo = list(range(len(requests)))
-        for _ in range(MAX_TRANSPARENT_RESENDS + 1):
-            todo = await self._round(
-                method, requests, todo, answers, attempt_timeout, queue_timeout
-            )
-            if not todo:
-                break
-        return answers
-
-    async def _round(
-        self,
-        method: str,
-        requests: Sequence[Request],
-        todo: list[int],
-        answers: list[Http2Response | Exception],
-        attempt_timeout: float,
-        queue_timeout: float,
-    ) -> list[int]:
-        """Send the requests `todo` once; return those refused before the server saw them."""
-        loop = asyncio.get_running_loop()
-        queue_deadline = loop.time() + queue_timeout
-        started: list[tuple[int, Http2Connection, int, asyncio.Future[Http2Response]]] = []
-        refused: list[int] = []
-        try:
-            for position, index in enumerate(todo):
-                connection = self._take_free() if not (self._waiters or self._woken) else None
-                if connection is None:
-                    try:
-                        async with asyncio.timeout_at(queue_deadline):
-                            connection = await self._acquire()
-                    except Exception as error:
-                        failure: Exception = (
-                            QueueTimeoutError("no free HTTP/2 stream in time")
-                            if isinstance(error, TimeoutError)
-                            else error
-                        )
-                        # No stream, or no connection, now: the rest would only wait as long.
-                        for rest in todo[position:]:
-                            answers[rest] = failure
-                        break
-                path, headers, body = requests[index]
-                try:
-                    stream_id, done, unsent = await connection.start(method, path, headers, body)
-                    if unsent:
-                        await connection.send_body(stream_id, unsent)
-                except StreamRefusedError:
-                    connection.release()
-                    refused.append(index)
-                    continue
-                except Exception as error:
-                    connection.release()
-                    answers[index] = error
-                    continue
-                done.add_done_callback(_releaser(connection, stream_id))
-                started.append((index, connection, stream_id, done))
-            if started:
-                await asyncio.wait([s[3] for s in started], timeout=attempt_timeout)
-        except asyncio.CancelledError:
-            for _, connection, stream_id, done in started:
-                if not done.done():
-                    connection.abandon(stream_id)
-            raise
-        for index, connection, stream_id, done in started:
-            if not done.done():
-                connection.abandon(stream_id)
-                answers[index] = TimeoutError("no answer in time")
-            elif done.cancelled():
-                answers[index] = TimeoutError("no answer in time")
-            elif (lost := done.exception()) is not None:
-                if isinstance(lost, StreamRefusedError):
-                    refused.append(index)
-                else:
-                    answers[index] = lost if isinstance(lost, Exception) else Http2Error(str(lost))
-            else:
-                answers[index] = done.result()
-        return refused
 
     def _take_free(self) -> Http2Connection | None:
         """A connection with a slot reserved for the caller, if one is free right now."""
@@ -322,13 +224,3 @@ class Http2Pool:
             if not waiter.done():
                 waiter.set_result(None)
                 self._woken += 1
-
-
-def _releaser(connection: Http2Connection, stream_id: int) -> Callable[[object], None]:
-    """A callback giving a finished stream's slot back the moment its answer is in."""
-
-    def release(_: object) -> None:
-        connection.forget(stream_id)
-        connection.release()
-
-    return release

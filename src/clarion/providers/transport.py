@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from clarion.domain.limits import BuiltPayload
 from clarion.providers.result import DeliveryResult
@@ -27,15 +27,4 @@ class Transport(Protocol):
 
     async def close(self) -> None:
         """Close the client's connections."""
-        ...
-
-
-@runtime_checkable
-class BatchTransport(Transport, Protocol):
-    """A provider client that also sends many built requests as one unit."""
-
-    async def deliver_many(
-        self, items: Sequence[tuple[Address, BuiltPayload]]
-    ) -> list[DeliveryResult | Exception]:
-        """One result per item, in order: an exception only where something unexpected broke."""
         ...

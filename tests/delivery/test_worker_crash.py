@@ -18,6 +18,7 @@ from sqlalchemy import insert
 
 from clarion.api.app import create_app
 from clarion.config import Settings
+from clarion.delivery.jobs import DELIVERY_BATCH
 from clarion.emulators.suite import EmulatorSuite
 from clarion.store.engine import create_engine
 from clarion.store.tables import apps, installations
@@ -33,7 +34,7 @@ SECRET = "test-secret"
 LEASE_SECONDS = 3.0
 WORKER_CONCURRENCY = 8
 #: Most devices a killed worker can have had in flight: its running jobs times the batch size.
-IN_FLIGHT_BOUND = WORKER_CONCURRENCY * 100
+IN_FLIGHT_BOUND = WORKER_CONCURRENCY * DELIVERY_BATCH
 
 
 def _start_worker(

@@ -22,22 +22,19 @@ from clarion.delivery import pacing
 from clarion.delivery.caps import capped_contacts
 from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
-from clarion.delivery.rendering import (
-    compile_command,
-    render_for_device,
-)
+from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
 from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
-from clarion.providers.transport import Address
+from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.deliveries import REASON_CHARS
-from clarion.store.devices import device_from_row, pending_rows, still_pending
+from clarion.store.devices import device_from_row, pending_rows
 from clarion.store.text import describe
 from clarion.store.types import utcnow
 
@@ -57,6 +54,19 @@ class _Prepared:
     @property
     def message(self) -> Message:
         return self.command.message
+
+
+ClientKey = tuple[int, str, bool]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every device of one batch shares: its send, clock, built requests and clients."""
+
+    prepared: _Prepared
+    now: datetime
+    memo: RenderMemo
+    clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception]
 
 
 class Dispatcher:
@@ -83,12 +93,13 @@ class Dispatcher:
             send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] == SendStatus.CANCELLED:
                 return HandlerResult.done()
-            rows = await pending_rows(conn, ids)
-            pending = await still_pending(conn, ids)
+            found = await pending_rows(conn, ids)
+        rows = [row for row in found if row.present]
         # A device deleted since planning has no row to join: close its delivery.
         gone = [
-            DeviceResult(i, DeliveryOutcome.NOT_FOUND, 0, reason="InstallationDeleted")
-            for i in sorted(pending - {r.id for r in rows})
+            DeviceResult(row.id, DeliveryOutcome.NOT_FOUND, 0, reason="InstallationDeleted")
+            for row in found
+            if not row.present
         ]
         if not rows and not gone:
             return HandlerResult.done()
@@ -100,8 +111,11 @@ class Dispatcher:
         if not rows and not gone and not capped:
             return HandlerResult.done()
         logged: set[type[BaseException]] = set()
+        batch = _Batch(
+            prepared, utcnow(), RenderMemo(prepared.compiled), await self._clients(prepared, rows)
+        )
         results = [
-            *await asyncio.gather(*(self._deliver(prepared, row, logged) for row in rows)),
+            *await asyncio.gather(*(self._deliver(batch, row, logged) for row in rows)),
             *gone,
             *capped,
         ]
@@ -201,12 +215,41 @@ class Dispatcher:
         ]
         return kept, results
 
+    async def _clients(
+        self, prepared: _Prepared, rows: list[Any]
+    ) -> dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception]:
+        """The provider client of each (app, provider, sandbox) in the batch, looked up once.
+
+        A client that cannot be had is kept as its exception: it fails only the devices
+        that need it, each with its own outcome.
+        """
+        clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception] = {}
+        for row in rows:
+            key = self._client_key(prepared, row)
+            if key is None or key in clients:
+                continue
+            try:
+                clients[key] = await self.clients.get(*key)
+            except Exception as exc:
+                clients[key] = exc
+        return clients
+
+    @staticmethod
+    def _client_key(prepared: _Prepared, row: Any) -> ClientKey | None:
+        provider = provider_of(row.platform)
+        if provider is None:
+            return None
+        # A device registered as a development build, or a send asking for the
+        # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
+        return (row.app_pk, provider, bool(row.sandbox) or prepared.message.options.sandbox)
+
     async def _deliver(
-        self, prepared: _Prepared, row: Any, logged: set[type[BaseException]]
+        self, batch: _Batch, row: Any, logged: set[type[BaseException]]
     ) -> DeviceResult:
         """One device's attempt; an unexpected exception becomes its `error` outcome."""
+        prepared = batch.prepared
         try:
-            return await self._attempt(prepared, row)
+            return await self._attempt(batch, row)
         except Exception as exc:
             reason = describe(exc, REASON_CHARS)
             # One traceback per kind of failure and batch: a bug hitting every device of a
@@ -228,29 +271,31 @@ class Dispatcher:
                 first_attempt=row.first_attempt_at is None,
             )
 
-    async def _attempt(self, prepared: _Prepared, row: Any) -> DeviceResult:
+    async def _attempt(self, batch: _Batch, row: Any) -> DeviceResult:
+        prepared = batch.prepared
         attempts = int(row.attempts) + 1
         result = DeviceResult(
             row.id, DeliveryOutcome.PENDING, attempts, first_attempt=row.first_attempt_at is None
         )
         result.extra["contact_pk"] = row.contact_pk
-        provider = provider_of(row.platform)
-        if provider is None:
+        key = self._client_key(prepared, row)
+        if key is None:
             result.outcome = DeliveryOutcome.UNDELIVERABLE
             result.reason = f"UnsupportedPlatform:{row.platform}"
             return result
         try:
-            # A device registered as a development build, or a send asking for the
-            # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
-            sandbox = bool(row.sandbox) or prepared.message.options.sandbox
-            client, public = await self.clients.get(row.app_pk, provider, sandbox)
+            entry = batch.clients[key]
+            if isinstance(entry, Exception):
+                raise entry
+            client, public = entry
             rendered = render_for_device(
                 prepared.command,
                 prepared.compiled,
                 device_from_row(row),
                 public,
                 send_id=prepared.send_id,
-                now=utcnow(),
+                now=batch.now,
+                memo=batch.memo,
             )
             result.language = rendered.language
             inbox = prepared.command.engagement.inbox

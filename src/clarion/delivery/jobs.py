@@ -16,7 +16,7 @@ LEGACY_FINISH_PHASE = "finish"
 
 #: Devices per delivery job: big enough to amortize the database round trips, small
 #: enough that a worker killed mid-batch re-sends little (only its in-flight batch).
-DELIVERY_BATCH = 100
+DELIVERY_BATCH = 500
 
 
 def plan_job(send_id: str, run_at: datetime | None = None) -> NewJob:

@@ -42,6 +42,28 @@ class Rendered:
     payload: BuiltPayload
 
 
+class RenderMemo:
+    """Requests already built for one batch, reused when nothing in them is per device.
+
+    A send whose contents carry no template markup renders the same for every device
+    that gets the same language and provider target (the APNs topic), so a batch
+    builds each such request once and changes only the address it goes to.
+    """
+
+    def __init__(self, compiled: Compiled) -> None:
+        self.reusable = all(len(item.cache) == 0 for item in compiled)
+        self._built: dict[tuple[int, Provider, str], Rendered] = {}
+
+    def get(self, key: tuple[int, Provider, str]) -> Rendered | None:
+        """The request built earlier in the batch for this key, if any."""
+        return self._built.get(key) if self.reusable else None
+
+    def keep(self, key: tuple[int, Provider, str], rendered: Rendered) -> None:
+        """Remember a request other devices with the same key may reuse."""
+        if self.reusable:
+            self._built[key] = rendered
+
+
 def compile_command(command: SendCommand) -> Compiled:
     """Compile a send's templates once, for all of its devices."""
     return compile_contents(command.message.localized())
@@ -66,13 +88,15 @@ def render_for_device(
     *,
     send_id: str | None,
     now: datetime,
+    memo: RenderMemo | None = None,
 ) -> Rendered:
     """Choose the language, personalize and build the provider request for one device.
 
     Language preference: the send's explicit language, then the contact's, then the
     installation's, then the fallback content. `public` is the app's public provider
     configuration (the APNs topic). Raises DomainError when rendering or the size
-    limit fails for this device.
+    limit fails for this device. With a `memo`, a request that cannot differ between
+    devices is built once and reused.
     """
     provider = provider_of(device.platform)
     if provider is None:
@@ -80,6 +104,13 @@ def render_for_device(
             ErrorCode.UNSUPPORTED_PLATFORM, f"no provider for platform {device.platform}"
         )
     chosen = choose_content(compiled, command.language, device.contact_language, device.language)
+    target = _target(provider, device, public)
+    # An FCM request names its device inside the body: it is never the same twice.
+    key = (id(chosen), provider, target) if memo is not None and provider != Provider.FCM else None
+    if key is not None and memo is not None:
+        built = memo.get(key)
+        if built is not None:
+            return built
     contact, installation = device.context_objects()
     current: dict[str, Any] = {"now": now.isoformat()}
     if send_id is not None:
@@ -95,10 +126,13 @@ def render_for_device(
         provider,
         content,
         command.message.options,
-        _target(provider, device, public),
+        target,
         now=now.timestamp(),
     )
-    return Rendered(provider, chosen.language, sent, payload)
+    rendered = Rendered(provider, chosen.language, sent, payload)
+    if key is not None and memo is not None:
+        memo.keep(key, rendered)
+    return rendered
 
 
 def provider_request(

@@ -13,6 +13,7 @@ from clarion.providers.apns_jwt import ProviderTokenSource
 from clarion.providers.apns_reasons import outcome_for
 from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
 from clarion.providers.h2_errors import Http2Error, InvalidRequestError, QueueTimeoutError
+from clarion.providers.h2_headers import CleanHeaders, clean_headers
 from clarion.providers.h2_pool import Http2Pool
 from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.result import DeliveryResult, Outcome
@@ -67,6 +68,8 @@ class ApnsClient:
             )
         # ALPN must offer h2 whatever context the caller built.
         ssl_context.set_alpn_protocols(["h2"])
+        # The last header set sent, checked and encoded: a batch sends one set many times.
+        self._last_headers: tuple[dict[str, str], str | None, CleanHeaders] | None = None
         self._request_timeout = request_timeout
         self._queue_timeout = queue_timeout
         self._pool = Http2Pool(
@@ -119,18 +122,28 @@ class ApnsClient:
     async def _post(
         self, path: str, headers: dict[str, str], payload: bytes, bearer: str | None
     ) -> DeliveryResult:
-        request_headers = [(name, value) for name, value in headers.items()]
-        if bearer is not None:
-            request_headers.append(("authorization", f"bearer {bearer}"))
         response = await self._pool.request(
             "POST",
             path,
-            request_headers,
+            self._request_headers(headers, bearer),
             payload,
             attempt_timeout=self._request_timeout,
             queue_timeout=self._queue_timeout,
         )
         return _result_from(response)
+
+    def _request_headers(self, headers: dict[str, str], bearer: str | None) -> CleanHeaders:
+        """The request's headers with authorization, checked once per distinct set."""
+        last = self._last_headers
+        if last is not None and last[0] is headers and last[1] == bearer:
+            return last[2]
+        request_headers = [(name, value) for name, value in headers.items()]
+        if bearer is not None:
+            request_headers.append(("authorization", f"bearer {bearer}"))
+        cleaned = clean_headers(request_headers)
+        # Keyed by identity: the dict is kept alive here, so its id is never reused.
+        self._last_headers = (headers, bearer, cleaned)
+        return cleaned
 
     async def close(self) -> None:
         """Close every pooled connection."""

@@ -24,7 +24,7 @@ from clarion.providers.h2_errors import (
     StreamResetError,
 )
 from clarion.providers.h2_goaway import Goaway, GoawaySplitter
-from clarion.providers.h2_headers import clean_headers
+from clarion.providers.h2_headers import CleanHeaders, clean_headers
 
 
 class _H2Connection(h2.connection.H2Connection):
@@ -39,8 +39,11 @@ class _H2Connection(h2.connection.H2Connection):
 
 # Until the server's first SETTINGS frame we cannot know its stream limit.
 SETTINGS_WAIT_SECONDS = 10.0
-# Our own ceiling when a server advertises no limit at all.
-LOCAL_STREAM_CEILING = 1000
+# Our own ceiling on streams in flight per connection, whatever the server allows:
+# h2 walks every open stream each time it opens one, so a connection with 1,000 in
+# flight spends more on that walk than on the request; the pool opens more
+# connections instead.
+LOCAL_STREAM_CEILING = 200
 # How long a PING may go unanswered, after a request was abandoned, before the
 # connection is presumed dead (silent peers and dropped NAT entries send no RST).
 PING_TIMEOUT_SECONDS = 5.0
@@ -88,6 +91,10 @@ class Http2Connection(asyncio.Protocol):
                 # be Huffman-coded into every request; we build clean,
                 # lower-case headers ourselves and let HPACK index it once.
                 normalize_outbound_headers=False,
+                # `clean_headers` has checked the caller's headers and the rest are
+                # ours; h2's own pass over every header of every request would only
+                # repeat that work.
+                validate_outbound_headers=False,
             )
         )
         self._transport: asyncio.Transport | None = None
@@ -239,7 +246,7 @@ class Http2Connection(asyncio.Protocol):
 
     # -- requests ---------------------------------------------------------
     async def request(
-        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+        self, method: str, path: str, headers: list[tuple[str, str]] | CleanHeaders, body: bytes
     ) -> Http2Response:
         """Send one request on a new stream and wait for the complete response."""
         caller_headers = clean_headers(headers)

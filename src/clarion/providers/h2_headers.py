@@ -20,9 +20,15 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+$")
 _FORBIDDEN_VALUE_CHARACTERS = re.compile(r"[\x00\r\n]")
 
 
-def clean_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+class CleanHeaders(list[tuple[bytes, bytes]]):
+    """Headers `clean_headers` has already checked: a sender reusing them skips the check."""
+
+
+def clean_headers(headers: list[tuple[str, str]] | CleanHeaders) -> CleanHeaders:
     """Lower-cased, trimmed, encoded headers; raises InvalidRequestError on any rule broken."""
-    cleaned: list[tuple[bytes, bytes]] = []
+    if isinstance(headers, CleanHeaders):
+        return headers
+    cleaned = CleanHeaders()
     for raw_name, raw_value in headers:
         name = raw_name.strip().lower()
         value = raw_value.strip()

@@ -12,6 +12,7 @@ from clarion.providers.h2_connection import (
     Http2Response,
 )
 from clarion.providers.h2_errors import QueueTimeoutError, StreamRefusedError
+from clarion.providers.h2_headers import CleanHeaders
 from clarion.providers.outbound import OutboundPolicy
 
 # A request refused this many times in a row (GOAWAY storms) is given up on;
@@ -46,6 +47,8 @@ class Http2Pool:
         self._opening = 0
         self._opened_total = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        # Waiters handed a slot that have not yet run to take it: the slot is theirs.
+        self._woken = 0
         self._closed = False
 
     @property
@@ -67,7 +70,7 @@ class Http2Pool:
         self,
         method: str,
         path: str,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[str, str]] | CleanHeaders,
         body: bytes,
         *,
         attempt_timeout: float | None = None,
@@ -79,11 +82,14 @@ class Http2Pool:
         `attempt_timeout` bounds each attempt once its stream is open.
         """
         for attempt in range(MAX_TRANSPARENT_RESENDS + 1):
-            try:
-                async with asyncio.timeout(queue_timeout):
-                    connection = await self._acquire()
-            except TimeoutError as error:
-                raise QueueTimeoutError("no free HTTP/2 stream in time") from error
+            # A free slot needs no waiting, so no deadline to arm and disarm.
+            connection = self._take_free() if not (self._waiters or self._woken) else None
+            if connection is None:
+                try:
+                    async with asyncio.timeout(queue_timeout):
+                        connection = await self._acquire()
+                except TimeoutError as error:
+                    raise QueueTimeoutError("no free HTTP/2 stream in time") from error
             try:
                 async with asyncio.timeout(attempt_timeout):
                     return await connection.request(method, path, headers, body)
@@ -93,6 +99,15 @@ class Http2Pool:
             finally:
                 connection.release()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _take_free(self) -> Http2Connection | None:
+        """A connection with a slot reserved for the caller, if one is free right now."""
+        if self._closed:
+            return None
+        connection = self._least_loaded()
+        if connection is not None:
+            connection.reserve()
+        return connection
 
     async def _acquire(self) -> Http2Connection:
         """A connection with a reserved stream slot, opening one if the cap allows."""
@@ -120,10 +135,12 @@ class Http2Pool:
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
                     # We were handed capacity we will not use: pass it on.
+                    self._woken -= 1
                     self._wake_waiters()
                 else:
                     self._waiters.remove(waiter)
                 raise
+            self._woken -= 1
 
     def _least_loaded(self) -> Http2Connection | None:
         best: Http2Connection | None = None
@@ -177,14 +194,21 @@ class Http2Pool:
         )
 
     def _wake_waiters(self) -> None:
-        """Wake as many queued requests as there is room for, oldest first."""
-        room = sum(c.free_slots for c in self._connections)
+        """Wake as many queued requests as there is room for, oldest first.
+
+        Room already promised to woken waiters that have not run yet is not offered
+        again: each release would otherwise wake a crowd that finds nothing free.
+        """
+        if not self._waiters:
+            return
+        room = sum(c.free_slots for c in self._connections) - self._woken
         if self._closed or self._can_open_another():
             room += 1
         while room > 0 and self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+                self._woken += 1
                 room -= 1
 
     async def close(self) -> None:
@@ -199,3 +223,4 @@ class Http2Pool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+                self._woken += 1

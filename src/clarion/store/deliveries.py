@@ -68,35 +68,33 @@ async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now:
             "b_message_id": _fit(row.message_id, MESSAGE_ID_CHARS),
             "b_language": row.language,
             "b_attempts": row.attempts,
-            "b_last": now,
             "b_completed": now if row.final else None,
+            "b_first": now if row.first_attempt else None,
         }
         for row in rows
     ]
     if params:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == PENDING)
-            .values(
-                outcome=bindparam("b_outcome"),
-                provider_status=bindparam("b_status"),
-                provider_reason=bindparam("b_reason"),
-                provider_message_id=bindparam("b_message_id"),
-                language=bindparam("b_language"),
-                attempts=bindparam("b_attempts"),
-                last_attempt_at=bindparam("b_last"),
-                completed_at=bindparam("b_completed"),
-            ),
-            params,
-        )
-    firsts = [{"b_id": row.delivery_id, "b_first": now} for row in rows if row.first_attempt]
-    if firsts:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(first_attempt_at=bindparam("b_first")),
-            firsts,
-        )
+        await conn.execute(_WRITE_OUTCOME.values(last_attempt_at=now), params)
+
+
+# One statement for the whole batch: the first attempt's time rides along, kept once set.
+_WRITE_OUTCOME = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == PENDING)
+    .values(
+        outcome=bindparam("b_outcome"),
+        provider_status=bindparam("b_status"),
+        provider_reason=bindparam("b_reason"),
+        provider_message_id=bindparam("b_message_id"),
+        language=bindparam("b_language"),
+        attempts=bindparam("b_attempts"),
+        completed_at=bindparam("b_completed", type_=deliveries.c.completed_at.type),
+        first_attempt_at=func.coalesce(
+            deliveries.c.first_attempt_at,
+            bindparam("b_first", type_=deliveries.c.first_attempt_at.type),
+        ),
+    )
+)
 
 
 async def invalidate_installations(

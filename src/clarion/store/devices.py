@@ -14,12 +14,12 @@ from clarion.store.tables import apps, contacts, installations
 
 
 def select_devices(
-    *extra: ColumnElement[Any], joined_to: FromClause = installations
+    *extra: ColumnElement[Any], joined_to: FromClause = installations, outer: bool = False
 ) -> Select[Any]:
     """`extra` plus the columns `device_from_row` reads, with each installation's app and contact.
 
     `joined_to` must already contain `installations`; the contact join is outer, since an
-    installation need not belong to a contact.
+    installation need not belong to a contact, and so is the app's when `outer` is set.
     """
     return select(
         *extra,
@@ -39,7 +39,7 @@ def select_devices(
         contacts.c.timezone.label("contact_timezone"),
         contacts.c.attributes.label("contact_attributes"),
     ).select_from(
-        joined_to.join(apps, installations.c.app_pk == apps.c.pk).outerjoin(
+        joined_to.join(apps, installations.c.app_pk == apps.c.pk, isouter=outer).outerjoin(
             contacts, installations.c.contact_pk == contacts.c.pk
         )
     )
@@ -70,14 +70,12 @@ def device_from_row(row: Any) -> Device:
     )
 
 
-async def still_pending(conn: AsyncConnection, ids: list[int]) -> set[int]:
-    """The deliveries among `ids` that have no outcome yet."""
-    query = select(deliveries.c.id).where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
-    return {row.id for row in await conn.execute(query)}
-
-
 async def pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
-    """The pending deliveries among `ids`, with what `device_from_row` reads, in id order."""
+    """The pending deliveries among `ids`, in id order, with what `device_from_row` reads.
+
+    One read for the whole batch: a delivery whose installation was deleted since
+    planning comes back too, with `present` false and no device columns.
+    """
     query = (
         select_devices(
             deliveries.c.id,
@@ -87,9 +85,11 @@ async def pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
             deliveries.c.installation_pk,
             installations.c.contact_pk,
             installations.c.sandbox,
-            joined_to=deliveries.join(
+            installations.c.pk.is_not(None).label("present"),
+            joined_to=deliveries.outerjoin(
                 installations, deliveries.c.installation_pk == installations.c.pk
             ),
+            outer=True,
         )
         .where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
         .order_by(deliveries.c.id)

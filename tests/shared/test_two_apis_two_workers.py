@@ -126,10 +126,11 @@ async def _stop(processes: list[ClarionProcess]) -> None:
     for process in processes:
         if process.process.poll() is None:
             process.process.terminate()
-    deadline = time.monotonic() + 5
+    for _ in range(100):
+        if all(p.process.poll() is not None for p in processes):
+            break
+        await asyncio.sleep(0.05)
     for process in processes:
-        while process.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
         process.stop()
 
 

@@ -98,7 +98,10 @@ class SharedCounts:
         if self._down and time.monotonic() < self._down_until:
             raise _Unavailable
         try:
-            result = await asyncio.wait_for(op(self.limiter), REDIS_TIMEOUT_SECONDS * 2)
+            # A deadline on the whole call (a script may take several round trips), set
+            # without wrapping it in a task of its own.
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS * 2):
+                result = await op(self.limiter)
         except REDIS_FAILURES as exc:
             self._failed(limit, exc)
             raise _Unavailable from exc

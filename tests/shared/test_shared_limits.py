@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
+from clarion.api.app import create_app
 from clarion.api.auth_throttle import AuthThrottled, FailedAuthThrottle
 from clarion.api.ratelimit import KeyRateLimiter, RateLimited
 from clarion.api.shared_limits import SharedCounts, redacted
 from clarion.config import Settings
+from tests.conftest import ADMIN_KEY, make_project
 from tests.e2e.processes import free_port
 from tests.shared.conftest import RedisSpace
 
@@ -93,3 +97,26 @@ def test_a_redis_url_of_another_scheme_is_refused() -> None:
     with pytest.raises(ValidationError, match="CLARION_REDIS_URL"):
         Settings(redis_url="http://127.0.0.1:6379")
     assert Settings(redis_url="rediss://127.0.0.1:6380/2").redis_url.startswith("rediss")
+
+
+async def test_a_server_whose_redis_is_down_still_serves_and_limits(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret",
+        inprocess_workers=False,
+        rate_limit="3/minute",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://clarion.test") as http:
+            project = await make_project(http)
+            answers = [
+                (await http.get("/v1/apps", headers=project.headers)).status_code for _ in range(4)
+            ]
+    assert answers == [200, 200, 200, 429]

@@ -133,9 +133,10 @@ async def lock_contacts(conn: AsyncConnection, contact_pks: Sequence[int]) -> No
     """Hold the contacts until commit, so that their cap checks and records run one at a time.
 
     Only PostgreSQL needs it: a SQLite write transaction already holds the whole database.
-    The rows are locked in key order, so two processes locking overlapping sets never wait
-    on each other in a circle. FOR NO KEY UPDATE leaves the foreign-key checks of inserted
-    cap records free to proceed.
+    Rows are locked in key order, so two calls never wait on each other in a circle; two
+    group transactions each carrying several calls still may, and then PostgreSQL fails
+    one of them, whose calls the queue writer runs again one by one. FOR NO KEY UPDATE
+    leaves the foreign-key checks of inserted cap records free to proceed.
     """
     if conn.dialect.name != "postgresql" or not contact_pks:
         return

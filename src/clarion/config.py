@@ -12,6 +12,8 @@ from clarion.providers.outbound import OutboundPolicy, policy_from
 
 #: The server admin key opens every project: it must be too long to guess.
 MIN_ADMIN_KEY_LENGTH = 32
+#: URL schemes CLARION_REDIS_URL may use.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,11 @@ class Settings(BaseSettings):
     rate_limit: str = "1000/second"
     # Failed authentications allowed per client address and per key id (empty turns it off).
     auth_failure_limit: str = "20/minute"
+    # Redis that request and failed-auth limits are counted in, shared by every API process
+    # (e.g. "redis://127.0.0.1:6379/0"); empty counts them in each process's memory.
+    redis_url: str = ""
+    # Start of every key Clarion writes to that Redis, so deployments can share one server.
+    redis_prefix: str = "clarion"
     max_body_bytes: int = 1024 * 1024
     extra_ca_file: Path | None = None
     # HTTP SMS provider of the SMS fallback (CLARION_SMS_URL, CLARION_SMS_API_KEY, ...).
@@ -60,6 +67,17 @@ class Settings(BaseSettings):
     def outbound_policy(self) -> OutboundPolicy:
         """The outbound policy every tenant-chosen URL is called under."""
         return policy_from(self.outbound_allowlist)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                "CLARION_REDIS_URL must start with "
+                + ", ".join(REDIS_SCHEMES)
+                + ", e.g. redis://127.0.0.1:6379/0"
+            )
+        return value
 
     @field_validator("admin_key")
     @classmethod

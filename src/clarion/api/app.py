@@ -16,6 +16,7 @@ from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.api.security_headers import SecurityHeadersMiddleware
+from clarion.api.shared_limits import connect_shared_counts
 from clarion.api.state import AppState
 from clarion.api.v1 import (
     apps,
@@ -63,13 +64,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         secret_health = SecretHealth(engine, secrets)
         await secret_health.start()
         queue = SqlJobQueue(engine, max_attempts=settings.job_max_attempts)
+        shared = await connect_shared_counts(settings)
         app.state.clarion = AppState(
             settings=settings,
             engine=engine,
             secrets=secrets,
             queue=queue,
-            rate_limiter=KeyRateLimiter(settings.rate_limit),
-            auth_throttle=FailedAuthThrottle(settings.auth_failure_limit),
+            rate_limiter=KeyRateLimiter(settings.rate_limit, shared),
+            auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, shared),
             secret_health=secret_health,
         )
         runtime = None
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 await runtime.stop()
             await queue.close()
             await engine.dispose()
+            if shared is not None:
+                await shared.close()
 
     app = ClarionApp(
         title="Clarion",

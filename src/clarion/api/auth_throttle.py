@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import time
-
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from clarion.api.ratelimit import RateLimited
+from clarion.api.shared_limits import MovingWindows, SharedCounts
 
 
 class AuthThrottled(RateLimited):
@@ -24,12 +20,13 @@ class FailedAuthThrottle:
 
     Only failures are counted, so a caller that presents valid keys is never slowed. Once an
     address or a key id is over the rule every attempt from it or naming it is refused before
-    the key is even looked at, so guessing goes no faster than the rule allows.
+    the key is even looked at, so guessing goes no faster than the rule allows. With Redis,
+    failures count across every API process.
     """
 
-    def __init__(self, rule: str) -> None:
+    def __init__(self, rule: str, shared: SharedCounts | None = None) -> None:
         self._rule: RateLimitItem | None = parse(rule) if rule else None
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._windows = MovingWindows("auth_failures", shared)
 
     @staticmethod
     def _buckets(address: str | None, key_id: str | None) -> list[str]:
@@ -45,13 +42,12 @@ class FailedAuthThrottle:
         if self._rule is None:
             return
         for bucket in self._buckets(address, key_id):
-            if not await self._limiter.test(self._rule, bucket):
-                stats = await self._limiter.get_window_stats(self._rule, bucket)
-                raise AuthThrottled(max(1, math.ceil(stats.reset_time - time.time())))
+            if not await self._windows.test(self._rule, bucket):
+                raise AuthThrottled(await self._windows.retry_after(self._rule, bucket))
 
     async def failed(self, address: str | None, key_id: str | None) -> None:
         """Count one failed authentication against the address and the key id."""
         if self._rule is None:
             return
         for bucket in self._buckets(address, key_id):
-            await self._limiter.hit(self._rule, bucket)
+            await self._windows.hit(self._rule, bucket)

@@ -1,13 +1,10 @@
-"""Per-key request rate limits (moving window, kept in this process's memory)."""
+"""Per-key request rate limits (moving window; shared through Redis when configured)."""
 
 from __future__ import annotations
 
-import math
-import time
-
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+
+from clarion.api.shared_limits import MovingWindows, SharedCounts
 
 
 class RateLimited(Exception):
@@ -21,15 +18,14 @@ class RateLimited(Exception):
 class KeyRateLimiter:
     """Counts requests per API key against one rule such as "100/second"; empty disables it."""
 
-    def __init__(self, rule: str) -> None:
+    def __init__(self, rule: str, shared: SharedCounts | None = None) -> None:
         self._rule: RateLimitItem | None = parse(rule) if rule else None
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._windows = MovingWindows("requests", shared)
 
     async def check(self, key_id: str) -> None:
         """Count one request of this key, or raise RateLimited when it is over the rule."""
         if self._rule is None:
             return
-        if await self._limiter.hit(self._rule, key_id):
+        if await self._windows.hit(self._rule, key_id):
             return
-        stats = await self._limiter.get_window_stats(self._rule, key_id)
-        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+        raise RateLimited(await self._windows.retry_after(self._rule, key_id))

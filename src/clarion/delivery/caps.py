@@ -28,31 +28,38 @@ def capping_label(
     return None
 
 
-async def capped_contacts(
+async def reserve_caps(
     conn: AsyncConnection,
-    project_id: str,
     send_id: str,
     labels: Sequence[str],
+    rules: Sequence[Mapping[str, Any]],
     contact_pks: Iterable[int],
     now: datetime,
+    *,
+    record: bool = True,
 ) -> dict[int, str]:
-    """Contacts over a cap of one of the send's labels, with the label that caps them.
+    """Contacts over a cap of the send's labels (with the label); the rest are counted now.
 
-    Sends already counted for this very send are left out, so the other devices of a
-    contact reached by this send are not capped by its first device.
+    The others are recorded as reached by this send (unless `record` is false) before
+    anything is sent, and released if none of their devices is sent after all. Runs inside
+    one write transaction that holds the contacts, so two sends racing for a contact's last
+    allowance never both get it: the second one sees the first one's record.
+    Records of this very send are left out of the counts, so the other devices of a contact
+    reached by this send (or a retry of its batch) are not capped by its first device.
     """
     wanted = sorted(set(contact_pks))
-    if not labels or not wanted:
+    if not labels or not rules or not wanted:
         return {}
-    rules = await cap_store.list_rules(conn, project_id, labels)
-    if not rules:
-        return {}
+    await cap_store.lock_contacts(conn, wanted)
     counts = await cap_store.received_counts(conn, wanted, window_starts(rules, now), send_id)
     capped: dict[int, str] = {}
     for contact_pk in wanted:
         label = capping_label(contact_pk, rules, counts)
         if label is not None:
             capped[contact_pk] = label
+    if record:
+        kept = [pk for pk in wanted if pk not in capped]
+        await cap_store.record_hits(conn, hits_for(send_id, labels, kept, now))
     return capped
 
 

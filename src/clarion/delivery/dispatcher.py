@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.delivery import pacing
-from clarion.delivery.caps import capped_contacts
+from clarion.delivery.caps import reserve_caps
 from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
 from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
@@ -32,6 +32,7 @@ from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
+from clarion.store import caps as cap_store
 from clarion.store import sends as send_store
 from clarion.store.deliveries import REASON_CHARS
 from clarion.store.devices import device_from_row, pending_rows
@@ -187,19 +188,28 @@ class Dispatcher:
     async def _apply_caps(
         self, send: dict[str, Any], prepared: _Prepared, rows: list[Any]
     ) -> tuple[list[Any], list[DeviceResult]]:
-        """Split off the devices of contacts over a frequency cap of the send's labels."""
+        """Split off the devices of contacts over a frequency cap; count the send for the rest."""
         labels = prepared.message.options.labels
-        if not labels or not rows:
+        contact_pks = [row.contact_pk for row in rows if row.contact_pk is not None]
+        if not labels or not contact_pks:
             return rows, []
         async with self.engine.connect() as conn:
-            capped = await capped_contacts(
-                conn,
-                send["project_id"],
-                send["id"],
-                labels,
-                [row.contact_pk for row in rows if row.contact_pk is not None],
-                utcnow(),
+            rules = await cap_store.list_rules(conn, send["project_id"], labels)
+        if not rules:
+            return rows, []
+        inbox = prepared.command.engagement.inbox
+        capped = await self.queue.writer.write(
+            partial(
+                reserve_caps,
+                send_id=send["id"],
+                labels=labels,
+                rules=rules,
+                contact_pks=contact_pks,
+                now=utcnow(),
+                # Inbox-only deliveries never count against a cap.
+                record=inbox is None or not inbox.only,
             )
+        )
         if not capped:
             return rows, []
         kept = [row for row in rows if row.contact_pk not in capped]
@@ -263,13 +273,16 @@ class Dispatcher:
                 reason,
                 exc_info=first,
             )
-            return DeviceResult(
+            failed = DeviceResult(
                 row.id,
                 DeliveryOutcome.ERROR,
                 int(row.attempts) + 1,
                 reason=reason,
                 first_attempt=row.first_attempt_at is None,
             )
+            # So that a cap this send was counted against is given back.
+            failed.extra["contact_pk"] = row.contact_pk
+            return failed
 
     async def _attempt(self, batch: _Batch, row: Any) -> DeviceResult:
         prepared = batch.prepared

@@ -139,3 +139,11 @@ async def _record_engagement(
     ]
     if labels and sent:
         await cap_store.record_hits(conn, hits_for(send["id"], labels, sent, now))
+    # A cap counted before sending is given back when none of the contact's devices got it.
+    unsent = [
+        r.extra["contact_pk"]
+        for r in results
+        if r.outcome != DeliveryOutcome.SENT and r.extra.get("contact_pk")
+    ]
+    if labels and unsent:
+        await cap_store.release_unsent(conn, send["id"], unsent)

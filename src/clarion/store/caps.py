@@ -15,14 +15,19 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
     delete,
+    exists,
     func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clarion.domain.vocabulary import DeliveryOutcome
 from clarion.store.metadata import metadata
+from clarion.store.send_tables import deliveries
+from clarion.store.tables import contacts, installations
 from clarion.store.types import BigId, UtcDateTime
 
 cap_rules = Table(
@@ -122,3 +127,52 @@ async def record_hits(conn: AsyncConnection, hits: Sequence[dict[str, Any]]) -> 
         index_elements=["contact_pk", "label", "send_id"]
     )
     await conn.execute(statement, list(hits))
+
+
+async def lock_contacts(conn: AsyncConnection, contact_pks: Sequence[int]) -> None:
+    """Hold the contacts until commit, so that their cap checks and records run one at a time.
+
+    Only PostgreSQL needs it: a SQLite write transaction already holds the whole database.
+    Rows are locked in key order, so two calls never wait on each other in a circle; two
+    group transactions each carrying several calls still may, and then PostgreSQL fails
+    one of them, whose calls the queue writer runs again one by one. FOR NO KEY UPDATE
+    leaves the foreign-key checks of inserted cap records free to proceed.
+    """
+    if conn.dialect.name != "postgresql" or not contact_pks:
+        return
+    await conn.execute(
+        select(contacts.c.pk)
+        .where(contacts.c.pk.in_(sorted(set(contact_pks))))
+        .order_by(contacts.c.pk)
+        .with_for_update(key_share=True)
+    )
+
+
+async def release_unsent(conn: AsyncConnection, send_id: str, contact_pks: Sequence[int]) -> None:
+    """Drop the send's cap records of contacts it reached on no device and still holds none for.
+
+    A record made before sending stands for the send while any of the contact's devices is
+    still pending in it; once none was sent and none is left, the send no longer counts.
+    """
+    if not contact_pks:
+        return
+    still_counts = exists(
+        select(deliveries.c.id)
+        .select_from(
+            deliveries.join(installations, deliveries.c.installation_pk == installations.c.pk)
+        )
+        .where(
+            and_(
+                deliveries.c.send_id == send_id,
+                installations.c.contact_pk == cap_hits.c.contact_pk,
+                deliveries.c.outcome.in_([DeliveryOutcome.SENT, DeliveryOutcome.PENDING]),
+            )
+        )
+    )
+    await conn.execute(
+        delete(cap_hits).where(
+            cap_hits.c.send_id == send_id,
+            cap_hits.c.contact_pk.in_(sorted(set(contact_pks))),
+            ~still_counts,
+        )
+    )

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,27 +13,14 @@ from clarion.queue.sql import SqlJobQueue
 from clarion.store.engine import create_engine
 from clarion.store.job_tables import jobs
 from clarion.store.metadata import metadata
-
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.conftest import scratch_pg_database
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
-    name = f"clarion_test_queue_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_pg_database("clarion_test_queue") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -74,25 +74,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Settings of a test server with a known admin key."""
-    return Settings(
-        database_url=database_url,
-        var_dir=tmp_path / "var",
-        admin_key=ADMIN_KEY,
-        secret_key="test-secret",
-    )
+def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings of a test server with a known admin key; every test seals with one secret."""
+    fields: dict[str, Any] = {
+        "database_url": database_url,
+        "var_dir": tmp_path / "var",
+        "admin_key": ADMIN_KEY,
+        "secret_key": "test-secret",
+    }
+    return Settings(**(fields | overrides))
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+@contextlib.asynccontextmanager
+async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to a started Clarion app (lifespan run, migrations applied)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://clarion.test") as http:
             yield http
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings of a test server with a known admin key."""
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a started Clarion app (lifespan run, migrations applied)."""
+    async with running_client(settings) as http:
+        yield http
 
 
 def admin_headers(project_id: str | None = None) -> dict[str, str]:

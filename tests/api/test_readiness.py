@@ -14,24 +14,22 @@ from sqlalchemy.engine import make_url
 from clarion.api.app import create_app
 from clarion.config import Settings
 from clarion.store.engine import create_engine
-from tests.conftest import ADMIN_KEY, PG_ADMIN_DSN, Project, make_project
+from tests.conftest import (
+    ADMIN_KEY,
+    PG_ADMIN_DSN,
+    Project,
+    make_project,
+    make_settings,
+    running_client,
+)
 from tests.tcp_proxy import TcpProxy
 
 
 @asynccontextmanager
 async def _running(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        database_url=database_url,
-        var_dir=tmp_path / "var",
-        admin_key=ADMIN_KEY,
-        secret_key="test-secret",
-        inprocess_workers=False,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://clarion.test") as http:
-            yield http
+    settings = make_settings(database_url, tmp_path, inprocess_workers=False)
+    async with running_client(settings) as http:
+        yield http
 
 
 async def _pg_admin(sql: str) -> None:

@@ -11,15 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from clarion.api.app import create_app
-from clarion.config import Settings
 from clarion.delivery.caps import reserve_caps
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import caps as cap_store
 from clarion.store.engine import create_engine
 from clarion.store.tables import contacts
 from clarion.store.types import utcnow
-from tests.conftest import ADMIN_KEY, make_project
+from tests.conftest import make_project, make_settings, running_client
 from tests.delivery_env import DeliveryEnv
 from tests.engagement.test_caps import labelled_send
 
@@ -27,18 +25,9 @@ from tests.engagement.test_caps import labelled_send
 @pytest.fixture
 async def client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A started Clarion without workers: its sends wait in the queue for the test to deliver."""
-    settings = Settings(
-        database_url=database_url,
-        var_dir=tmp_path / "var",
-        admin_key=ADMIN_KEY,
-        secret_key="test-secret",
-        inprocess_workers=False,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://clarion.test") as http:
-            yield http
+    settings = make_settings(database_url, tmp_path, inprocess_workers=False)
+    async with running_client(settings) as http:
+        yield http
 
 
 async def _ok(response: Any) -> dict[str, Any]:

@@ -163,8 +163,10 @@ def project_scope(scope: str, *, all_apps: bool = False) -> Any:
                 f"the server admin key needs a `{PROJECT_HEADER}` header on project routes",
                 PROJECT_HEADER,
             )
+        if project_store.project_known(project_id):
+            return ProjectContext(principal, project_id)
         async with state.engine.connect() as conn:
-            if await project_store.get_project(conn, project_id) is None:
+            if not await project_store.project_exists(conn, project_id):
                 raise ApiError(404, ErrorCode.NOT_FOUND, "project not found", PROJECT_HEADER)
         return ProjectContext(principal, project_id)
 

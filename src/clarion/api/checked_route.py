@@ -41,6 +41,8 @@ def check_parameters(request: Request) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, str):
             check_text(value, name)
+    if not request.scope.get("query_string"):
+        return
     for name, value in request.query_params.multi_items():
         check_text(name, "query")
         check_text(value, name)

@@ -28,7 +28,16 @@ class AppState:
     secret_health: SecretHealth | None = None
 
 
-def get_state(request: Request) -> AppState:
-    """FastAPI dependency returning the process state."""
+def state_from(request: Request) -> AppState:
+    """The process state of a request's app."""
     state: AppState = request.app.state.clarion
     return state
+
+
+async def get_state(request: Request) -> AppState:
+    """FastAPI dependency returning the process state.
+
+    A coroutine on purpose: FastAPI runs plain-function dependencies in a thread pool,
+    a thread hop per request for a dictionary lookup.
+    """
+    return state_from(request)

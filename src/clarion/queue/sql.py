@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.queue.handoff import LocalRunner
@@ -31,6 +31,7 @@ from clarion.queue.statements import (
 from clarion.queue.wakeup import PgListener, notify_in_transaction, wait_event, wake_after_commit
 from clarion.store.group_commit import GroupCommitWriter
 from clarion.store.job_tables import DONE, FAILED, LEASED, QUEUED, STATUSES, jobs
+from clarion.store.prepared import Prepared
 from clarion.store.types import utcnow
 
 T = TypeVar("T")
@@ -142,9 +143,13 @@ class SqlJobQueue:
             }
             for job in new_jobs
         ]
-        result = await conn.execute(
-            insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
-        )
+        if len(rows) == 1:
+            ids = [found["id"] for found in await _INSERT_JOB.run(conn, rows[0])]
+        else:
+            result = await conn.execute(
+                insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = list(result.scalars())
         return [
             Job(
                 id=job_id,
@@ -159,7 +164,7 @@ class SqlJobQueue:
                 last_error=None,
                 created_at=now,
             )
-            for job_id, job in zip(result.scalars(), new_jobs, strict=True)
+            for job_id, job in zip(ids, new_jobs, strict=True)
         ]
 
     async def claim(
@@ -329,3 +334,25 @@ async def _apply_settlements(conn: AsyncConnection, rows: Sequence[Settlement]) 
         result = await conn.execute(statement, parameters)
         applied.update(result.scalars())
     return applied
+
+
+_LEASED_COLUMNS = (
+    "kind",
+    "payload",
+    "send_id",
+    "status",
+    "priority",
+    "run_at",
+    "attempts",
+    "max_attempts",
+    "lease_owner",
+    "lease_expires_at",
+    "created_at",
+    "updated_at",
+)
+# The usual handoff creates one job: a prepared insert instead of a compiled one.
+_INSERT_JOB = Prepared(
+    insert(jobs)
+    .values({name: bindparam(name, type_=jobs.c[name].type) for name in _LEASED_COLUMNS})
+    .returning(jobs.c.id)
+)

@@ -32,8 +32,9 @@ ExhaustedHook = Callable[[Job, str], Awaitable[None]]
 EXHAUSTED_HOOK_TRIES = 3
 #: Jobs handed over at creation may fill this many times `concurrency` slots: they are
 #: small (a transactional send each) and mostly wait on the provider; the claim loop
-#: takes nothing more until the worker is back under `concurrency`.
-HANDOFF_FACTOR = 4
+#: takes nothing more until the worker is back under `concurrency`. A burst of 100
+#: concurrent one-token sends must not spill over into the claim path.
+HANDOFF_FACTOR = 16
 #: Longest job error kept in the queue.
 MAX_ERROR_CHARS = 2000
 

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.vocabulary import DeliveryOutcome, SendStatus
+from clarion.store.prepared import Prepared
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.sends import PENDING
 from clarion.store.tables import installations
@@ -44,10 +45,49 @@ def _fit(text: str | None, size: int) -> str | None:
     return storable(text, size) if text is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """What the insert of one delivery row returns."""
+
+    id: int
+    installation_pk: int | None
+    outcome: str
+
+
+#: The columns planning gives every row it inserts.
+PLANNED_COLUMNS = (
+    "send_id",
+    "installation_pk",
+    "app_id",
+    "installation_id",
+    "platform",
+    "recipient_kind",
+    "recipient",
+    "token",
+    "outcome",
+    "provider_reason",
+    "attempts",
+    "created_at",
+    "completed_at",
+)
+_INSERT_ONE = Prepared(
+    insert(deliveries)
+    .values({name: bindparam(name, type_=deliveries.c[name].type) for name in PLANNED_COLUMNS})
+    .returning(deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome)
+)
+#: Up to this many rows are inserted one prepared statement each (a send to a few devices).
+_ONE_BY_ONE = 16
+
+
 async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Any]:
     """Insert delivery rows; return (id, installation_pk, outcome) of each, in order."""
     if not rows:
         return []
+    if len(rows) <= _ONE_BY_ONE and all(len(row) == len(PLANNED_COLUMNS) for row in rows):
+        inserted: list[Any] = []
+        for row in rows:
+            inserted += [Inserted(**found) for found in await _INSERT_ONE.run(conn, row)]
+        return inserted
     result = await conn.execute(
         insert(deliveries).returning(
             deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
@@ -74,11 +114,13 @@ async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now:
         for row in rows
     ]
     if params:
-        await conn.execute(_WRITE_OUTCOME.values(last_attempt_at=now), params)
+        for param in params:
+            param["b_now"] = now
+        await _WRITE_OUTCOME.run_many(conn, params)
 
 
 # One statement for the whole batch: the first attempt's time rides along, kept once set.
-_WRITE_OUTCOME = (
+_WRITE_OUTCOME = Prepared(
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), deliveries.c.outcome == PENDING)
     .values(
@@ -93,6 +135,7 @@ _WRITE_OUTCOME = (
             deliveries.c.first_attempt_at,
             bindparam("b_first", type_=deliveries.c.first_attempt_at.type),
         ),
+        last_attempt_at=bindparam("b_now", type_=deliveries.c.last_attempt_at.type),
     )
 )
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, select
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.device import Device
+from clarion.store.prepared import Prepared
 from clarion.store.send_tables import deliveries
 from clarion.store.sends import PENDING
 from clarion.store.tables import apps, contacts, installations
@@ -76,22 +77,53 @@ async def pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
     One read for the whole batch: a delivery whose installation was deleted since
     planning comes back too, with `present` false and no device columns.
     """
+    if len(ids) <= _ONE_BY_ONE:
+        rows: list[Any] = []
+        for delivery_id in sorted(set(ids)):
+            found = await _PENDING_ONE.run(conn, {"b_id": delivery_id})
+            rows += [_Row(row) for row in found]
+        return rows
     query = (
-        select_devices(
-            deliveries.c.id,
-            deliveries.c.attempts,
-            deliveries.c.first_attempt_at,
-            deliveries.c.scheduled_at,
-            deliveries.c.installation_pk,
-            installations.c.contact_pk,
-            installations.c.sandbox,
-            installations.c.pk.is_not(None).label("present"),
-            joined_to=deliveries.outerjoin(
-                installations, deliveries.c.installation_pk == installations.c.pk
-            ),
-            outer=True,
-        )
+        _pending_query()
         .where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
         .order_by(deliveries.c.id)
     )
     return list(await conn.execute(query))
+
+
+def _pending_query() -> Select[Any]:
+    return select_devices(
+        deliveries.c.id,
+        deliveries.c.attempts,
+        deliveries.c.first_attempt_at,
+        deliveries.c.scheduled_at,
+        deliveries.c.installation_pk,
+        installations.c.contact_pk,
+        installations.c.sandbox,
+        installations.c.pk.is_not(None).label("present"),
+        joined_to=deliveries.outerjoin(
+            installations, deliveries.c.installation_pk == installations.c.pk
+        ),
+        outer=True,
+    )
+
+
+class _Row(dict[str, Any]):
+    """A prepared row read by attribute, like a SQLAlchemy row."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+#: Up to this many deliveries are read one prepared statement each (a send to a few
+#: devices); more are read by one query.
+_ONE_BY_ONE = 16
+_PENDING_ONE = Prepared(
+    _pending_query().where(
+        deliveries.c.id == bindparam("b_id", type_=deliveries.c.id.type),
+        deliveries.c.outcome == PENDING,
+    )
+)

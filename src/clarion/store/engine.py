@@ -9,7 +9,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from clarion.store import sqlite_inline
 from clarion.store.private_files import private_file
+
+#: Seconds a SQLite statement waits for another connection's write lock.
+SQLITE_BUSY_TIMEOUT = 30.0
 
 
 def is_sqlite(url: str) -> bool:
@@ -37,14 +41,14 @@ def _prepare_sqlite_file(url: str) -> None:
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; the busy timeout absorbs the
-    # short waits for the write lock instead of failing with "database is locked".
+    # short waits for the write lock instead of failing with "database is locked"
+    # (set by `sqlite_inline`, which waits for it off the event loop).
     # FULL syncs every commit, so an accepted send survives a power cut too; the queue's
     # group commit keeps the cost of that sync off the per-notification path.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -53,7 +57,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_url(url)
     if is_sqlite(url):
         _prepare_sqlite_file(url)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        database = make_url(url).database or ":memory:"
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            async_creator=sqlite_inline.connector(database, busy_timeout=SQLITE_BUSY_TIMEOUT),
+            # Enough connections for the concurrent requests of one process: opening and
+            # closing overflow connections under load costs more than keeping them.
+            pool_size=20,
+            max_overflow=20,
+        )
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)

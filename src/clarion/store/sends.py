@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.vocabulary import (
@@ -17,6 +17,7 @@ from clarion.domain.vocabulary import (
     SendStatus,
 )
 from clarion.store.pagination import key_param
+from clarion.store.prepared import Prepared
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.types import utcnow
 
@@ -39,26 +40,57 @@ async def insert_send(
 ) -> None:
     """Insert an accepted send (the caller's transaction also enqueues its planning job)."""
     now = utcnow()
-    await conn.execute(
-        sends.insert().values(
-            id=send_id,
-            project_id=project_id,
-            kind=kind,
-            status=SendStatus.ACCEPTED,
-            request=request,
-            request_hash=request_hash,
-            idempotency_key=idempotency_key,
-            targeted=0,
-            created_at=now,
-            updated_at=now,
-        )
+    await _INSERT_SEND.run(
+        conn,
+        {
+            "id": send_id,
+            "project_id": project_id,
+            "kind": kind,
+            "status": SendStatus.ACCEPTED,
+            "request": request,
+            "request_hash": request_hash,
+            "idempotency_key": idempotency_key,
+            "targeted": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
+
+
+_INSERT_SEND = Prepared(
+    sends.insert().values(
+        {
+            name: bindparam(name, type_=sends.c[name].type)
+            for name in (
+                "id",
+                "project_id",
+                "kind",
+                "status",
+                "request",
+                "request_hash",
+                "idempotency_key",
+                "targeted",
+                "created_at",
+                "updated_at",
+            )
+        }
+    )
+)
+_GET_SEND = Prepared(select(sends).where(sends.c.id == bindparam("id", type_=sends.c.id.type)))
+_HAS_PENDING = Prepared(
+    select(deliveries.c.id)
+    .where(
+        deliveries.c.send_id == bindparam("send_id", type_=deliveries.c.send_id.type),
+        deliveries.c.outcome == PENDING,
+    )
+    .limit(1)
+)
 
 
 async def get_send(conn: AsyncConnection, send_id: str) -> dict[str, Any] | None:
     """Fetch one send."""
-    found = (await conn.execute(select(sends).where(sends.c.id == send_id))).mappings().first()
-    return dict(found) if found else None
+    found = await _GET_SEND.run(conn, {"id": send_id})
+    return found[0] if found else None
 
 
 async def find_by_idempotency_key(
@@ -80,13 +112,33 @@ async def set_status(
 ) -> bool:
     """Move a send to a status (optionally only from given statuses); tell whether it moved."""
     now = utcnow()
-    query = update(sends).where(sends.c.id == send_id)
-    if only_from is not None:
-        query = query.where(sends.c.status.in_(list(only_from)))
     if status in FINAL_STATUSES:
         values.setdefault("completed_at", now)
-    result = await conn.execute(query.values(status=status, updated_at=now, **values))
-    return bool(result.rowcount)
+    allowed = tuple(only_from) if only_from is not None else None
+    statement = _status_update(allowed, tuple(sorted(values)))
+    params = {"b_id": send_id, "status": status, "updated_at": now, **values}
+    return bool(await statement.run(conn, params))
+
+
+_STATUS_UPDATES: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], Prepared] = {}
+
+
+def _status_update(only_from: tuple[str, ...] | None, columns: tuple[str, ...]) -> Prepared:
+    """The prepared status change for one set of allowed statuses and changed columns."""
+    key = (only_from, columns)
+    found = _STATUS_UPDATES.get(key)
+    if found is None:
+        query = update(sends).where(sends.c.id == bindparam("b_id", type_=sends.c.id.type))
+        if only_from is not None:
+            query = query.where(or_(*(sends.c.status == status for status in only_from)))
+        names = ("status", "updated_at", *columns)
+        found = Prepared(
+            query.values({name: bindparam(name, type_=sends.c[name].type) for name in names})
+            # The row itself says whether it moved, on every database.
+            .returning(sends.c.id)
+        )
+        _STATUS_UPDATES[key] = found
+    return found
 
 
 async def outcome_counts(conn: AsyncConnection, send_id: str) -> dict[str, int]:
@@ -104,12 +156,7 @@ async def outcome_counts(conn: AsyncConnection, send_id: str) -> dict[str, int]:
 
 async def has_pending(conn: AsyncConnection, send_id: str) -> bool:
     """Whether any delivery of the send still waits for its outcome."""
-    query = (
-        select(deliveries.c.id)
-        .where(deliveries.c.send_id == send_id, deliveries.c.outcome == PENDING)
-        .limit(1)
-    )
-    return (await conn.execute(query)).first() is not None
+    return bool(await _HAS_PENDING.run(conn, {"send_id": send_id}))
 
 
 async def list_deliveries(

@@ -51,6 +51,8 @@ apps = Table(
     Column("name", String(200), nullable=False),
     Column("public_key", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Device lookups join from a project's apps to their installations.
+    Index("ix_apps_project_id", "project_id"),
 )
 
 provider_credentials = Table(

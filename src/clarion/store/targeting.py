@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.recipients import Recipients
+from clarion.store.prepared import Prepared
 from clarion.store.tables import apps, contacts, installations
 
 #: Devices a contact is reached on unless the send asks for all of them.
@@ -39,7 +40,7 @@ class Unmatched:
     recipient: str
 
 
-def _base(project_id: str, app_ids: Sequence[str] | None) -> Select[Any]:
+def _base(project_id: Any, app_ids: Sequence[str] | None) -> Select[Any]:
     query = (
         select(
             installations.c.pk,
@@ -62,6 +63,43 @@ def _base(project_id: str, app_ids: Sequence[str] | None) -> Select[Any]:
     return query
 
 
+#: Up to this many values are looked up one by one with a prepared statement: cheaper
+#: than compiling an IN list of their length (the everyday send names one device).
+_ONE_BY_ONE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A row of `_base`, as the prepared lookups return it."""
+
+    pk: int
+    installation_id: str
+    platform: str
+    token: str | None
+    invalidated_at: Any
+    invalid_reason: str | None
+    advertising_id: str | None
+    contact_pk: int | None
+    updated_at: Any
+    last_engaged_at: Any
+    app_id: str
+
+
+def _by_value(column: Any) -> Prepared:
+    project = bindparam("project", type_=apps.c.project_id.type)
+    return Prepared(_base(project, None).where(column == bindparam("value", type_=column.type)))
+
+
+_BY_VALUE = {
+    column.name: _by_value(column)
+    for column in (
+        installations.c.token,
+        installations.c.installation_id,
+        installations.c.advertising_id,
+    )
+}
+
+
 def _chunks(values: Sequence[str]) -> list[list[str]]:
     return [list(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
@@ -82,14 +120,21 @@ async def resolve(
 
     async def by_column(kind: str, values: Sequence[str], column: Any) -> None:
         found: dict[str, list[Any]] = {}
-        for chunk in _chunks(values):
-            for row in await conn.execute(_base(project_id, app_ids).where(column.in_(chunk))):
-                found.setdefault(getattr(row, column.name), []).append(row)
+        if app_ids is None and len(values) <= _ONE_BY_ONE:
+            for value in dict.fromkeys(values):
+                params = {"project": project_id, "value": value}
+                found[value] = [
+                    _Found(**row) for row in await _BY_VALUE[column.name].run(conn, params)
+                ]
+        else:
+            for chunk in _chunks(values):
+                for row in await conn.execute(_base(project_id, app_ids).where(column.in_(chunk))):
+                    found.setdefault(getattr(row, column.name), []).append(row)
         for value in values:
-            rows = found.get(value, [])
-            if not rows:
+            matches = found.get(value, [])
+            if not matches:
                 unmatched.append(Unmatched(kind, value))
-            for row in rows:
+            for row in matches:
                 targets.setdefault(row.pk, _target(row, kind, value))
 
     await by_column("token", recipients.tokens, installations.c.token)
@@ -124,6 +169,8 @@ async def _by_contact(
     targets: dict[int, Target],
     unmatched: list[Unmatched],
 ) -> None:
+    if not values:
+        return
     recency = func.coalesce(installations.c.last_engaged_at, installations.c.updated_at)
     found: dict[str, list[Any]] = {}
     for chunk in _chunks(values):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -119,7 +120,10 @@ async def create_send(
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    command = await off_loop(parse_send_command, expanded, context.principal.app_ids, utcnow())
+    if _without_markup(expanded):
+        command = parse_send_command(expanded, context.principal.app_ids, utcnow())
+    else:
+        command = await off_loop(parse_send_command, expanded, context.principal.app_ids, utcnow())
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",
@@ -145,6 +149,20 @@ async def create_send(
     if accepted.replayed:
         response.status_code = 200
     return accepted.to_json()
+
+
+#: Bodies up to this size without template markup are checked on the event loop.
+INLINE_PARSE_CHARS = 16_384
+
+
+def _without_markup(document: dict[str, Any]) -> bool:
+    """Whether a body is small and free of Liquid, so checking it cannot take long.
+
+    Trial renders of templates run in the render pool, away from the event loop; a
+    plain body (the everyday transactional send) is checked here without the hop.
+    """
+    text = json.dumps(document, default=str)
+    return len(text) <= INLINE_PARSE_CHARS and "{{" not in text and "{%" not in text
 
 
 async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from clarion.api.dialects.kit.native import (
     utcnow,
 )
 from clarion.api.offload import off_loop
-from clarion.api.state import AppState, get_state
+from clarion.api.state import AppState, state_from
 from clarion.domain.errors import DomainError
 
 TRANSACTIONAL_PATH: Final = "/api/transactional/push"
@@ -59,7 +59,7 @@ async def _check_app(state: AppState, caller: Caller, app_id: str, field: str) -
 @router.post(TRANSACTIONAL_PATH)
 async def send_transactional_push(request: Request) -> Response:
     """SendTransactionalPush: one push to a contact's devices or to one device token."""
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request)
     document = await json_object(request, DENGAGE)
     push = parse_model(TransactionalPush, document)
@@ -101,7 +101,7 @@ async def send_transactional_push(request: Request) -> Response:
 @router.post(INSTANT_PATH)
 async def send_instant_push(request: Request) -> Response:
     """SendInstantPush: a broadcast to a segment, a table or every device of the applications."""
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request)
     document = await json_object(request, DENGAGE)
     push = parse_model(InstantPush, document)

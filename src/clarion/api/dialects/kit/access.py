@@ -10,7 +10,7 @@ from clarion.api.auth import Principal, verify_credentials
 from clarion.api.dialect_store import app_project
 from clarion.api.dialects.kit.problems import Dialect, Kind, Problem
 from clarion.api.ratelimit import RateLimited
-from clarion.api.state import AppState, get_state
+from clarion.api.state import AppState, state_from
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ async def authorize(
     wording = dialect.wording
     if presented is None:
         raise Problem(Kind.UNAUTHORIZED, wording.missing_key)
-    state = get_state(request)
+    state = state_from(request)
     try:
         stored = await verify_credentials(state, request, presented)
     except RateLimited as exc:

@@ -44,7 +44,7 @@ from clarion.api.dialects.sfmc.sending import (
     tag_audience,
 )
 from clarion.api.offload import off_loop
-from clarion.api.state import AppState, get_state
+from clarion.api.state import AppState, state_from
 from clarion.domain.errors import DomainError
 
 router = dialect_router(SFMC)
@@ -85,7 +85,7 @@ async def _stored(
 @router.post("/push/v1/message")
 async def create_message(request: Request) -> Response:
     """Create a push message definition; 201 echoes it with its id."""
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request, "send")
     echo = await _valid_definition(state, caller, await json_object(request, SFMC))
     message_id = await dialect_store.create_definition(state.engine, caller.project_id, echo)
@@ -95,7 +95,7 @@ async def create_message(request: Request) -> Response:
 @router.get("/push/v1/message/{message_id}")
 async def get_message(request: Request, message_id: str) -> Response:
     """Read a definition."""
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request, "read")
     definition = await _stored(state, caller, message_id, Kind.NOT_FOUND)
     return JSONResponse({"id": message_id, **definition})
@@ -104,7 +104,7 @@ async def get_message(request: Request, message_id: str) -> Response:
 @router.patch("/push/v1/message/{message_id}")
 async def update_message(request: Request, message_id: str) -> Response:
     """Update a definition: the given fields replace the stored ones, then all is re-validated."""
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request, "send")
     changes = await json_object(request, SFMC)
     merged = {**await _stored(state, caller, message_id, Kind.NOT_FOUND), **changes}
@@ -123,7 +123,7 @@ router.add_api_route(
 @router.delete("/push/v1/message/{message_id}")
 async def delete_message(request: Request, message_id: str) -> Response:
     """Delete a definition; later sends of it answer that it is not valid."""
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request, "send")
     check_message_id(message_id)
     if not await dialect_store.delete_definition(state.engine, caller.project_id, message_id):
@@ -134,7 +134,7 @@ async def delete_message(request: Request, message_id: str) -> Response:
 async def _sendable(
     request: Request, message_id: str
 ) -> tuple[AppState, Caller, Definition, dict[str, Any]]:
-    state = get_state(request)
+    state = state_from(request)
     caller = await _caller(request, "send")
     document = await json_object(request, SFMC)
     definition = Definition.model_validate(await _stored(state, caller, message_id, Kind.INVALID))

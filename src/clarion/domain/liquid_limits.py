@@ -68,10 +68,14 @@ class RenderBudget:
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._check_at = time.monotonic() + seconds
-        self._started_cpu = time.thread_time()
+        # Read at the first check: content without templates never renders, and need
+        # not pay for the processor clock (a system call).
+        self._started_cpu: float | None = None
 
     def check(self) -> None:
         """Raise RenderLimitExceeded once the budget is spent."""
+        if self._started_cpu is None:
+            self._started_cpu = time.thread_time()
         now = time.monotonic()
         if now <= self._check_at:
             return

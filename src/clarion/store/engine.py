@@ -57,11 +57,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_url(url)
     if is_sqlite(url):
         _prepare_sqlite_file(url)
-        database = make_url(url).database or ":memory:"
         engine = create_async_engine(
             url,
             echo=echo,
-            async_creator=sqlite_inline.connector(database, busy_timeout=SQLITE_BUSY_TIMEOUT),
+            async_creator=sqlite_inline.connector(url, busy_timeout=SQLITE_BUSY_TIMEOUT),
             # Enough connections for the concurrent requests of one process: opening and
             # closing overflow connections under load costs more than keeping them.
             pool_size=20,

@@ -7,16 +7,18 @@ than the statements themselves: each call hands the GIL to the helper thread and
 primary-key lookup or a small insert is a few microseconds.
 
 These connections keep aiosqlite's interface, so SQLAlchemy's aiosqlite dialect drives
-them unchanged, but run each statement where it is awaited. Only what can block goes
-to a helper thread:
+them unchanged, but run each statement where it is awaited. What could block the loop
+does not run there:
 
-* a commit, which syncs the write-ahead log to disk (synchronous=FULL);
-* a statement that finds the write lock taken: it is tried on the loop without
-  waiting, and on SQLITE_BUSY tried again in the helper thread with the busy timeout;
-* a read that runs longer than `READ_BUDGET_SECONDS` on the loop: SQLite interrupts
-  it and it is run again, from the start, in the helper thread. Reads have no effect
-  to undo; writes are never interrupted (an interrupted write would roll back its whole
-  transaction), so a write always finishes where it started.
+* a commit, which syncs the write-ahead log to disk (synchronous=FULL), runs in a
+  helper thread;
+* a read that runs longer than `READ_BUDGET_SECONDS` on the loop is interrupted by
+  SQLite and run again, from the start, in the helper thread. Reads have no effect to
+  undo; writes are never interrupted (an interrupted write would roll back its whole
+  transaction), so a write always finishes where it started;
+* a statement that finds the write lock taken is tried again after a short sleep on
+  the loop, up to the busy timeout, so a caller that gives up (a request timeout, a
+  cancelled task) stops waiting at once.
 """
 
 from __future__ import annotations
@@ -30,10 +32,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import make_url
+
 _T = TypeVar("_T")
 
 #: How long a read may run on the event loop before it moves to the helper thread.
 READ_BUDGET_SECONDS: Final = 0.005
+#: First and longest sleep between tries of a statement that found the write lock taken.
+_FIRST_PAUSE: Final = 0.001
+_LONGEST_PAUSE: Final = 0.05
 #: SQLite virtual machine steps between checks of a read's time on the loop.
 _PROGRESS_STEPS: Final = 20_000
 # A statement that only reads: it may be interrupted and run again elsewhere.
@@ -182,7 +190,7 @@ class InlineConnection:
 
     def __init__(self, conn: sqlite3.Connection, busy_timeout: float) -> None:
         self._conn = conn
-        self._busy_ms = int(busy_timeout * 1000)
+        self._busy_seconds = busy_timeout
         # On the loop a locked database must answer at once, never sleep in SQLite.
         conn.execute("PRAGMA busy_timeout=0")
         self._budget = _ReadBudget()
@@ -236,28 +244,41 @@ class InlineConnection:
     async def _run(
         self, call: Callable[[str, Any], _T], sql: str, parameters: Any, interruptible: bool
     ) -> _T:
-        """Run a statement on the loop; to the helper thread if it must wait or runs long."""
+        """Run a statement on the loop: waiting for the write lock off it, long reads elsewhere."""
         await self._settled()
-        if self._connection is None:
-            raise ValueError("Connection closed")
-        if interruptible:
-            self._budget.deadline = time.perf_counter() + READ_BUDGET_SECONDS
-            self._conn.set_progress_handler(self._budget, _PROGRESS_STEPS)
-        try:
-            return call(sql, parameters)
-        except sqlite3.OperationalError as error:
-            if not (_is_busy(error) or (interruptible and _is_interrupt(error))):
-                raise
-        finally:
+        waited_until: float | None = None
+        pause = _FIRST_PAUSE
+        while True:
+            if self._connection is None:
+                raise ValueError("Connection closed")
             if interruptible:
-                self._conn.set_progress_handler(None, 0)
-        return await self._in_thread(lambda: call(sql, parameters))
+                self._budget.deadline = time.perf_counter() + READ_BUDGET_SECONDS
+                self._conn.set_progress_handler(self._budget, _PROGRESS_STEPS)
+            try:
+                return call(sql, parameters)
+            except sqlite3.OperationalError as error:
+                if interruptible and _is_interrupt(error):
+                    break
+                if not _is_busy(error):
+                    raise
+                # The write lock is taken: wait for it as SQLite's busy handler would,
+                # but asleep on the loop, where a cancelled caller stops waiting at once.
+                now = time.monotonic()
+                waited_until = waited_until or now + self._busy_seconds
+                if now >= waited_until:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _LONGEST_PAUSE)
+            finally:
+                if interruptible:
+                    self._conn.set_progress_handler(None, 0)
+        return await self._in_thread(lambda: call(sql, parameters), interruptible=True)
 
-    async def _in_thread(self, call: Callable[[], _T]) -> _T:
+    async def _in_thread(self, call: Callable[[], _T], *, interruptible: bool = False) -> _T:
         """Run a blocking call in the helper thread, waiting for the lock up to the timeout."""
 
         def waiting() -> _T:
-            self._conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            self._conn.execute(f"PRAGMA busy_timeout={int(self._busy_seconds * 1000)}")
             try:
                 return call()
             finally:
@@ -269,6 +290,11 @@ class InlineConnection:
             # Shielded: a cancelled caller must not leave the connection in use by the
             # thread while the pool hands it to someone else.
             return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if interruptible:
+                # A read nobody waits for any more is stopped rather than finished.
+                self._conn.interrupt()
+            raise
         finally:
             if future.done():
                 self._blocking = None
@@ -283,19 +309,20 @@ class InlineConnection:
             self._blocking = None
 
 
-def connector(database: str, busy_timeout: float = 30.0) -> Callable[[], Any]:
-    """An `async_creator` for SQLAlchemy: opens one inline connection to `database`."""
+def connector(url: str, busy_timeout: float = 30.0) -> Callable[[], Any]:
+    """An `async_creator` for SQLAlchemy: opens one inline connection to the URL's database.
+
+    The URL is read as SQLAlchemy's SQLite dialect reads it (file: URIs, mode=ro...).
+    """
+    args, options = SQLiteDialect_pysqlite().create_connect_args(make_url(url))
+    options.pop("timeout", None)
+    # Used by the loop thread and, for blocking calls, by the helper thread, never both
+    # at once.
+    options["check_same_thread"] = False
+    database: str = args[0]
 
     async def connect() -> InlineConnection:
-        conn = sqlite3.connect(
-            database,
-            # Used by the loop thread and, for blocking calls, by the helper thread,
-            # never both at once.
-            check_same_thread=False,
-            isolation_level="DEFERRED",
-            detect_types=0,
-            uri=database.startswith("file:"),
-        )
+        conn = sqlite3.connect(database, **options)
         return InlineConnection(conn, busy_timeout)
 
     return connect

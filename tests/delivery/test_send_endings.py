@@ -100,7 +100,7 @@ async def test_a_delivery_batch_given_up_ends_its_devices_and_its_send(
     android = await env.android("pixel")
     prepare = Dispatcher._prepare
 
-    def failing_prepare(self: Dispatcher, send_id: str, document: dict[str, Any]) -> Any:
+    def failing_prepare(self: Dispatcher, send_id: str, *_: Any) -> Any:
         raise InjectedFault("cannot prepare")
 
     monkeypatch.setattr(Dispatcher, "_prepare", failing_prepare)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.delivery import pacing
 from clarion.delivery.caps import reserve_caps
 from clarion.delivery.clients import MissingCredentials, ProviderClients
+from clarion.delivery.jobs import HandedSend
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
 from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
@@ -90,8 +91,9 @@ class Dispatcher:
         """Deliver the still-pending devices of the batch and record every outcome."""
         send_id = str(job.payload["send_id"])
         ids = [int(i) for i in job.payload["delivery_ids"]]
+        handed = job.context if isinstance(job.context, HandedSend) else None
         async with self.engine.connect() as conn:
-            send = await send_store.get_send(conn, send_id)
+            send = handed.send if handed is not None else await send_store.get_send(conn, send_id)
             if send is None or send["status"] == SendStatus.CANCELLED:
                 return HandlerResult.done()
             found = await pending_rows(conn, ids)
@@ -104,7 +106,7 @@ class Dispatcher:
         ]
         if not rows and not gone:
             return HandlerResult.done()
-        prepared = self._prepare(send_id, send["request"])
+        prepared = self._prepare(send_id, send["request"], handed.command if handed else None)
         throttle = prepared.command.engagement.throttle
         if throttle is not None and rows:
             rows = (await pacing.pace(self.queue, send_id, throttle, rows, utcnow())).due
@@ -172,13 +174,16 @@ class Dispatcher:
             )
         )
 
-    def _prepare(self, send_id: str, document: dict[str, Any]) -> _Prepared:
+    def _prepare(
+        self, send_id: str, document: dict[str, Any], command: SendCommand | None = None
+    ) -> _Prepared:
         # Parsing and compiling templates once per send, not once per device.
         cached = self._prepared.get(send_id)
         if cached is not None:
             self._prepared.move_to_end(send_id)
             return cached
-        command = SendCommand.from_document(document)
+        if command is None:
+            command = SendCommand.from_document(document)
         prepared = _Prepared(send_id, command, compile_command(command))
         self._prepared[send_id] = prepared
         if len(self._prepared) > 256:

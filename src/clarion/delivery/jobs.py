@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from clarion.domain.command import SendCommand
 from clarion.domain.vocabulary import JobKind
 from clarion.queue.models import NewJob
 
@@ -17,6 +19,15 @@ LEGACY_FINISH_PHASE = "finish"
 #: Devices per delivery job: big enough to amortize the database round trips, small
 #: enough that a worker killed mid-batch re-sends little (only its in-flight batch).
 DELIVERY_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class HandedSend:
+    """A deliver job's context when accept hands it to this process's worker."""
+
+    #: The send as `store.sends.get_send` would read it back (the columns delivery uses).
+    send: dict[str, Any]
+    command: SendCommand
 
 
 def plan_job(send_id: str, run_at: datetime | None = None) -> NewJob:

@@ -102,6 +102,9 @@ async def record_outcomes(
         await queue.enqueue(
             conn, [deliver_job(send_id, [r.delivery_id for r in retry], retry_at(now, retry))]
         )
+    elif not command.engagement.needs_finish:
+        # One statement: done if nothing is pending any more.
+        await send_store.done_when_settled(conn, send_id)
     elif not await send_store.has_pending(conn, send_id):
         await complete_send(conn, queue, send_id, command.engagement)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,6 +46,10 @@ class Job:
     lease_expires_at: datetime
     last_error: str | None
     created_at: datetime
+    #: What the process that created the job already holds for its handler (a handed-
+    #: over job only): spares the handler reading back what was just written. Never
+    #: stored; a job claimed from the table has none.
+    context: Any = field(default=None, compare=False, repr=False)
 
 
 Outcome = Literal["done", "retry", "failed"]

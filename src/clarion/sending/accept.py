@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from clarion.delivery.jobs import plan_job
+from clarion.delivery.jobs import HandedSend, plan_job
 from clarion.delivery.recipient_plan import PlannedRecipients, plan_recipients
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import check_schedule, plan_at
@@ -123,8 +123,17 @@ async def accept(
             raise
         return replay
     if leased and runner is not None:
-        # Durable now: this process's worker starts them without a claim round trip.
-        runner.adopt(leased)
+        # Durable now: this process's worker starts them without a claim round trip,
+        # and without reading back the send it was just handed.
+        send = {
+            "id": send_id,
+            "project_id": project_id,
+            "kind": kind,
+            "status": SendStatus.DELIVERING,
+            "request": document,
+        }
+        handed = HandedSend(send, command)
+        runner.adopt([replace(job, context=handed) for job in leased])
     return AcceptedSend(send_id, status, command.recipients.total())
 
 

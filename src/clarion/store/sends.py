@@ -120,6 +120,29 @@ async def set_status(
     return bool(await statement.run(conn, params))
 
 
+async def done_when_settled(conn: AsyncConnection, send_id: str) -> bool:
+    """Mark a delivering send done if none of its deliveries is pending; tell whether it was."""
+    now = utcnow()
+    params = {"b_id": send_id, "b_now": now}
+    return bool(await _DONE_WHEN_SETTLED.run(conn, params))
+
+
+_DONE_WHEN_SETTLED = Prepared(
+    update(sends)
+    .where(
+        sends.c.id == bindparam("b_id", type_=sends.c.id.type),
+        sends.c.status == SendStatus.DELIVERING,
+        ~select(deliveries.c.id)
+        .where(deliveries.c.send_id == sends.c.id, deliveries.c.outcome == PENDING)
+        .exists(),
+    )
+    .values(
+        status=SendStatus.DONE,
+        updated_at=bindparam("b_now", type_=sends.c.updated_at.type),
+        completed_at=bindparam("b_now", type_=sends.c.completed_at.type),
+    )
+    .returning(sends.c.id)
+)
 _STATUS_UPDATES: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], Prepared] = {}
 
 

@@ -45,7 +45,7 @@ _LONGEST_PAUSE: Final = 0.05
 #: SQLite virtual machine steps between checks of a read's time on the loop.
 _PROGRESS_STEPS: Final = 20_000
 # A statement that only reads: it may be interrupted and run again elsewhere.
-_READ_ONLY = re.compile(r"^\s*(SELECT|PRAGMA\s+\w+\s*$|PRAGMA\s+\w+\s*\()", re.IGNORECASE)
+_READ_ONLY = re.compile(r"^\s*(SELECT|WITH|PRAGMA\s+\w+\s*$|PRAGMA\s+\w+\s*\()", re.IGNORECASE)
 _WRITE_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE|RETURNING)\b", re.IGNORECASE)
 
 # Few threads: at most one blocking call per connection is ever in flight.

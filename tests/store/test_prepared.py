@@ -1,0 +1,85 @@
+"""Prepared statements write and read exactly what SQLAlchemy writes and reads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clarion.store import sends as send_store
+from clarion.store.engine import create_engine
+from clarion.store.migrate import upgrade
+from clarion.store.prepared import sqlite_handle
+from clarion.store.projects import create_project
+from clarion.store.send_tables import sends
+
+
+@pytest.fixture
+async def engine(own_database_url: str) -> AsyncIterator[AsyncEngine]:
+    built = create_engine(own_database_url)
+    await upgrade(built)
+    async with built.begin() as conn:
+        await create_project(conn, "p1", "P1")
+    yield built
+    await built.dispose()
+
+
+REQUEST = {"recipients": {"tokens": ["a"]}, "content": {"title": "ünïcode ✓", "n": [1, 2.5]}}
+
+
+async def test_a_prepared_insert_reads_back_through_sqlalchemy(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # The statement really runs at driver level on SQLite.
+            assert await sqlite_handle(conn) is not None
+        await send_store.insert_send(conn, "snd_1", "p1", "transactional", REQUEST, "h", "k1")
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(sends).where(sends.c.id == "snd_1"))).mappings().one()
+        prepared = await send_store.get_send(conn, "snd_1")
+    assert row["request"] == REQUEST
+    assert row["created_at"].tzinfo is not None
+    assert abs(row["created_at"] - datetime.now(UTC)).total_seconds() < 60
+    # The prepared read gives the same values, with the same types.
+    assert prepared == dict(row)
+    assert {k: type(v) for k, v in prepared.items()} == {k: type(v) for k, v in row.items()}
+
+
+async def test_a_duplicate_key_raises_sqlalchemys_integrity_error(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await send_store.insert_send(conn, "snd_1", "p1", "transactional", REQUEST, "h", "same")
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await send_store.insert_send(conn, "snd_2", "p1", "transactional", REQUEST, "h", "same")
+    async with engine.connect() as conn:
+        assert await send_store.get_send(conn, "snd_2") is None
+
+
+async def test_a_prepared_write_outside_an_explicit_transaction_is_committed(
+    engine: AsyncEngine,
+) -> None:
+    # engine.connect() + commit(): the driver-level insert must not be left to the
+    # pool's rollback.
+    async with engine.connect() as conn:
+        await send_store.insert_send(conn, "snd_3", "p1", "transactional", REQUEST, "h", None)
+        await conn.commit()
+    async with engine.connect() as conn:
+        assert (await send_store.get_send(conn, "snd_3")) is not None
+
+
+async def test_status_moves_only_from_the_allowed_statuses(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await send_store.insert_send(conn, "snd_4", "p1", "transactional", REQUEST, "h", None)
+        moved = await send_store.set_status(
+            conn, "snd_4", "delivering", only_from=("accepted",), targeted=3
+        )
+        again = await send_store.set_status(conn, "snd_4", "delivering", only_from=("accepted",))
+        done = await send_store.done_when_settled(conn, "snd_4")
+    async with engine.connect() as conn:
+        found = await send_store.get_send(conn, "snd_4")
+    assert (moved, again, done) == (True, False, True)
+    assert found is not None and found["status"] == "done" and found["targeted"] == 3
+    assert found["completed_at"] is not None

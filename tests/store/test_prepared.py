@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.store import sends as send_store
 from clarion.store.engine import create_engine
 from clarion.store.migrate import upgrade
-from clarion.store.prepared import sqlite_handle
+from clarion.store.prepared import savepoint, sqlite_handle
 from clarion.store.projects import create_project
 from clarion.store.send_tables import sends
 
@@ -83,3 +83,19 @@ async def test_status_moves_only_from_the_allowed_statuses(engine: AsyncEngine) 
     assert (moved, again, done) == (True, False, True)
     assert found is not None and found["status"] == "done" and found["targeted"] == 3
     assert found["completed_at"] is not None
+
+
+async def test_a_failed_savepoint_keeps_the_rest_of_the_transaction(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await send_store.insert_send(conn, "snd_5", "p1", "transactional", REQUEST, "h", None)
+        with pytest.raises(RuntimeError):
+            async with savepoint(conn):
+                await send_store.insert_send(
+                    conn, "snd_6", "p1", "transactional", REQUEST, "h", None
+                )
+                raise RuntimeError("planning failed")
+        async with savepoint(conn):
+            await send_store.insert_send(conn, "snd_7", "p1", "transactional", REQUEST, "h", None)
+    async with engine.connect() as conn:
+        kept = [await send_store.get_send(conn, i) for i in ("snd_5", "snd_6", "snd_7")]
+    assert [k is not None for k in kept] == [True, False, True]

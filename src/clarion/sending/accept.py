@@ -21,6 +21,7 @@ from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.audience import check_references
+from clarion.store.prepared import savepoint
 from clarion.store.text import describe
 from clarion.store.types import utcnow
 
@@ -151,17 +152,14 @@ async def _planned_inline(
     runner: LocalRunner | None,
 ) -> PlannedRecipients | None:
     """Plan the send now; None if it could not be (its planning job does it later)."""
-    savepoint = await conn.begin_nested()
     try:
-        planned = await plan_recipients(conn, queue, send_id, project_id, command, {}, runner)
+        async with savepoint(conn):
+            return await plan_recipients(conn, queue, send_id, project_id, command, {}, runner)
     except Exception as exc:
         # The planning job isolates the recipients that cannot be planned; the accept
         # itself must not fail for them.
-        await savepoint.rollback()
         log.info("send %s is planned by its job: %s", send_id, describe(exc))
         return None
-    await savepoint.commit()
-    return planned
 
 
 async def _replay(

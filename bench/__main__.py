@@ -38,6 +38,7 @@ Scenario = Callable[[Rig, dict[str, int]], Awaitable[Figures]]
 SCENARIOS: dict[str, Scenario] = {
     "big_sqlite": lambda rig, s: big_send(rig, "sqlite", s["big"]),
     "big_postgresql": lambda rig, s: big_send(rig, "postgresql", s["big"]),
+    "big_pg_two_workers": lambda rig, s: big_send(rig, "postgresql", 2 * s["big"], 2),
     "one_sqlite": lambda rig, s: one_token_sends(rig, "sqlite", s["one"]),
     "one_postgresql": lambda rig, s: one_token_sends(rig, "postgresql", s["one"]),
     "accept_off": lambda rig, s: accept_rate(rig, False, s["accept"]),

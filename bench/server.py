@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.procs import free_port, pinned, spawn, stop
+from bench.procs import cpu_seconds, free_port, pinned, spawn, stop
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef0123456789"
 PROJECT, APP_ID = "bench", "bench-app"
@@ -35,6 +35,12 @@ class Clarion:
     headers: dict[str, str]
     pid: int
     database_url: str
+    #: Every Clarion process: serve, then the worker processes if any.
+    pids: tuple[int, ...] = ()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by every Clarion process of the run."""
+        return sum(cpu_seconds(pid) for pid in (self.pids or (self.pid,)))
 
 
 @asynccontextmanager
@@ -117,9 +123,19 @@ async def _configure(http: httpx.AsyncClient, sink_url: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_clarion(
-    workdir: Path, database_url: str, sink_url: str, ca_file: Path, cpu: int, workers: bool = True
+    workdir: Path,
+    database_url: str,
+    sink_url: str,
+    ca_file: Path,
+    cpu: int,
+    workers: bool = True,
+    worker_processes: int = 0,
 ) -> AsyncIterator[Clarion]:
-    """`clarion serve` pinned to `cpu`, its app sending to the sink; always stopped after."""
+    """`clarion serve` pinned to `cpu`, its app sending to the sink; always stopped after.
+
+    With `worker_processes`, serve only answers the API and that many `clarion worker`
+    processes deliver, the n-th pinned to CPU n modulo the machine's CPUs.
+    """
     port = free_port()
     env = os.environ | {
         "CLARION_DATABASE_URL": database_url,
@@ -128,7 +144,7 @@ async def running_clarion(
         "CLARION_SECRET_KEY": "bench-secret-key-0123456789abcdef",
         "CLARION_EXTRA_CA_FILE": str(ca_file),
         "CLARION_OUTBOUND_ALLOWLIST": "127.0.0.1",
-        "CLARION_INPROCESS_WORKERS": "true" if workers else "false",
+        "CLARION_INPROCESS_WORKERS": "true" if workers and not worker_processes else "false",
         # The per-key request limit would cap the accept rate being measured.
         "CLARION_RATE_LIMIT": "",
     }
@@ -136,10 +152,18 @@ async def running_clarion(
     command = pinned(cpu, [clarion, "serve", "--host", "127.0.0.1", "--port", str(port)])
     process = _spawn(command, env, workdir / f"clarion-{port}.log")
     base_url = f"http://127.0.0.1:{port}"
+    helpers: list[subprocess.Popen[bytes]] = []
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             await _wait_healthy(http, process)
             headers = await _configure(http, sink_url)
-        yield Clarion(base_url, headers, process.pid, database_url)
+        cpus = os.cpu_count() or 1
+        for number in range(worker_processes):
+            worker = pinned(number % cpus, [clarion, "worker"])
+            helpers.append(_spawn(worker, env, workdir / f"clarion-{port}-worker{number}.log"))
+        pids = (process.pid, *(helper.pid for helper in helpers))
+        yield Clarion(base_url, headers, process.pid, database_url, pids)
     finally:
+        for helper in helpers:
+            stop(helper)
         stop(process)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -99,3 +101,24 @@ async def test_a_failed_savepoint_keeps_the_rest_of_the_transaction(engine: Asyn
     async with engine.connect() as conn:
         kept = [await send_store.get_send(conn, i) for i in ("snd_5", "snd_6", "snd_7")]
     assert [k is not None for k in kept] == [True, False, True]
+
+
+async def test_a_prepared_write_waits_for_another_writer(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await send_store.insert_send(conn, "snd_8", "p1", "transactional", REQUEST, "h", None)
+    if engine.dialect.name != "sqlite":
+        return
+    holder = sqlite3.connect(engine.url.database or "", check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0.3)
+        holder.rollback()
+
+    releasing = asyncio.create_task(release_soon())
+    # Outside the queue's writer: the lock is another connection's for a while.
+    async with engine.begin() as conn:
+        moved = await send_store.set_status(conn, "snd_8", "cancelled", only_from=("accepted",))
+    await releasing
+    holder.close()
+    assert moved

@@ -75,7 +75,7 @@ class Prepared:
         compiled = self._compiled(conn.dialect)
         bound = _bound(compiled, params)
         try:
-            rows = handle.execute(compiled.sql, bound).fetchall()
+            rows = await handle.fetch(compiled.sql, bound)
         except sqlite3.Error as error:
             raise _wrapped(compiled, bound, error) from error
         return [_row(compiled, row) for row in rows]
@@ -91,7 +91,7 @@ class Prepared:
         compiled = self._compiled(conn.dialect)
         bound = [_bound(compiled, p) for p in params]
         try:
-            handle.executemany(compiled.sql, bound)
+            await handle.run_many(compiled.sql, bound)
         except sqlite3.Error as error:
             raise _wrapped(compiled, bound, error) from error
 
@@ -116,8 +116,8 @@ def _row(compiled: _Compiled, row: Sequence[Any]) -> Row:
     }
 
 
-async def sqlite_handle(conn: AsyncConnection) -> sqlite3.Connection | None:
-    """The sqlite3 handle under an open connection, when it is one of ours on the event loop."""
+async def sqlite_handle(conn: AsyncConnection) -> InlineConnection | None:
+    """The inline SQLite connection under an open connection, when it is one of ours."""
     if conn.dialect.name != "sqlite":
         return None
     if not conn.in_transaction():
@@ -125,7 +125,7 @@ async def sqlite_handle(conn: AsyncConnection) -> sqlite3.Connection | None:
         # what the driver-level statements wrote.
         await conn.begin()
     driver = conn.sync_connection.connection.driver_connection if conn.sync_connection else None
-    return driver._conn if isinstance(driver, InlineConnection) else None
+    return driver if isinstance(driver, InlineConnection) else None
 
 
 @asynccontextmanager
@@ -145,11 +145,11 @@ async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
             raise
         await nested.commit()
         return
-    handle.execute("SAVEPOINT clarion_sp")
+    await handle.fetch("SAVEPOINT clarion_sp")
     try:
         yield
     except BaseException:
-        handle.execute("ROLLBACK TO SAVEPOINT clarion_sp")
-        handle.execute("RELEASE SAVEPOINT clarion_sp")
+        await handle.fetch("ROLLBACK TO SAVEPOINT clarion_sp")
+        await handle.fetch("RELEASE SAVEPOINT clarion_sp")
         raise
-    handle.execute("RELEASE SAVEPOINT clarion_sp")
+    await handle.fetch("RELEASE SAVEPOINT clarion_sp")

@@ -241,6 +241,17 @@ class InlineConnection:
         await self._settled()
         self._conn.create_function(*args, **kwargs)
 
+    async def fetch(self, sql: str, parameters: Any = ()) -> list[Any]:
+        """Run one statement at driver level (lock waits and long reads as for any other)."""
+        return await self._run(self._fetch_all, sql, parameters, _reads_only(sql))
+
+    async def run_many(self, sql: str, parameters: list[Any]) -> None:
+        """Run one statement once per parameter set, at driver level."""
+        await self._run(self._conn.executemany, sql, parameters, False)
+
+    def _fetch_all(self, sql: str, parameters: Any) -> list[Any]:
+        return self._conn.execute(sql, parameters).fetchall()
+
     async def _run(
         self, call: Callable[[str, Any], _T], sql: str, parameters: Any, interruptible: bool
     ) -> _T:

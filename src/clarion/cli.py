@@ -42,8 +42,12 @@ def _settings(database: str | None, **overrides: object) -> Settings:
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on."),
+    host: str | None = typer.Option(
+        None, help="Address to listen on (default: CLARION_HOST, else 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, help="Port to listen on (default: CLARION_PORT, else 8080)."
+    ),
     database: str | None = DatabaseOption,
     demo: bool = typer.Option(False, "--demo", help="Prepare and print a demo project and key."),
 ) -> None:
@@ -55,7 +59,7 @@ def serve(
         server = eventloop.run(_serve_demo(settings))
     else:
         typer.echo(
-            f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)}, "
+            f"Clarion listening on http://{settings.host}:{settings.port} (database: {_redacted(settings)}, "
             f"event loop: {eventloop.loop_name()})"
         )
         server = _server(create_app(settings), settings)

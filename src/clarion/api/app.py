@@ -12,6 +12,7 @@ from clarion import __version__
 from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.body_limit import BodyLimitMiddleware
 from clarion.api.dialects import batch, dengage, pushv2, sfmc
+from clarion.api.docs_pages import install_docs_pages
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.ratelimit import KeyRateLimiter
@@ -93,7 +94,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         version=__version__,
         description="Self-hosted push notifications: APNs, FCM and Web Push.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs_pages(app)
     install_error_handlers(app)
     # preview before sends, so that /v1/sends/preview is not read as a send id.
     routers = (

@@ -59,8 +59,8 @@ def serve(
         server = eventloop.run(_serve_demo(settings))
     else:
         typer.echo(
-            f"Clarion listening on http://{settings.host}:{settings.port} (database: {_redacted(settings)}, "
-            f"event loop: {eventloop.loop_name()})"
+            f"Clarion listening on http://{settings.host}:{settings.port} "
+            f"(database: {_redacted(settings)}, event loop: {eventloop.loop_name()})"
         )
         server = _server(create_app(settings), settings)
         eventloop.run(server.serve())

@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if settings.inprocess_workers:
             runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets, secret_health)
             runtime.start()
+            app.state.clarion.provider_health = runtime.dispatcher.observer.health
         try:
             yield
         finally:

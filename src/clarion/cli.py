@@ -1,4 +1,4 @@
-"""Command line: clarion serve | worker | emulate | migrate | keys | secrets."""
+"""Command line: serve | worker | emulate | migrate | keys | secrets, and the registry."""
 
 from __future__ import annotations
 
@@ -132,12 +132,19 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
 @app.command()
 def worker(
     database: str | None = DatabaseOption,
-    concurrency: int = typer.Option(16, help="Jobs run at once by this process."),
+    concurrency: int | None = typer.Option(
+        None, help="Jobs run at once by this process (default: CLARION_WORKER_CONCURRENCY, 16)."
+    ),
+    metrics_port: int | None = typer.Option(
+        None,
+        help="Serve this process's Prometheus metrics on this port "
+        "(default: CLARION_METRICS_PORT; none when unset).",
+    ),
 ) -> None:
     """Run delivery workers without the HTTP API (processes may share a PostgreSQL queue)."""
     from clarion.worker_main import run_worker
 
-    settings = _settings(database, worker_concurrency=concurrency)
+    settings = _settings(database, worker_concurrency=concurrency, metrics_port=metrics_port)
     typer.echo(f"Clarion worker on {_redacted(settings)} (event loop: {eventloop.loop_name()})")
     eventloop.run(run_worker(settings))
 
@@ -208,7 +215,9 @@ def _redacted(settings: Settings) -> str:
 
 def _register_subcommands() -> None:
     from clarion.cli_import import import_command
+    from clarion.cli_registry import apps_app, installations_app, projects_app, providers_app
     from clarion.cli_secrets import secrets_app
+    from clarion.cli_sends import sends_app
     from clarion.emulators.cli import emulate_command
 
     app.command("emulate", help="Run the local APNs, FCM, Web Push and SMS emulators.")(
@@ -216,6 +225,11 @@ def _register_subcommands() -> None:
     )
     app.command("import", help="Import list members from a CSV or JSON file.")(import_command)
     app.add_typer(secrets_app, name="secrets")
+    app.add_typer(projects_app, name="projects")
+    app.add_typer(apps_app, name="apps")
+    app.add_typer(providers_app, name="providers")
+    app.add_typer(installations_app, name="installations")
+    app.add_typer(sends_app, name="sends")
 
 
 _register_subcommands()

@@ -28,6 +28,9 @@ ProjectOption = typer.Option(
     help="With the server admin key: the project to act in (Clarion-Project header).",
 )
 JsonOption = typer.Option(False, "--json", help="Print the server's JSON answer.")
+FieldOption = typer.Option(
+    None, "--field", help="Print only this field of the answer (e.g. public_key)."
+)
 
 #: Seconds one API call may take before the command gives up.
 TIMEOUT = 30.0
@@ -109,9 +112,17 @@ def _fail(status: int, raw: bytes) -> None:
     raise typer.Exit(1)
 
 
-def show(answer: Any, as_json: bool, columns: Sequence[str] | None = None) -> None:
+def show(
+    answer: Any, as_json: bool, columns: Sequence[str] | None = None, field: str | None = None
+) -> None:
     """Print an answer: JSON, a table for lists, `field: value` lines for one object."""
-    if as_json:
+    if field is not None:
+        if not isinstance(answer, dict) or field not in answer:
+            typer.echo(f"clarion: the answer has no field {field!r}", err=True)
+            raise typer.Exit(1)
+        value = answer[field]
+        typer.echo(value if isinstance(value, str) else json.dumps(value))
+    elif as_json:
         typer.echo(json.dumps(answer, indent=2, sort_keys=True))
     elif isinstance(answer, list):
         typer.echo(table(answer, columns or _columns(answer)))

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from clarion.cli_http import Api, JsonOption, KeyOption, ProjectOption, UrlOption, show
+from clarion.cli_http import Api, FieldOption, JsonOption, KeyOption, ProjectOption, UrlOption, show
 
 projects_app = typer.Typer(no_args_is_help=True, help="Projects (needs the server admin key).")
 apps_app = typer.Typer(no_args_is_help=True, help="Apps of a project.")
@@ -53,10 +53,11 @@ def projects_show(
     project_id: str,
     url: str | None = UrlOption,
     key: str | None = typer.Option(None, "--key", envvar="CLARION_ADMIN_KEY"),
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Show one project."""
-    show(_admin(url, key).call("GET", f"/v1/projects/{project_id}"), as_json)
+    show(_admin(url, key).call("GET", f"/v1/projects/{project_id}"), as_json, field=field)
 
 
 @apps_app.command("create")
@@ -66,11 +67,12 @@ def apps_create(
     url: str | None = UrlOption,
     key: str | None = KeyOption,
     project: str | None = ProjectOption,
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create an app; its public key (for POST /v1/events) is in the answer."""
     body = {"id": app_id, "name": name or app_id}
-    show(Api.of(url, key, project).call("POST", "/v1/apps", body), as_json)
+    show(Api.of(url, key, project).call("POST", "/v1/apps", body), as_json, field=field)
 
 
 @apps_app.command("list")
@@ -90,10 +92,11 @@ def apps_show(
     url: str | None = UrlOption,
     key: str | None = KeyOption,
     project: str | None = ProjectOption,
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Show one app with the providers it has credentials for."""
-    show(Api.of(url, key, project).call("GET", f"/v1/apps/{app_id}"), as_json)
+    show(Api.of(url, key, project).call("GET", f"/v1/apps/{app_id}"), as_json, field=field)
 
 
 def _put_provider(
@@ -160,13 +163,15 @@ def providers_webpush(
     url: str | None = UrlOption,
     key: str | None = KeyOption,
     project: str | None = ProjectOption,
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Set the app's Web Push (VAPID) credentials; prints the public key browsers subscribe with."""
     body: dict[str, Any] = {"subject": subject}
     if vapid_private_key_file is not None:
         body["vapid_private_key"] = vapid_private_key_file.read_text()
-    _put_provider(Api.of(url, key, project), app_id, "webpush", body, as_json)
+    answer = Api.of(url, key, project).call("PUT", f"/v1/apps/{app_id}/providers/webpush", body)
+    show(answer, as_json, field=field)
 
 
 @providers_app.command("show")
@@ -176,10 +181,12 @@ def providers_show(
     url: str | None = UrlOption,
     key: str | None = KeyOption,
     project: str | None = ProjectOption,
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Show an app's credentials for one provider (never the secret parts)."""
-    show(Api.of(url, key, project).call("GET", f"/v1/apps/{app_id}/providers/{provider}"), as_json)
+    path = f"/v1/apps/{app_id}/providers/{provider}"
+    show(Api.of(url, key, project).call("GET", path), as_json, field=field)
 
 
 @installations_app.command("register")
@@ -237,8 +244,9 @@ def installations_show(
     url: str | None = UrlOption,
     key: str | None = KeyOption,
     project: str | None = ProjectOption,
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Show one installation."""
     path = f"/v1/apps/{app_id}/installations/{installation_id}"
-    show(Api.of(url, key, project).call("GET", path), as_json)
+    show(Api.of(url, key, project).call("GET", path), as_json, field=field)

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from clarion.cli_http import Api, JsonOption, KeyOption, ProjectOption, UrlOption, show
+from clarion.cli_http import Api, FieldOption, JsonOption, KeyOption, ProjectOption, UrlOption, show
 
 sends_app = typer.Typer(no_args_is_help=True, help="Send a test push; read sends and their trail.")
 
@@ -92,11 +92,12 @@ def sends_show(
     url: str | None = UrlOption,
     key: str | None = KeyOption,
     project: str | None = ProjectOption,
+    field: str | None = FieldOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Show a send's status and counts per outcome."""
     api = Api.of(url, key, project)
-    show(_wait(api, send_id, 60.0 if wait else 0.0), as_json)
+    show(_wait(api, send_id, 60.0 if wait else 0.0), as_json, field=field)
 
 
 @sends_app.command("trail")

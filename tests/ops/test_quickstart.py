@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -59,10 +60,8 @@ def test_quickstart_runs_verbatim(tmp_path: Path) -> None:
     try:
         output, _ = process.communicate(timeout=240)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     log = tmp_path / "var" / "clarion.log"
     server_log = log.read_text() if log.exists() else ""
     print(output)

@@ -21,6 +21,7 @@ from clarion.api.shared_limits import connect_shared_counts
 from clarion.api.state import AppState
 from clarion.api.v1 import (
     apps,
+    audience_count,
     contacts,
     health,
     installations,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         installations,
         templates,
         preview,
+        audience_count,
         sends,
         audience_lists,
         audience_segments,

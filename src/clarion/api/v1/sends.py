@@ -144,7 +144,11 @@ async def create_send(
         ) from exc
     if accepted.replayed:
         response.status_code = 200
-    return accepted.to_json()
+    answer = accepted.to_json()
+    if command.broadcast is not None:
+        # Counted as it is planned: GET /v1/sends/{id} shows `counts.targeted`.
+        answer["recipients"] = None
+    return answer
 
 
 async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> dict[str, Any]:

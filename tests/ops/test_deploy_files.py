@@ -10,7 +10,6 @@ import configparser
 import json
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import typer.main

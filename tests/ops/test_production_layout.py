@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import scratch_pg_database
 from tests.e2e.processes import CLARION, ClarionProcess, clean_environment, free_port
 from tests.e2e.test_processes import Emulators, Server, _configure, _created
-from tests.e2e.test_processes import emulators as emulators  # noqa: F401 (a fixture)
+from tests.e2e.test_processes import emulators as emulators
 
 
 @pytest.fixture

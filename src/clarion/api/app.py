@@ -15,6 +15,7 @@ from clarion.api.dialects import batch, dengage, pushv2, sfmc
 from clarion.api.docs_pages import install_docs_pages
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
+from clarion.api.openapi_types import install_typed_openapi
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.api.security_headers import SecurityHeadersMiddleware
 from clarion.api.shared_limits import connect_shared_counts
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     for module in routers:
         app.include_router(module.router)
+    install_typed_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

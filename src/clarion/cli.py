@@ -55,6 +55,7 @@ def serve(
     from clarion.api.app import create_app
 
     settings = _settings(database, host=host, port=port)
+    _log_warnings()
     if demo:
         server = eventloop.run(_serve_demo(settings))
     else:
@@ -67,6 +68,15 @@ def serve(
     if not server.started:
         # uvicorn has logged why (a port already taken, a failing start-up).
         raise typer.Exit(code=3)
+
+
+def _log_warnings() -> None:
+    """Warnings and errors of Clarion's own loggers (provider failures, stuck sends) on stderr."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:

@@ -8,11 +8,19 @@ from typing import Any
 import typer
 
 from clarion.cli_http import Api, FieldOption, JsonOption, KeyOption, ProjectOption, UrlOption, show
+from clarion.domain.vocabulary import FINAL_STATUSES
 
 sends_app = typer.Typer(no_args_is_help=True, help="Send a test push; read sends and their trail.")
 
-#: Statuses after which a send changes no more.
-FINAL = ("done", "failed", "cancelled")
+#: Columns of the sends table.
+SEND_COLUMNS = (
+    "id",
+    "kind",
+    "status",
+    "created_at",
+    "completed_at",
+    "error",
+)
 TRAIL_COLUMNS = (
     "installation_id",
     "platform",
@@ -28,7 +36,7 @@ def _wait(api: Api, send_id: str, seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
         send: dict[str, Any] = api.call("GET", f"/v1/sends/{send_id}")
-        if send["status"] in FINAL or time.monotonic() > deadline:
+        if send["status"] in FINAL_STATUSES or time.monotonic() > deadline:
             return send
         time.sleep(0.2)
 
@@ -82,7 +90,7 @@ def sends_list(
 ) -> None:
     """List the newest sends."""
     page = Api.of(url, key, project).call("GET", f"/v1/sends?limit={limit}")
-    show(page["data"], as_json, ["id", "kind", "status", "created_at", "completed_at", "error"])
+    show(page["data"], as_json, SEND_COLUMNS)
 
 
 @sends_app.command("show")

@@ -19,9 +19,10 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(RUNTIME_STAMP)
 
+# make run PORT=9000 HOST=0.0.0.0; otherwise CLARION_PORT / CLARION_HOST, else 127.0.0.1:8080.
 run: $(RUNTIME_STAMP)
 	$(BIN)/clarion migrate
-	$(BIN)/clarion serve --demo
+	$(BIN)/clarion serve --demo $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench scripts

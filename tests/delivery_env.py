@@ -145,16 +145,16 @@ async def delivery_env(
 ) -> AsyncIterator[DeliveryEnv]:
     """Start emulators and Clarion (`overrides` are extra Settings), configure an app, yield."""
     async with EmulatorSuite(tmp_path / "emulators") as emulators:
-        settings = Settings(
-            database_url=database_url,
-            var_dir=tmp_path / "var",
-            admin_key=ADMIN_KEY,
-            secret_key="test-secret",
-            extra_ca_file=emulators.ca_file,
-            sms_url=emulators.sms.url,
-            outbound_allowlist=LOCAL_ALLOWLIST,
-            **overrides,
-        )
+        fields: dict[str, Any] = {
+            "database_url": database_url,
+            "var_dir": tmp_path / "var",
+            "admin_key": ADMIN_KEY,
+            "secret_key": "test-secret",
+            "extra_ca_file": emulators.ca_file,
+            "sms_url": emulators.sms.url,
+            "outbound_allowlist": LOCAL_ALLOWLIST,
+        }
+        settings = Settings(**(fields | overrides))
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -1,4 +1,4 @@
-"""Command line: clarion serve | worker | emulate | migrate | keys | secrets."""
+"""Command line: serve | worker | emulate | migrate | keys | secrets, and the registry."""
 
 from __future__ import annotations
 
@@ -42,8 +42,12 @@ def _settings(database: str | None, **overrides: object) -> Settings:
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on."),
+    host: str | None = typer.Option(
+        None, help="Address to listen on (default: CLARION_HOST, else 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, help="Port to listen on (default: CLARION_PORT, else 8080)."
+    ),
     database: str | None = DatabaseOption,
     demo: bool = typer.Option(False, "--demo", help="Prepare and print a demo project and key."),
 ) -> None:
@@ -51,18 +55,28 @@ def serve(
     from clarion.api.app import create_app
 
     settings = _settings(database, host=host, port=port)
+    _log_warnings()
     if demo:
         server = eventloop.run(_serve_demo(settings))
     else:
         typer.echo(
-            f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)}, "
-            f"event loop: {eventloop.loop_name()})"
+            f"Clarion listening on http://{settings.host}:{settings.port} "
+            f"(database: {_redacted(settings)}, event loop: {eventloop.loop_name()})"
         )
         server = _server(create_app(settings), settings)
         eventloop.run(server.serve())
     if not server.started:
         # uvicorn has logged why (a port already taken, a failing start-up).
         raise typer.Exit(code=3)
+
+
+def _log_warnings() -> None:
+    """Warnings and errors of Clarion's own loggers (provider failures, stuck sends) on stderr."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
@@ -128,12 +142,19 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
 @app.command()
 def worker(
     database: str | None = DatabaseOption,
-    concurrency: int = typer.Option(16, help="Jobs run at once by this process."),
+    concurrency: int | None = typer.Option(
+        None, help="Jobs run at once by this process (default: CLARION_WORKER_CONCURRENCY, 16)."
+    ),
+    metrics_port: int | None = typer.Option(
+        None,
+        help="Serve this process's Prometheus metrics on this port "
+        "(default: CLARION_METRICS_PORT; none when unset).",
+    ),
 ) -> None:
     """Run delivery workers without the HTTP API (processes may share a PostgreSQL queue)."""
     from clarion.worker_main import run_worker
 
-    settings = _settings(database, worker_concurrency=concurrency)
+    settings = _settings(database, worker_concurrency=concurrency, metrics_port=metrics_port)
     typer.echo(f"Clarion worker on {_redacted(settings)} (event loop: {eventloop.loop_name()})")
     eventloop.run(run_worker(settings))
 
@@ -204,7 +225,9 @@ def _redacted(settings: Settings) -> str:
 
 def _register_subcommands() -> None:
     from clarion.cli_import import import_command
+    from clarion.cli_registry import apps_app, installations_app, projects_app, providers_app
     from clarion.cli_secrets import secrets_app
+    from clarion.cli_sends import sends_app
     from clarion.emulators.cli import emulate_command
 
     app.command("emulate", help="Run the local APNs, FCM, Web Push and SMS emulators.")(
@@ -212,6 +235,11 @@ def _register_subcommands() -> None:
     )
     app.command("import", help="Import list members from a CSV or JSON file.")(import_command)
     app.add_typer(secrets_app, name="secrets")
+    app.add_typer(projects_app, name="projects")
+    app.add_typer(apps_app, name="apps")
+    app.add_typer(providers_app, name="providers")
+    app.add_typer(installations_app, name="installations")
+    app.add_typer(sends_app, name="sends")
 
 
 _register_subcommands()

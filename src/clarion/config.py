@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     inprocess_workers: bool = True
+    # Port a `clarion worker` serves its Prometheus metrics on (on `host`); 0: none.
+    metrics_port: int = Field(0, ge=0, le=65535)
     worker_concurrency: int = 16
     # How long a worker holds a job without renewing: also how soon a dead worker's jobs return.
     lease_seconds: float = 30.0

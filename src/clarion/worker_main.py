@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 
+from prometheus_client import start_http_server
+
 from clarion.config import Settings
 from clarion.delivery.runtime import DeliveryRuntime
 from clarion.queue.sql import SqlJobQueue
@@ -31,6 +33,9 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runtime.start()
+    if settings.metrics_port:
+        # A plain exposition server: the delivery metrics live in this process.
+        start_http_server(settings.metrics_port, addr=settings.host)
     # Said once the stop signals are handled, so whoever started us knows it may stop us.
     logging.getLogger(__name__).info(
         "delivery workers started (%d jobs at once)", settings.worker_concurrency

@@ -12,14 +12,17 @@ from clarion import __version__
 from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.body_limit import BodyLimitMiddleware
 from clarion.api.dialects import batch, dengage, pushv2, sfmc
+from clarion.api.docs_pages import install_docs_pages
 from clarion.api.errors import install_error_handlers
 from clarion.api.metrics import MetricsMiddleware
+from clarion.api.openapi_types import install_typed_openapi
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.api.security_headers import SecurityHeadersMiddleware
 from clarion.api.shared_limits import connect_shared_counts
 from clarion.api.state import AppState
 from clarion.api.v1 import (
     apps,
+    audience_count,
     contacts,
     health,
     installations,
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if settings.inprocess_workers:
             runtime = DeliveryRuntime.from_settings(settings, engine, queue, secrets, secret_health)
             runtime.start()
+            app.state.clarion.provider_health = runtime.dispatcher.observer.health
         try:
             yield
         finally:
@@ -93,7 +97,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         version=__version__,
         description="Self-hosted push notifications: APNs, FCM and Web Push.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs_pages(app)
     install_error_handlers(app)
     # preview before sends, so that /v1/sends/preview is not read as a send id.
     routers = (
@@ -105,6 +112,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         installations,
         templates,
         preview,
+        audience_count,
         sends,
         audience_lists,
         audience_segments,
@@ -118,6 +126,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     for module in routers:
         app.include_router(module.router)
+    install_typed_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -131,7 +131,14 @@ async def authenticate(request: Request, state: AppState = Depends(get_state)) -
 async def require_server_admin(principal: Principal = Depends(authenticate)) -> Principal:
     """Only the server admin key may manage projects."""
     if not principal.server_admin:
-        raise ApiError(403, ErrorCode.FORBIDDEN, "this route needs the server admin key")
+        raise ApiError(
+            403,
+            ErrorCode.FORBIDDEN,
+            "this route needs the server admin key: start the server with CLARION_ADMIN_KEY set "
+            "(e.g. from `openssl rand -hex 32`) and send it as the bearer key, or create a "
+            "project with its first key from the command line: "
+            "`clarion keys create --project P --scope admin`",
+        )
     return principal
 
 

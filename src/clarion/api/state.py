@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.config import Settings
+from clarion.delivery.observe import ProviderHealth
 from clarion.queue.sql import SqlJobQueue
 from clarion.store.secret_check import SecretHealth
 from clarion.store.secrets import SecretBox
@@ -26,6 +27,8 @@ class AppState:
     rate_limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(""))
     auth_throttle: FailedAuthThrottle = field(default_factory=lambda: FailedAuthThrottle(""))
     secret_health: SecretHealth | None = None
+    # Filled by the in-process delivery workers; None in an API-only process.
+    provider_health: ProviderHealth | None = None
 
 
 def state_from(request: Request) -> AppState:

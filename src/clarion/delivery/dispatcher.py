@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from clarion.delivery import pacing
 from clarion.delivery.caps import reserve_caps
 from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.jobs import HandedSend
+from clarion.delivery.observe import BatchObserver
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
 from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
@@ -86,6 +88,7 @@ class Dispatcher:
         self.clients = clients
         self._rng = rng or random.Random()
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+        self.observer = BatchObserver()
 
     async def handle(self, job: Job) -> HandlerResult:
         """Deliver the still-pending devices of the batch and record every outcome."""
@@ -117,12 +120,10 @@ class Dispatcher:
         batch = _Batch(
             prepared, utcnow(), RenderMemo(prepared.compiled), await self._clients(prepared, rows)
         )
-        results = [
-            *await asyncio.gather(*(self._deliver(batch, row, logged) for row in rows)),
-            *gone,
-            *capped,
-        ]
+        delivered = await asyncio.gather(*(self._deliver(batch, row, logged) for row in rows))
+        results = [*delivered, *gone, *capped]
         await self._save(send, prepared.command, results)
+        await self.observer.record(self.engine, send_id, rows, delivered)
         return HandlerResult.done()
 
     async def _save(
@@ -322,7 +323,9 @@ class Dispatcher:
                 if inbox.only:
                     result.outcome = DeliveryOutcome.INBOXED
                     return result
+            started = time.perf_counter()
             delivery = await client.deliver(Address(row.token, row.subscription), rendered.payload)
+            result.extra["provider_seconds"] = time.perf_counter() - started
         except MissingCredentials as exc:
             result.outcome, result.reason = DeliveryOutcome.ERROR, exc.reason
             log.warning("delivery %s: %s", row.id, exc)

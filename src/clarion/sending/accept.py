@@ -172,4 +172,9 @@ async def _replay(
     if existing["request_hash"] != fingerprint:
         raise IdempotencyConflict(key)
     total = SendCommand.from_document(existing["request"]).recipients.total()
-    return AcceptedSend(existing["id"], existing["status"], total, replayed=True)
+    # The first answer's status, not the send's current one: a replay repeats that answer.
+    scheduled = (
+        existing["scheduled_at"] is not None and existing["scheduled_at"] > existing["created_at"]
+    )
+    first = SendStatus.SCHEDULED if scheduled else SendStatus.ACCEPTED
+    return AcceptedSend(existing["id"], first, total, replayed=True)

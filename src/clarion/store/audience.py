@@ -292,3 +292,16 @@ async def insert_page(
         query = query.where(or_(*either))
     statement = insert(deliveries).from_select(_INSERTED, query).returning(deliveries.c.id)
     return [int(row[0]) for row in await conn.execute(statement)]
+
+
+async def count_audience(
+    conn: AsyncConnection,
+    project_id: str,
+    resolved: ResolvedAudience,
+    app_ids: Sequence[str] | None,
+    now: datetime,
+) -> int:
+    """How many devices the audience reaches now: what planning it would target."""
+    query, _ = _audience_query(project_id, resolved, app_ids, conn.dialect.name, now)
+    total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    return int(total)

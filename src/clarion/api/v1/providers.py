@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import APIRouter, Depends, Response
-from pydantic import AfterValidator, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from clarion.api.auth import ProjectContext, project_scope, resolve_app
 from clarion.api.checked_route import CheckedRoute
@@ -59,7 +59,11 @@ class ApnsIn(StrictModel):
     # Sent as the apns-topic header.
     topic: Annotated[HeaderValue, StringConstraints(min_length=1, max_length=255)]
     environment: Literal["production", "sandbox"] = "production"
-    endpoint: HttpsUrl | None = None
+    endpoint: HttpsUrl | None = Field(
+        None,
+        description="An APNs base URL to send to instead of Apple's (for the emulator, e.g. "
+        "https://127.0.0.1:2197); default: Apple's production or sandbox host per environment",
+    )
 
     @field_validator("private_key")
     @classmethod
@@ -84,9 +88,17 @@ class ApnsIn(StrictModel):
 class FcmIn(StrictModel):
     """FCM HTTP v1 credentials: a Google service account."""
 
-    service_account: dict[str, Any] | str
-    endpoint: HttpsUrl | None = None
-    token_uri: HttpsUrl | None = None
+    service_account: dict[str, Any] | str = Field(
+        description="The service-account JSON file Google makes (as an object or as text)"
+    )
+    endpoint: HttpsUrl | None = Field(
+        None,
+        description="An FCM base URL to send to instead of Google's (for the emulator); "
+        "default https://fcm.googleapis.com",
+    )
+    token_uri: HttpsUrl | None = Field(
+        None, description="The OAuth token URL; default: the service account's `token_uri`"
+    )
 
     @field_validator("service_account")
     @classmethod

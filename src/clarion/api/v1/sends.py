@@ -85,6 +85,10 @@ class SendIn(StrictModel):
     idempotency_key: IdempotencyKey | None = None
 
 
+#: The counts of a send's answer: every delivery outcome, and the devices that engaged.
+COUNT_NAMES: tuple[str, ...] = (*(str(o) for o in DeliveryOutcome), "opened", "clicked")
+
+
 def send_out(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[str, Any]:
     """Public representation of a send."""
     out: dict[str, Any] = {
@@ -97,8 +101,10 @@ def send_out(row: dict[str, Any], counts: dict[str, int] | None = None) -> dict[
         "error": row.get("error"),
     }
     if counts is not None:
+        # Every count is always there, zero or not, so clients read one fixed shape.
+        every = dict.fromkeys(COUNT_NAMES, 0) | counts
         # Deliveries end with the outcome `error`; the count of them is `errors`.
-        shown = {("errors" if name == "error" else name): value for name, value in counts.items()}
+        shown = {("errors" if name == "error" else name): value for name, value in every.items()}
         out["counts"] = {"targeted": row["targeted"], **shown}
     if row.get("scheduled_at"):
         out["scheduled_at"] = row["scheduled_at"].isoformat()
@@ -148,7 +154,11 @@ async def create_send(
         ) from exc
     if accepted.replayed:
         response.status_code = 200
-    return accepted.to_json()
+    answer = accepted.to_json()
+    if command.broadcast is not None:
+        # Counted as it is planned: GET /v1/sends/{id} shows `counts.targeted`.
+        answer["recipients"] = None
+    return answer
 
 
 #: Bodies up to this size without template markup are checked on the event loop.

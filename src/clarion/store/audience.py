@@ -292,3 +292,12 @@ async def insert_page(
         query = query.where(or_(*either))
     statement = insert(deliveries).from_select(_INSERTED, query).returning(deliveries.c.id)
     return [int(row[0]) for row in await conn.execute(statement)]
+
+
+async def audience_size(conn: AsyncConnection, scope: PageScope) -> int:
+    """How many reachable devices the audience holds right now."""
+    query, src = _audience_query(
+        scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
+    )
+    counted = query.with_only_columns(src.device.c.pk).subquery()
+    return int((await conn.execute(select(func.count()).select_from(counted))).scalar_one())

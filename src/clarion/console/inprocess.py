@@ -86,7 +86,7 @@ class ApiClient:
         headers: dict[str, str] | None = None,
     ) -> Answer:
         """Run one request through the API application and collect its answer."""
-        payload = b"" if body is None else json.dumps(body).encode()
+        payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         sent = [
             (b"authorization", f"Bearer {self._key}".encode()),
             (b"host", b"console.internal"),

@@ -222,7 +222,7 @@ async def sends_page(console: Console = Depends(signed_in)) -> Response:
     cursor = console.request.query_params.get("cursor", "")[:400]
     rows, next_cursor = await _sends_with_counts(console, status, cursor)
     return console.render(
-        "sends.html", sends=rows, status=status, next_cursor=next_cursor, statuses=_STATUSES
+        "sends.html", sends=rows, status_filter=status, next_cursor=next_cursor, statuses=_STATUSES
     )
 
 

@@ -85,7 +85,8 @@ def watch(page: Any) -> Watched:
     """Collect every console error, uncaught exception and dialog of a page."""
     watched = Watched(page)
     page.on(
-        "console", lambda message: watched.errors.append(message.text) if message.type == "error" else None
+        "console",
+        lambda message: watched.errors.append(message.text) if message.type == "error" else None,
     )
     page.on("pageerror", lambda error: watched.errors.append(str(error)))
 

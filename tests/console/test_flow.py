@@ -151,7 +151,9 @@ def test_screenshots_of_the_main_pages(signed: Watched, demo: Demo) -> None:
         page.goto(demo.url + path)
         if name == "compose":
             page.get_by_label("Title", exact=True).fill("Your order has shipped")
-            page.get_by_label("Body", exact=True).fill("Hi {{ contact.external_id }}, it arrives Friday.")
+            page.get_by_label("Body", exact=True).fill(
+                "Hi {{ contact.external_id }}, it arrives Friday."
+            )
             page.locator("#live").get_by_text("it arrives Friday").first.wait_for()
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     with demo.api() as api:

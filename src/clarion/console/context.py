@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from clarion.api.auth import Principal, verify_credentials
 from clarion.api.state import AppState, get_state
@@ -83,13 +83,13 @@ class Console:
         """Whether the key reaches every app of the project (needed to manage keys and apps)."""
         return self.principal.app_ids is None
 
-    def render(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def render(self, name: str, status: int = 200, **values: Any) -> Response:
         """A full page or fragment from a template, with the console's headers."""
         values |= {"console": self, "csrf": self.session.csrf}
         return render(self.request, name, status, **values)
 
 
-def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render(request: Request, name: str, status: int = 200, **values: Any) -> Response:
     """Render a template with the console's security headers."""
     response = templates.TemplateResponse(request, name, values, status_code=status)
     return secured(response)

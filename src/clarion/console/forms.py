@@ -166,7 +166,10 @@ def audience_fields(form: ComposeForm) -> dict[str, Any]:
             raise FormProblem("when", "local-time delivery needs a list, segment or all devices")
         if not form.get("local_time") or not form.get("local_date"):
             raise FormProblem("local_time", "give the local time and the date")
-        document["schedule"] = {"local_time": form.get("local_time"), "date": form.get("local_date")}
+        document["schedule"] = {
+            "local_time": form.get("local_time"),
+            "date": form.get("local_date"),
+        }
     return document
 
 

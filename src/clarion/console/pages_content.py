@@ -115,8 +115,18 @@ async def templates_page(console: Console = Depends(signed_in)) -> Response:
 @router.get("/templates/new")
 async def new_template(console: Console = Depends(signed_in)) -> Response:
     """An empty editor."""
-    values = {"name": "", "status": "active", "title": "", "subtitle": "", "body": "", "sample": "", "params": ""}
-    return console.render("template_edit.html", template_id=None, values=values, error=None, mark=None)
+    values = {
+        "name": "",
+        "status": "active",
+        "title": "",
+        "subtitle": "",
+        "body": "",
+        "sample": "",
+        "params": "",
+    }
+    return console.render(
+        "template_edit.html", template_id=None, values=values, error=None, mark=None
+    )
 
 
 @router.get("/templates/{template_id}")
@@ -199,7 +209,9 @@ def _segment_filter(form: FormData) -> dict[str, Any]:
     return result
 
 
-async def _segment_count(console: Console, segment_filter: dict[str, Any]) -> tuple[int | None, str | None]:
+async def _segment_count(
+    console: Console, segment_filter: dict[str, Any]
+) -> tuple[int | None, str | None]:
     document = {"audience": {"filter": segment_filter}, "content": {"body": "-"}}
     try:
         command = parse_send_command(document, console.principal.app_ids, utcnow())

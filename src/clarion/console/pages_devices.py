@@ -79,7 +79,11 @@ async def test_push(request: Request, console: Console = Depends(signed_in)) -> 
         "/v1/sends", body, headers={"Idempotency-Key": "console-test-" + secrets.token_urlsafe(12)}
     )
     if answer.ok:
-        test = {"ok": True, "installation_id": installation_id, **await _wait_for(console, answer.body["id"])}
+        test = {
+            "ok": True,
+            "installation_id": installation_id,
+            **await _wait_for(console, answer.body["id"]),
+        }
     else:
         test = {"ok": False, "installation_id": installation_id, "error": answer.error}
     found = await _lookup(console, search)

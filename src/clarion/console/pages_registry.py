@@ -10,7 +10,6 @@ from starlette.responses import RedirectResponse, Response
 
 from clarion.console import queries
 from clarion.console.context import Console, checked_form, signed_in, text
-from clarion.console.inprocess import Answer
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,9 +28,7 @@ async def _apps(console: Console) -> list[dict[str, Any]]:
     return apps
 
 
-async def _page(
-    console: Console, status: int = 200, **values: Any
-) -> Response:
+async def _page(console: Console, status: int = 200, **values: Any) -> Response:
     keys: list[Any] = []
     if console.can("admin") and console.all_apps:
         answer = await console.api.get("/v1/keys")
@@ -48,7 +45,6 @@ async def _page(
 async def registry(console: Console = Depends(signed_in)) -> Response:
     """Apps, their provider credentials and the project's keys."""
     return await _page(console)
-
 
 
 @router.post("/registry/apps")
@@ -127,7 +123,9 @@ async def create_key(request: Request, console: Console = Depends(signed_in)) ->
 
 
 @router.post("/registry/keys/{key_id}/revoke")
-async def revoke_key(key_id: str, request: Request, console: Console = Depends(signed_in)) -> Response:
+async def revoke_key(
+    key_id: str, request: Request, console: Console = Depends(signed_in)
+) -> Response:
     """Revoke an API key."""
     await checked_form(request, console.session)
     answer = await console.api.delete(f"/v1/keys/{key_id}")

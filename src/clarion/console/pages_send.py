@@ -185,7 +185,12 @@ def progress_of(send: dict[str, Any]) -> dict[str, Any]:
     pending = int(counts.get("pending", 0)) + int(counts.get("throttled", 0))
     finished = max(targeted - pending, 0)
     percent = 100 if send["status"] not in OPEN else (finished * 100 // targeted if targeted else 0)
-    return {"targeted": targeted, "finished": finished, "percent": percent, "open": send["status"] in OPEN}
+    return {
+        "targeted": targeted,
+        "finished": finished,
+        "percent": percent,
+        "open": send["status"] in OPEN,
+    }
 
 
 async def _sends_with_counts(console: Console, status: str, cursor: str) -> tuple[list[Any], Any]:

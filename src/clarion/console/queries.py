@@ -91,7 +91,9 @@ async def provider_health(conn: AsyncConnection, project_id: str) -> dict[tuple[
     return health
 
 
-async def daily_sends(conn: AsyncConnection, project_id: str, days: int, now: datetime) -> list[Any]:
+async def daily_sends(
+    conn: AsyncConnection, project_id: str, days: int, now: datetime
+) -> list[Any]:
     """Per day of the last `days`: targeted, sent, errors and opened."""
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = await conn.execute(
@@ -100,7 +102,9 @@ async def daily_sends(conn: AsyncConnection, project_id: str, days: int, now: da
         )
     )
     buckets = {
-        (start + timedelta(days=i)).date(): dict.fromkeys(("targeted", "sent", "errors", "opened"), 0)
+        (start + timedelta(days=i)).date(): dict.fromkeys(
+            ("targeted", "sent", "errors", "opened"), 0
+        )
         for i in range(days)
     }
     send_days: dict[str, Any] = {}

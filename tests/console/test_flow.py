@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,56 @@ def test_screenshots_of_the_main_pages(signed: Watched, demo: Demo) -> None:
     page.screenshot(path=str(SCREENSHOTS / "send-detail.png"), full_page=True)
     for name in (*pages, "send-detail"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_a_scheduled_send_is_cancelled_from_the_sends_list(signed: Watched, demo: Demo) -> None:
+    with demo.api() as api:
+        later = api.post(
+            "/v1/sends",
+            json={
+                "audience": {"all": True},
+                "schedule": {"at": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
+                "content": {"title": "New year", "body": "Soon"},
+            },
+        ).json()
+    page = signed.page
+    page.goto(demo.url + "/sends?status=scheduled")
+    page.get_by_role("button", name=f"Cancel send {later['id']}").click()
+    page.wait_for_url(re.compile(later["id"]))
+    assert page.locator("[data-status='cancelled']").is_visible()
+
+
+def test_a_segment_count_follows_the_filter_and_a_csv_fills_a_list(
+    signed: Watched, demo: Demo, tmp_path: Path
+) -> None:
+    page = signed.page
+    page.goto(demo.url + "/segments")
+    page.locator("[data-segment-size]").wait_for()
+    page.get_by_label("ios").check()
+    page.locator("[data-segment-size='1']").wait_for()
+    page.get_by_label("Segment name").fill("iPhones")
+    page.get_by_role("button", name="Save segment").click()
+    assert page.get_by_role("heading", name=re.compile("iPhones")).is_visible()
+    page.goto(demo.url + "/lists")
+    page.get_by_label("New list name").fill("Beta testers")
+    page.get_by_role("button", name="Create list").click()
+    csv_file = tmp_path / "testers.csv"
+    csv_file.write_text("external_id,name\ndemo-user,Demo\nnew-1,New\nnew-2,New\n")
+    page.get_by_label("CSV of external ids").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("3 contacts added.").wait_for()
+    assert page.get_by_text("3 members").is_visible()
+
+
+def test_the_overview_charts_the_week_with_labelled_axes(signed: Watched, demo: Demo) -> None:
+    with demo.api() as api:
+        api.post(
+            "/v1/sends",
+            json={"recipients": {"external_ids": ["demo-user"]}, "content": {"body": "chart"}},
+        )
+    page = signed.page
+    page.goto(demo.url + "/")
+    chart = page.get_by_role("img", name=re.compile("Sends per day"))
+    assert chart.is_visible()
+    assert chart.locator("text").count() >= 12  # 5 y ticks and 7 day labels
+    assert page.get_by_role("cell", name="ios").first.is_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,15 @@ class Console:
     principal: Principal
     project_id: str
     api: ApiClient
+
+    def param(self, name: str, limit: int = 256) -> str:
+        """A query parameter made safe to search with: no control characters, bounded."""
+        return clean(self.request.query_params.get(name, ""))[:limit]
+
+    def position(self, name: str) -> int | None:
+        """A numeric paging position from the query, None when absent or not a number."""
+        value = self.request.query_params.get(name, "")
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
     def can(self, scope: str) -> bool:
         """Whether the key holds a scope."""
@@ -147,7 +157,16 @@ async def checked_form(request: Request, session: Session) -> FormData:
     return form
 
 
+def clean(value: str) -> str:
+    """One line of text without control characters or lone surrogates, trimmed."""
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", value).strip()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def text(form: FormData, name: str, default: str = "") -> str:
-    """A text field of a form (files and missing fields give the default)."""
+    """A one-line text field of a form (files and missing fields give the default)."""
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else default
+    return clean(value) if isinstance(value, str) else default

@@ -38,7 +38,7 @@ async def _lookup(console: Console, search: str) -> dict[str, Any]:
 @router.get("/devices")
 async def debugger(console: Console = Depends(signed_in)) -> Response:
     """Search a contact external id, an installation id or a token."""
-    search = console.request.query_params.get("q", "").strip()[:4096]
+    search = console.param("q", 4096)
     found = await _lookup(console, search)
     return console.render("devices.html", search=search, test=None, **found)
 

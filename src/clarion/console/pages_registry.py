@@ -137,9 +137,8 @@ async def revoke_key(
 @router.get("/registry/contacts")
 async def contacts(console: Console = Depends(signed_in)) -> Response:
     """Contacts and installations, a page at a time."""
-    cursor = console.request.query_params.get("cursor", "")[:400]
-    after_text = console.request.query_params.get("after", "")
-    after = int(after_text) if after_text.isdigit() else None
+    cursor = console.param("cursor", 400)
+    after = console.position("after")
     answer = await console.api.get("/v1/contacts", limit=PAGE, cursor=cursor)
     people = answer.body.get("data", []) if answer.ok else []
     async with console.state.engine.connect() as conn:

@@ -57,7 +57,7 @@ async def compose(console: Console = Depends(signed_in)) -> Response:
     form = ComposeForm(
         {
             "audience": "contact",
-            "contact": console.request.query_params.get("contact", "")[:256],
+            "contact": console.param("contact"),
             "mode": "content",
             "when": "now",
             "idempotency_key": secrets.token_urlsafe(16),
@@ -223,8 +223,8 @@ async def _title_of(console: Console, send_id: str) -> str:
 @router.get("/sends")
 async def sends_page(console: Console = Depends(signed_in)) -> Response:
     """The project's sends, newest first, with live progress."""
-    status = console.request.query_params.get("status", "")[:16]
-    cursor = console.request.query_params.get("cursor", "")[:400]
+    status = console.param("status", 16)
+    cursor = console.param("cursor", 400)
     rows, next_cursor = await _sends_with_counts(console, status, cursor)
     return console.render(
         "sends.html", sends=rows, status_filter=status, next_cursor=next_cursor, statuses=_STATUSES
@@ -253,9 +253,8 @@ async def send_detail(send_id: str, console: Console = Depends(signed_in)) -> Re
         return console.render("fragments/error.html", answer.status, error=answer.error, page=True)
     send = answer.body
     send["progress"] = progress_of(send)
-    search = console.request.query_params.get("q", "")[:256]
-    after_text = console.request.query_params.get("after", "")
-    after = int(after_text) if after_text.isdigit() else None
+    search = console.param("q")
+    after = console.position("after")
     async with console.state.engine.connect() as conn:
         outcomes = await queries.outcomes_by_platform(conn, send_id)
         trail = await queries.search_trail(conn, send_id, search, after, PAGE)

@@ -47,6 +47,7 @@
     form.addEventListener("change", soon);
     var button = form.querySelector("[data-live-button]");
     if (button) {
+      button.hidden = false;
       button.addEventListener("click", function (event) {
         event.preventDefault();
         refresh();

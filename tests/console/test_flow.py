@@ -168,7 +168,10 @@ def test_screenshots_of_the_main_pages(signed: Watched, demo: Demo) -> None:
     page.goto(demo.url + f"/sends/{sent['id']}")
     page.locator("[data-status='done']").wait_for(timeout=20_000)
     page.screenshot(path=str(SCREENSHOTS / "send-detail.png"), full_page=True)
-    for name in (*pages, "send-detail"):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(demo.url + "/devices?q=demo-user")
+    page.screenshot(path=str(SCREENSHOTS / "devices-phone.png"), full_page=True)
+    for name in (*pages, "send-detail", "devices-phone"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,3 +152,16 @@ def forgive(watched: Watched, status: int) -> None:
     """Drop the browser's log line of a refusal the test asked for (and only that one)."""
     line = f"the server responded with a status of {status}"
     watched.errors[:] = [error for error in watched.errors if line not in error]
+
+
+def send_and_wait(demo: Demo, body: dict[str, Any], seconds: float = 20) -> str:
+    """Send through the API and wait until the send is done (its open page would reload)."""
+    with demo.api() as api:
+        answer = api.post("/v1/sends", json=body)
+        assert answer.status_code in (200, 201), answer.text
+        send_id = str(answer.json()["id"])
+        deadline = time.monotonic() + seconds
+        while api.get(f"/v1/sends/{send_id}").json()["status"] != "done":
+            assert time.monotonic() < deadline, f"send {send_id} not done"
+            time.sleep(0.1)
+    return send_id

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.console.browser import Demo, Watched, forgive, sign_in
+from tests.console.browser import Demo, Watched, forgive, send_and_wait, sign_in
 
 SCREENSHOTS = Path(__file__).parent.parent.parent / "docs" / "console"
 
@@ -140,6 +140,13 @@ def test_the_template_editor_marks_a_liquid_error_at_its_line_and_column(
 def test_screenshots_of_the_main_pages(signed: Watched, demo: Demo) -> None:
     page = signed.page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    send_id = send_and_wait(
+        demo,
+        {
+            "recipients": {"external_ids": ["demo-user"], "all_devices": True},
+            "content": {"title": "Your order has shipped", "body": "It arrives Friday."},
+        },
+    )
     pages = {
         "overview": "/",
         "compose": "/compose?contact=demo-user",
@@ -157,16 +164,7 @@ def test_screenshots_of_the_main_pages(signed: Watched, demo: Demo) -> None:
             )
             page.locator("#live").get_by_text("it arrives Friday").first.wait_for()
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    with demo.api() as api:
-        sent = api.post(
-            "/v1/sends",
-            json={
-                "recipients": {"external_ids": ["demo-user"], "all_devices": True},
-                "content": {"title": "Your order has shipped", "body": "It arrives Friday."},
-            },
-        ).json()
-    page.goto(demo.url + f"/sends/{sent['id']}")
-    page.locator("[data-status='done']").wait_for(timeout=20_000)
+    page.goto(demo.url + f"/sends/{send_id}")
     page.screenshot(path=str(SCREENSHOTS / "send-detail.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(demo.url + "/devices?q=demo-user")
@@ -215,11 +213,9 @@ def test_a_segment_count_follows_the_filter_and_a_csv_fills_a_list(
 
 
 def test_the_overview_charts_the_week_with_labelled_axes(signed: Watched, demo: Demo) -> None:
-    with demo.api() as api:
-        api.post(
-            "/v1/sends",
-            json={"recipients": {"external_ids": ["demo-user"]}, "content": {"body": "chart"}},
-        )
+    send_and_wait(
+        demo, {"recipients": {"external_ids": ["demo-user"]}, "content": {"body": "chart"}}
+    )
     page = signed.page
     page.goto(demo.url + "/")
     chart = page.get_by_role("img", name=re.compile("Sends per day"))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from tests.console.browser import Demo, Watched, sign_in
+from tests.console.browser import Demo, Watched, send_and_wait, sign_in
 
 HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 
@@ -18,15 +22,13 @@ def _tenant_data_with_markup(demo: Demo) -> str:
         )
         assert template.status_code == 201, template.text
         api.put("/v1/contacts/" + "xss-contact", json={"language": "en"})
-        sent = api.post(
-            "/v1/sends",
-            json={
-                "recipients": {"external_ids": ["demo-user"], "all_devices": True},
-                "content": {"title": HOSTILE, "body": HOSTILE},
-            },
-        )
-        assert sent.status_code in (200, 201), sent.text
-        return str(sent.json()["id"])
+    return send_and_wait(
+        demo,
+        {
+            "recipients": {"external_ids": ["demo-user"], "all_devices": True},
+            "content": {"title": HOSTILE, "body": HOSTILE},
+        },
+    )
 
 
 def test_markup_typed_by_a_tenant_is_shown_as_text_everywhere(signed: Watched, demo: Demo) -> None:
@@ -155,3 +157,51 @@ def test_every_control_has_a_label_and_the_keyboard_reaches_the_main_content(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
+
+
+def test_provider_credentials_are_uploaded_and_never_shown_back(
+    signed: Watched, demo: Demo, tmp_path: Path
+) -> None:
+    ec_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        .decode()
+    )
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        .decode()
+    )
+    (tmp_path / "AuthKey.p8").write_text(ec_pem)
+    account = {
+        "type": "service_account",
+        "project_id": "shop-prod",
+        "client_email": "push@shop-prod.iam.gserviceaccount.com",
+        "private_key": rsa_pem,
+    }
+    (tmp_path / "account.json").write_text(json.dumps(account))
+    page = signed.page
+    page.goto(demo.url + "/registry")
+    page.get_by_label("New app id").fill("shop")
+    page.get_by_label("Name", exact=True).fill("Shop")
+    page.get_by_role("button", name="Create app").click()
+    app = page.locator("#app-shop")
+    app.get_by_text("Upload APNs key (.p8)").click()
+    app.get_by_label("Team id").fill("TEAM012345")
+    app.get_by_label("Key id").fill("KEY0123456")
+    app.get_by_label("Topic (bundle id)").fill("com.example.shop")
+    app.get_by_label("Signing key file (.p8)").set_input_files(str(tmp_path / "AuthKey.p8"))
+    app.get_by_role("button", name="Save APNs credentials").click()
+    app = page.locator("#app-shop")
+    app.get_by_text("Upload FCM service account (JSON)").click()
+    app.get_by_label("Service-account JSON file").set_input_files(str(tmp_path / "account.json"))
+    app.get_by_role("button", name="Save FCM credentials").click()
+    app = page.locator("#app-shop")
+    app.get_by_text("Web Push: generate VAPID keys").click()
+    app.get_by_label("Contact (mailto: or https: URL)").fill("mailto:ops@example.com")
+    app.get_by_role("button", name="Generate a VAPID key pair").click()
+    table = page.locator("#app-shop table").inner_text()
+    assert "KEY0123456" in table and "shop-prod" in table and "public_key" in table
+    html = page.content()
+    assert "PRIVATE KEY" not in html and ec_pem.splitlines()[1] not in html
+    assert rsa_pem.splitlines()[1] not in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -40,3 +41,12 @@ def mockups_of(device: dict[str, Any]) -> dict[str, str]:
             shown["body"] = _text(source.get("body"))
             shown["image"] = _text(source.get("image"))
     return shown
+
+
+def shown_devices(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Preview answers with each request as indented JSON text and its mock-up."""
+    for device in devices:
+        if "request" in device:
+            device["request_text"] = json.dumps(device["request"], indent=2, ensure_ascii=False)
+            device["mockup"] = mockups_of(device)
+    return devices

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from clarion.api.v1.lists import MAX_IDS_PER_REQUEST, iter_csv_ids
 from clarion.console import queries
 from clarion.console.context import Console, checked_form, signed_in, text
-from clarion.console.mockups import mockups_of
+from clarion.console.mockups import shown_devices
 from clarion.domain.command import parse_send_command
 from clarion.domain.errors import DomainError
 from clarion.domain.personalize import RenderLimitError, TemplateSyntaxError
@@ -96,12 +96,7 @@ async def _template_preview(console: Console, values: dict[str, Any]) -> dict[st
     answer = await console.api.post("/v1/sends/preview", body)
     if not answer.ok:
         return {"error": answer.error}
-    devices = answer.body["devices"]
-    for device in devices:
-        if "request" in device:
-            device["request_text"] = json.dumps(device["request"], indent=2, ensure_ascii=False)
-            device["mockup"] = mockups_of(device)
-    return {"devices": devices}
+    return {"devices": shown_devices(answer.body["devices"])}
 
 
 @router.get("/templates")

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from clarion.console import queries
 from clarion.console.context import Console, checked_form, signed_in, text
+from clarion.store.keys import split_key
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,6 +37,8 @@ async def _page(console: Console, status: int = 200, **values: Any) -> Response:
     values.setdefault("message", None)
     values.setdefault("error", None)
     values.setdefault("new_key", None)
+    parts = split_key(console.session.key)
+    values["session_key_id"] = parts[0] if parts else None
     return console.render(
         "registry.html", status, apps=await _apps(console), keys=keys, scopes=SCOPES, **values
     )

@@ -13,7 +13,7 @@ from clarion.console import queries
 from clarion.console.charts import funnel_chart
 from clarion.console.context import BadForm, Console, checked_form, signed_in, text
 from clarion.console.forms import ComposeForm, FormProblem, audience_fields, send_document
-from clarion.console.mockups import mockups_of
+from clarion.console.mockups import shown_devices
 from clarion.domain.command import parse_send_command
 from clarion.domain.errors import DomainError
 from clarion.domain.vocabulary import OPEN_STATUSES, SendStatus
@@ -41,14 +41,6 @@ async def _choices(console: Console) -> dict[str, Any]:
         "segments": data(segments),
         "templates": [t for t in data(templates) if t.get("status") == "active"],
     }
-
-
-def _form_page(
-    console: Console, form: ComposeForm, error: str | None = None, field: str | None = None
-) -> Response:
-    return console.render(
-        "compose.html", 400 if error else 200, form=form, error=error, error_field=field
-    )
 
 
 @router.get("/compose")
@@ -104,12 +96,7 @@ async def _preview(console: Console, form: ComposeForm) -> dict[str, Any]:
     answer = await console.api.post("/v1/sends/preview", body)
     if not answer.ok:
         return {"error": answer.error}
-    devices = answer.body["devices"]
-    for device in devices:
-        if "request" in device:
-            device["request_text"] = json.dumps(device["request"], indent=2, ensure_ascii=False)
-            device["mockup"] = mockups_of(device)
-    return {"devices": devices}
+    return {"devices": shown_devices(answer.body["devices"])}
 
 
 @router.post("/compose/live")

@@ -141,7 +141,23 @@
     });
   }
 
+  // Parts marked data-show-for="name=value" show only while that radio button is chosen.
+  function choosing(form) {
+    var parts = form.querySelectorAll("[data-show-for]");
+    if (!parts.length) { return; }
+    function update() {
+      parts.forEach(function (part) {
+        var rule = part.dataset.showFor.split("=");
+        var chosen = form.querySelector('input[name="' + rule[0] + '"]:checked');
+        part.hidden = Boolean(chosen) && chosen.value !== rule[1];
+      });
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form").forEach(choosing);
     document.querySelectorAll("form[data-live]").forEach(live);
     document.querySelectorAll("[data-poll]").forEach(poll);
     document.querySelectorAll("form[data-once]").forEach(once);

@@ -221,4 +221,6 @@ def test_the_overview_charts_the_week_with_labelled_axes(signed: Watched, demo: 
     chart = page.get_by_role("img", name=re.compile("Sends per day"))
     assert chart.is_visible()
     assert chart.locator("text").count() >= 12  # 5 y ticks and 7 day labels
+    hours = page.get_by_role("img", name=re.compile("Sends per hour"))
+    assert hours.locator("text").count() >= 17  # 5 y ticks and 12 hour labels
     assert page.get_by_role("cell", name="ios").first.is_visible()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import datetime
 
 import pytest
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from clarion.console.charts import daily_chart, funnel_chart
+from clarion.console.charts import funnel_chart, period_chart
 from clarion.console.context import clean
 from clarion.console.forms import ComposeForm, FormProblem, send_document
 from clarion.console.pages_content import check_template
@@ -116,11 +116,13 @@ def test_a_liquid_error_is_marked_at_its_field_line_and_column() -> None:
 
 def test_charts_have_an_empty_state_and_labelled_axes() -> None:
     assert funnel_chart([("targeted", 0), ("sent", 0)]).empty
-    days = [(date(2026, 1, d), {"sent": d, "errors": 0}) for d in range(1, 4)]
-    chart = daily_chart(days, ("sent", "errors"))
+    days = [(datetime(2026, 1, d), {"sent": d, "errors": 0}) for d in range(1, 4)]
+    chart = period_chart(days, ("sent", "errors"), "%d %b", "Per day")
     assert not chart.empty
     assert "01 Jan" in chart.svg and 'role="img"' in chart.svg
-    assert "2026-01-03: sent 3, errors 0" in chart.summary
+    assert [f">{tick}</text>" in chart.svg for tick in (0, 1, 2, 3, 4)] == [True] * 5
+    assert "03 Jan: sent 3, errors 0" in chart.summary
+    assert period_chart([(datetime(2026, 1, 1), {"sent": 0})], ("sent",), "%H", "x").empty
     hostile = funnel_chart([("<script>", 1)])
     assert "<script>" not in hostile.svg and "&lt;script&gt;" in hostile.svg
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 
 from markupsafe import Markup, escape
 
@@ -20,14 +20,15 @@ class Chart:
     empty: bool
 
 
-def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    magnitude = int(10 ** (len(str(value)) - 1))
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return value
+def _tick_step(top: int, ticks: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten that covers `top` in `ticks` steps."""
+    needed = max(-(-top // ticks), 1)
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * magnitude >= needed:
+                return step * magnitude
+        magnitude *= 10
 
 
 def funnel_chart(stages: list[tuple[str, int]]) -> Chart:
@@ -57,22 +58,29 @@ def funnel_chart(stages: list[tuple[str, int]]) -> Chart:
     return Chart(Markup("".join(parts)), summary, False)
 
 
-def daily_chart(days: list[tuple[date, dict[str, int]]], series: tuple[str, ...]) -> Chart:
-    """Grouped columns per day for each series, with a y axis and day labels."""
+def period_chart(
+    days: list[tuple[datetime, dict[str, int]]],
+    series: tuple[str, ...],
+    label_format: str,
+    title: str,
+) -> Chart:
+    """Grouped columns per period for each series, with a y axis and period labels."""
     top = max((values[name] for _, values in days for name in series), default=0)
     if top == 0:
         return Chart(Markup(""), "No sends in this period.", True)
-    scale = _nice_max(top)
+    step = _tick_step(top, 4)
+    scale = step * 4
     width, height, left, bottom, top_pad = 640, 220, 48, 36, 12
     plot_h = height - bottom - top_pad
     slot = (width - left - 10) / max(len(days), 1)
     bar = max(min(slot / (len(series) + 1), 18), 2)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape("Sends per day: " + ", ".join(series))}">'
+        f'aria-label="{escape(title + ": " + ", ".join(series))}">'
     ]
+    every = max(len(days) // 12, 1)
     for tick in range(5):
-        value = scale * tick // 4
+        value = step * tick
         y = top_pad + plot_h - plot_h * tick / 4
         parts.append(
             f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"></line>'
@@ -86,9 +94,11 @@ def daily_chart(days: list[tuple[date, dict[str, int]]], series: tuple[str, ...]
             parts.append(
                 f'<rect x="{x0 + number * bar:.1f}" y="{top_pad + plot_h - h:.1f}" '
                 f'width="{bar - 1:.1f}" height="{h:.1f}" fill="{COLOURS[number]}">'
-                f"<title>{escape(f'{day.isoformat()} {name}: {value}')}</title></rect>"
+                f"<title>{escape(f'{day.strftime(label_format)} {name}: {value}')}</title></rect>"
             )
-        label = day.strftime("%d %b") if len(days) <= 7 else day.strftime("%d")
+        if index % every:
+            continue
+        label = day.strftime(label_format)
         parts.append(
             f'<text x="{left + index * slot + slot / 2:.1f}" y="{height - bottom + 18}" '
             f'text-anchor="middle">{escape(label)}</text>'
@@ -99,7 +109,8 @@ def daily_chart(days: list[tuple[date, dict[str, int]]], series: tuple[str, ...]
         'class="axis"></line></svg>'
     )
     summary = "; ".join(
-        f"{day.isoformat()}: " + ", ".join(f"{name} {values[name]}" for name in series)
+        f"{day.strftime(label_format)}: " + ", ".join(f"{name} {values[name]}" for name in series)
         for day, values in days
+        if any(values.values())
     )
     return Chart(Markup("".join(parts)), summary, False)

@@ -91,49 +91,42 @@ async def provider_health(conn: AsyncConnection, project_id: str) -> dict[tuple[
     return health
 
 
-async def daily_sends(
-    conn: AsyncConnection, project_id: str, days: int, now: datetime
-) -> list[Any]:
-    """Per day of the last `days`: targeted, sent, errors and opened."""
-    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = await conn.execute(
-        select(sends.c.created_at, sends.c.targeted, sends.c.id).where(
-            sends.c.project_id == project_id, sends.c.created_at >= start
-        )
+async def sends_over_time(
+    conn: AsyncConnection, project_id: str, start: datetime, step: timedelta, count: int
+) -> list[tuple[datetime, dict[str, int]]]:
+    """Per period of `step` from `start`: devices targeted, sent, in error and opened."""
+    series = ("targeted", "sent", "errors", "opened")
+    buckets = [(start + step * i, dict.fromkeys(series, 0)) for i in range(count)]
+
+    def bucket(created_at: datetime) -> dict[str, int] | None:
+        index = int((created_at - start) // step)
+        return buckets[index][1] if 0 <= index < count else None
+
+    recent = (sends.c.project_id == project_id, sends.c.created_at >= start)
+    for created_at, targeted in await conn.execute(
+        select(sends.c.created_at, sends.c.targeted).where(*recent)
+    ):
+        if (values := bucket(created_at)) is not None:
+            values["targeted"] += int(targeted)
+    outcomes = (
+        select(sends.c.created_at, deliveries.c.outcome, func.count())
+        .select_from(deliveries.join(sends, deliveries.c.send_id == sends.c.id))
+        .where(*recent, deliveries.c.outcome.in_(("sent", "error", "undeliverable")))
+        .group_by(sends.c.id, sends.c.created_at, deliveries.c.outcome)
     )
-    buckets = {
-        (start + timedelta(days=i)).date(): dict.fromkeys(
-            ("targeted", "sent", "errors", "opened"), 0
-        )
-        for i in range(days)
-    }
-    send_days: dict[str, Any] = {}
-    for created_at, targeted, send_id in rows:
-        day = created_at.date()
-        if day in buckets:
-            buckets[day]["targeted"] += int(targeted)
-            send_days[send_id] = day
-    if send_days:
-        ids = list(send_days)
-        outcome_rows = await conn.execute(
-            select(deliveries.c.send_id, deliveries.c.outcome, func.count())
-            .where(deliveries.c.send_id.in_(ids))
-            .group_by(deliveries.c.send_id, deliveries.c.outcome)
-        )
-        for send_id, outcome, count in outcome_rows:
-            bucket = buckets[send_days[send_id]]
-            if outcome == "sent":
-                bucket["sent"] += int(count)
-            elif outcome in ("error", "undeliverable"):
-                bucket["errors"] += int(count)
-        opened = await conn.execute(
-            select(events.c.send_id, func.count(events.c.installation_pk.distinct()))
-            .where(events.c.send_id.in_(ids), events.c.type == "opened")
-            .group_by(events.c.send_id)
-        )
-        for send_id, count in opened:
-            buckets[send_days[send_id]]["opened"] += int(count)
-    return [(day, values) for day, values in sorted(buckets.items())]
+    for created_at, outcome, n in await conn.execute(outcomes):
+        if (values := bucket(created_at)) is not None:
+            values["sent" if outcome == "sent" else "errors"] += int(n)
+    opened = (
+        select(sends.c.created_at, func.count(events.c.installation_pk.distinct()))
+        .select_from(events.join(sends, events.c.send_id == sends.c.id))
+        .where(*recent, events.c.type == "opened")
+        .group_by(sends.c.id, sends.c.created_at)
+    )
+    for created_at, n in await conn.execute(opened):
+        if (values := bucket(created_at)) is not None:
+            values["opened"] += int(n)
+    return buckets
 
 
 async def top_errors(conn: AsyncConnection, project_id: str, since: datetime) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +32,23 @@ class ComposeForm:
 
     @classmethod
     def from_form(cls, form: FormData) -> ComposeForm:
-        """Read the submitted fields (files are ignored here)."""
-        values = {k: v for k, v in form.items() if isinstance(v, str) and k != "app"}
-        apps = [v for v in form.getlist("app") if isinstance(v, str) and v]
+        """Read the submitted fields (files are ignored), without NUL or other controls."""
+        values = {k: _safe(v) for k, v in form.items() if isinstance(v, str) and k != "app"}
+        apps = [_safe(v) for v in form.getlist("app") if isinstance(v, str) and v]
         return cls(values, apps)
 
     def get(self, name: str, default: str = "") -> str:
         """A field's trimmed value."""
         return self.values.get(name, default).strip()
+
+
+#: Control characters no field may hold (tab and line ends stay: bodies have lines).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _safe(value: str) -> str:
+    """The text without lone surrogates or control characters other than tab and newlines."""
+    return _CONTROLS.sub("", value.encode("utf-8", "replace").decode("utf-8"))
 
 
 def _json_object(form: ComposeForm, name: str) -> dict[str, Any] | None:

@@ -41,7 +41,11 @@ def _signin_page(request: Request, error: str | None = None, status: int = 200) 
 
 @router.get("/signin")
 async def signin_form(request: Request) -> Response:
-    """The sign-in form."""
+    """The sign-in form (a browser already signed in goes to the overview)."""
+    state = get_state(request)
+    session = read_session(request, state.secrets)
+    if session is not None and await principal_of(state, request, session.key) is not None:
+        return RedirectResponse("/", status_code=303)
     expired = request.query_params.get("expired")
     return _signin_page(request, "Your session ended; sign in again." if expired else None)
 

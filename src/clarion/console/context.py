@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,18 @@ from clarion.console.session import (
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.autoescape = True
+
+
+def _when(value: object) -> str:
+    """A UTC instant (datetime or ISO text) as `YYYY-MM-DD HH:MM:SS`."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if not isinstance(value, str) or not value:
+        return "—"
+    return value[:19].replace("T", " ")
+
+
+templates.env.filters["when"] = _when
 
 #: Scripts, styles and images from the console itself only; no inline script or style.
 CONSOLE_POLICY = "; ".join(

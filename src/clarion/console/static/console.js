@@ -29,9 +29,11 @@
       var mine = ++seq;
       target.setAttribute("aria-busy", "true");
       post(form.dataset.live, form).then(function (response) {
+        // A fragment answered by the sign-in page means the session ended.
+        if (response.redirected) { window.location.assign(response.url); return null; }
         return response.text();
       }).then(function (html) {
-        if (mine !== seq) { return; }
+        if (html === null || mine !== seq) { return; }
         target.innerHTML = html;
         target.removeAttribute("aria-busy");
         form.dispatchEvent(new CustomEvent("live-updated"));
@@ -61,6 +63,7 @@
     var url = element.dataset.poll;
     setTimeout(function () {
       fetch(url, { credentials: "same-origin" }).then(function (response) {
+        if (response.redirected) { window.location.assign(response.url); return null; }
         return response.ok ? response.text() : null;
       }).then(function (html) {
         if (html === null) { return; }

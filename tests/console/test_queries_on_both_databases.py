@@ -92,3 +92,51 @@ async def test_counts_charts_and_searches_answer_on_each_database(
         assert hostile.status_code == 200
         trail = await http.get(f"/sends/{sent.json()['id']}?q={query}&after=99999999999999999999")
         assert trail.status_code == 200
+
+
+async def test_editing_a_template_keeps_its_other_languages_and_options(
+    console_client: httpx.AsyncClient,
+) -> None:
+    http = console_client
+    project = await make_project(http)
+    created = await http.post(
+        "/v1/templates",
+        json={
+            "name": "Welcome",
+            "contents": [
+                {"language": "fr", "title": "Bienvenue", "body": "{% if x %}"},
+                {"title": "Welcome", "body": "Hello", "deeplink": "app://home"},
+            ],
+            "options": {"priority": "high"},
+        },
+        headers=project.headers,
+    )
+    assert created.status_code == 400  # the French body does not compile: fix it first
+    created = await http.post(
+        "/v1/templates",
+        json={
+            "name": "Welcome",
+            "contents": [
+                {"language": "fr", "title": "Bienvenue", "body": "Salut"},
+                {"title": "Welcome", "body": "Hello", "deeplink": "app://home"},
+            ],
+            "options": {"priority": "high"},
+        },
+        headers=project.headers,
+    )
+    template_id = created.json()["id"]
+    csrf = await _signed_in(http, project)
+    editor = await http.get(f"/templates/{template_id}")
+    assert "the contents in fr are kept" in editor.text
+    form = {"csrf": csrf, "template_id": template_id, "name": "Welcome 2", "status": "active"}
+    broken = await http.post("/templates/save", data=form | {"title": "Hi", "body": "a\n{{ x | }}"})
+    assert broken.status_code == 400 and 'data-field="body"' in broken.text
+    saved = await http.post("/templates/save", data=form | {"title": "Hi", "body": "New"})
+    assert saved.status_code == 303
+    stored = (await http.get(f"/v1/templates/{template_id}", headers=project.headers)).json()
+    assert stored["name"] == "Welcome 2"
+    assert stored["options"] == {"priority": "high"}
+    assert stored["contents"] == [
+        {"language": "fr", "title": "Bienvenue", "body": "Salut"},
+        {"title": "Hi", "body": "New", "deeplink": "app://home"},
+    ]

@@ -72,6 +72,10 @@ class ApiClient:
         """PUT a JSON body."""
         return await self.call("PUT", path, body)
 
+    async def patch(self, path: str, body: Any) -> Answer:
+        """PATCH a JSON body."""
+        return await self.call("PATCH", path, body)
+
     async def delete(self, path: str) -> Answer:
         """DELETE a resource."""
         return await self.call("DELETE", path)

@@ -48,11 +48,16 @@ def _contents(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [content]
 
 
-def mark_of(values: dict[str, Any], field: str | None, message: str) -> dict[str, Any] | None:
-    """Where a Liquid error is: the field, its line and column, and that line with a caret."""
+def mark_of(
+    values: dict[str, Any], field: str | None, message: str, index: int = 0
+) -> dict[str, Any] | None:
+    """Where a Liquid error is: the field, its line and column, and that line with a caret.
+
+    Only an error in the edited content (`contents[index]`) is marked in the editor.
+    """
     position = _POSITION.search(message)
     match = _CONTENT_FIELD.match(field or "")
-    name = match.group(2) if match else None
+    name = match.group(2) if match and int(match.group(1)) == index else None
     if position is None or name not in FIELDS:
         return None
     line, column = int(position.group(1)), int(position.group(2))
@@ -134,9 +139,29 @@ async def edit_template(template_id: str, console: Console = Depends(signed_in))
     fallback = next((c for c in row["contents"] if not c.get("language")), row["contents"][0])
     values = {name: fallback.get(name, "") for name in FIELDS}
     values |= {"name": row["name"], "status": row["status"], "sample": "", "params": ""}
+    languages = [c["language"] for c in row["contents"] if c.get("language")]
     return console.render(
-        "template_edit.html", template_id=template_id, values=values, error=None, mark=None
+        "template_edit.html",
+        template_id=template_id,
+        values=values,
+        error=None,
+        mark=None,
+        languages=languages,
     )
+
+
+async def _merged_contents(
+    console: Console, template_id: str, values: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
+    """The stored contents with the edited fallback's texts replaced; others kept as they are."""
+    answer = await console.api.get(f"/v1/templates/{template_id}")
+    if not answer.ok:
+        return _contents(values), 0
+    contents = [dict(content) for content in answer.body["contents"]]
+    index = next((i for i, c in enumerate(contents) if not c.get("language")), 0)
+    kept = {name: value for name, value in contents[index].items() if name not in FIELDS}
+    contents[index] = kept | _contents(values)[0]
+    return contents, index
 
 
 @router.post("/templates/check")
@@ -154,14 +179,14 @@ async def save(request: Request, console: Console = Depends(signed_in)) -> Respo
     form = await checked_form(request, console.session)
     values = _template_form(form)
     template_id = text(form, "template_id")[:64] or None
-    body = {
-        "name": values["name"],
-        "contents": _contents(values),
-        "status": values["status"] or "active",
-    }
+    body: dict[str, Any] = {"name": values["name"], "status": values["status"] or "active"}
+    index = 0
     if template_id:
-        answer = await console.api.put(f"/v1/templates/{template_id}", body)
+        # A patch keeps the other languages, the options and the validity window.
+        body["contents"], index = await _merged_contents(console, template_id, values)
+        answer = await console.api.patch(f"/v1/templates/{template_id}", body)
     else:
+        body["contents"] = _contents(values)
         answer = await console.api.post("/v1/templates", body)
     if not answer.ok:
         message = answer.error
@@ -171,7 +196,7 @@ async def save(request: Request, console: Console = Depends(signed_in)) -> Respo
             template_id=template_id,
             values=values,
             error=message,
-            mark=mark_of(values, answer.field, message),
+            mark=mark_of(values, answer.field, message, index),
         )
     return RedirectResponse(f"/templates/{answer.body['id']}?saved=1", status_code=303)
 

@@ -50,7 +50,7 @@ def test_a_compose_form_becomes_the_native_send_body() -> None:
     assert send_document(form) == {
         "recipients": {"external_ids": ["u1"], "all_devices": True},
         "apps": ["shop"],
-        "schedule": {"at": "2030-01-02T03:04:00Z"},
+        "schedule": {"at": "2030-01-02T03:04:00+00:00"},
         "contents": [
             {"title": "Hi", "body": "Hello", "data": {"order": 7}},
             {"language": "fr", "title": "Salut"},
@@ -69,6 +69,7 @@ def test_a_compose_form_becomes_the_native_send_body() -> None:
         ({"audience": "contact", "contact": "u", "data": "[1]"}, "data"),
         ({"audience": "contact", "contact": "u", "ttl": "soon"}, "ttl"),
         ({"audience": "contact", "contact": "u", "when": "local"}, "when"),
+        ({"audience": "contact", "contact": "u", "when": "at", "at": "soon"}, "at"),
         ({"audience": "contact", "contact": "u", "title_1": "x"}, "language_1"),
     ],
 )

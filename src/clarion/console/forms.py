@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -170,7 +171,13 @@ def audience_fields(form: ComposeForm) -> dict[str, Any]:
         at = form.get("at")
         if not at:
             raise FormProblem("at", "give the date and time (UTC)")
-        document["schedule"] = {"at": at if at.endswith("Z") or "+" in at else at + ":00Z"}
+        try:
+            instant = datetime.fromisoformat(at.removesuffix("Z"))
+        except ValueError:
+            raise FormProblem("at", "give the date and time as YYYY-MM-DDTHH:MM") from None
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)  # the form asks for UTC
+        document["schedule"] = {"at": instant.isoformat()}
     elif when == "local":
         if "audience" not in document:
             raise FormProblem("when", "local-time delivery needs a list, segment or all devices")

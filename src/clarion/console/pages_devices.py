@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from clarion.console import queries
 from clarion.console.context import Console, checked_form, signed_in, text
+from clarion.domain.vocabulary import FINAL_STATUSES
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,7 +49,7 @@ async def _wait_for(console: Console, send_id: str) -> dict[str, Any]:
     deadline = loop.time() + TEST_WAIT_SECONDS
     while True:
         answer = await console.api.get(f"/v1/sends/{send_id}")
-        if not answer.ok or answer.body["status"] in ("done", "failed", "cancelled"):
+        if not answer.ok or answer.body["status"] in FINAL_STATUSES:
             break
         if loop.time() > deadline:
             break

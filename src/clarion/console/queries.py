@@ -13,11 +13,15 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.command import SendCommand
+from clarion.domain.vocabulary import DeliveryOutcome
 from clarion.store.audience import PageScope, audience_size, resolve_audience
 from clarion.store.events import events
 from clarion.store.send_tables import deliveries, sends
 from clarion.store.tables import apps, contacts, installations
 from clarion.store.targeting import resolve
+
+#: Outcomes counted as delivery errors in charts and health.
+FAILED = (DeliveryOutcome.ERROR, DeliveryOutcome.UNDELIVERABLE)
 
 
 async def planned_size(
@@ -62,7 +66,7 @@ async def provider_health(conn: AsyncConnection, project_id: str) -> dict[tuple[
     last_ok = (
         select(deliveries.c.app_id, deliveries.c.platform, func.max(deliveries.c.completed_at))
         .select_from(deliveries.join(sends, deliveries.c.send_id == sends.c.id))
-        .where(sends.c.project_id == project_id, deliveries.c.outcome == "sent")
+        .where(sends.c.project_id == project_id, deliveries.c.outcome == DeliveryOutcome.SENT)
         .group_by(deliveries.c.app_id, deliveries.c.platform)
     )
     health: dict[tuple[str, str], Any] = {}
@@ -78,7 +82,7 @@ async def provider_health(conn: AsyncConnection, project_id: str) -> dict[tuple[
         .select_from(deliveries.join(sends, deliveries.c.send_id == sends.c.id))
         .where(
             sends.c.project_id == project_id,
-            deliveries.c.outcome.in_(("error", "undeliverable")),
+            deliveries.c.outcome.in_(FAILED),
             deliveries.c.completed_at.is_not(None),
         )
         .order_by(deliveries.c.completed_at.desc())
@@ -111,12 +115,13 @@ async def sends_over_time(
     outcomes = (
         select(sends.c.created_at, deliveries.c.outcome, func.count())
         .select_from(deliveries.join(sends, deliveries.c.send_id == sends.c.id))
-        .where(*recent, deliveries.c.outcome.in_(("sent", "error", "undeliverable")))
+        .where(*recent, deliveries.c.outcome.in_((DeliveryOutcome.SENT, *FAILED)))
         .group_by(sends.c.id, sends.c.created_at, deliveries.c.outcome)
     )
     for created_at, outcome, n in await conn.execute(outcomes):
         if (values := bucket(created_at)) is not None:
-            values["sent" if outcome == "sent" else "errors"] += int(n)
+            sent = outcome == DeliveryOutcome.SENT
+            values[DeliveryOutcome.SENT.value if sent else "errors"] += int(n)
     opened = (
         select(sends.c.created_at, func.count(events.c.installation_pk.distinct()))
         .select_from(events.join(sends, events.c.send_id == sends.c.id))
@@ -137,7 +142,7 @@ async def top_errors(conn: AsyncConnection, project_id: str, since: datetime) ->
         .where(
             sends.c.project_id == project_id,
             sends.c.created_at >= since,
-            deliveries.c.outcome.in_(("error", "undeliverable")),
+            deliveries.c.outcome.in_(FAILED),
         )
         .group_by(deliveries.c.platform, deliveries.c.provider_reason)
         .order_by(func.count().desc())

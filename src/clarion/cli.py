@@ -51,8 +51,8 @@ def serve(
     database: str | None = DatabaseOption,
     demo: bool = typer.Option(False, "--demo", help="Prepare and print a demo project and key."),
 ) -> None:
-    """Run the HTTP API (migrations are applied first)."""
-    from clarion.api.app import create_app
+    """Run the HTTP API and the web console (migrations are applied first)."""
+    from clarion.console.server import create_server
 
     settings = _settings(database, host=host, port=port)
     _log_warnings()
@@ -61,9 +61,10 @@ def serve(
     else:
         typer.echo(
             f"Clarion listening on http://{settings.host}:{settings.port} "
-            f"(database: {_redacted(settings)}, event loop: {eventloop.loop_name()})"
+            f"(database: {_redacted(settings)}, event loop: {eventloop.loop_name()}); "
+            f"console at http://{settings.host}:{settings.port}/"
         )
-        server = _server(create_app(settings), settings)
+        server = _server(create_server(settings), settings)
         eventloop.run(server.serve())
     if not server.started:
         # uvicorn has logged why (a port already taken, a failing start-up).
@@ -90,8 +91,8 @@ def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
 
 
 async def _serve_demo(settings: Settings) -> uvicorn.Server:
-    """Emulators, demo data and the API in one process, so everything works offline."""
-    from clarion.api.app import create_app
+    """Emulators, demo data, the API and the console in one process, so everything works offline."""
+    from clarion.console.server import create_server
     from clarion.demo import DEMO_IOS_TOKEN, demo_allowlist, prepare_demo
     from clarion.emulators.suite import EmulatorSuite
     from clarion.store.engine import create_engine
@@ -114,6 +115,8 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
         finally:
             await engine.dispose()
         base = f"http://{settings.host}:{settings.port}"
+        asgi_app = create_server(settings, emulators=emulators)
+        link = asgi_app.state.console.sign_in_link(demo.api_key)
         auth = f"-H 'Authorization: Bearer {demo.api_key}'"
         body = (
             '{"recipients": {"external_ids": ["' + demo.contact + '"]}, '
@@ -121,6 +124,7 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
         )
         lines = [
             "",
+            f"  Console:    {base}{link}   (signs you in once; then use the key below)",
             f"  URL:        {base}   (API docs: {base}/docs)",
             f"  API key:    {demo.api_key}   (project {demo.project_id}, app {demo.app_id})",
             f"  Database:   {_redacted(settings)} (event loop: {eventloop.loop_name()})",
@@ -134,7 +138,7 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
             "",
         ]
         typer.echo("\n".join(lines))
-        server = _server(create_app(settings), settings)
+        server = _server(asgi_app, settings)
         await server.serve()
         return server
 

@@ -302,6 +302,6 @@ async def count_audience(
     now: datetime,
 ) -> int:
     """How many devices the audience reaches now: what planning it would target."""
-    query, _ = _audience_query(project_id, resolved, app_ids, conn.dialect.name, now)
-    total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    return int(total)
+    query, src = _audience_query(project_id, resolved, app_ids, conn.dialect.name, now)
+    counted = query.with_only_columns(src.device.c.pk).subquery()
+    return int((await conn.execute(select(func.count()).select_from(counted))).scalar_one())

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import ssl
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from clarion.domain.limits import BuiltPayload
 from clarion.providers.apns_jwt import ProviderTokenSource
 from clarion.providers.apns_reasons import outcome_for
+from clarion.providers.h2_batch import BatchAnswer, BatchRequest
 from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
 from clarion.providers.h2_errors import Http2Error, InvalidRequestError, QueueTimeoutError
 from clarion.providers.h2_headers import CleanHeaders, clean_headers
@@ -93,6 +95,57 @@ class ApnsClient:
             return DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken")
         return await self.send(address.token, payload.headers, payload.body)
 
+    async def deliver_many(
+        self, items: Sequence[tuple[Address, BuiltPayload]]
+    ) -> list[DeliveryResult | Exception]:
+        """Send a batch of built requests as one unit through the pool."""
+        results: list[DeliveryResult | Exception] = [
+            DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken") for _ in items
+        ]
+        bearer = self._tokens.current() if self._tokens else None
+        sendable = [
+            (index, "/3/device/" + quote(address.token, safe=""), payload)
+            for index, (address, payload) in enumerate(items)
+            if address.token
+        ]
+        stale = await self._post_many(sendable, bearer, results)
+        if stale and self._tokens is not None and bearer is not None:
+            # One fresh token is all a stale one deserves; a second refusal is permanent.
+            await self._post_many(stale, self._tokens.renew(bearer), results)
+        return results
+
+    async def _post_many(
+        self,
+        sendable: list[tuple[int, str, BuiltPayload]],
+        bearer: str | None,
+        results: list[DeliveryResult | Exception],
+    ) -> list[tuple[int, str, BuiltPayload]]:
+        """Post `sendable` into `results`; returns those refused for a stale provider token."""
+        requests: list[BatchRequest] = []
+        posted: list[tuple[int, str, BuiltPayload]] = []
+        for entry in sendable:
+            index, path, payload = entry
+            try:
+                headers = self._request_headers(payload.headers, bearer)
+            except InvalidRequestError as error:
+                results[index] = DeliveryResult(Outcome.FAILED, reason=str(error))
+                continue
+            requests.append((path, headers, payload.body))
+            posted.append(entry)
+        answers = await self._pool.request_many(
+            "POST",
+            requests,
+            attempt_timeout=self._request_timeout,
+            queue_timeout=self._queue_timeout,
+        )
+        stale: list[tuple[int, str, BuiltPayload]] = []
+        for entry, answer in zip(posted, answers, strict=True):
+            result = _answer_result(answer)
+            if isinstance(result, DeliveryResult) and result.reason == "ExpiredProviderToken":
+                stale.append(entry)
+            results[entry[0]] = result
+        return stale
+
     async def send(self, token: str, headers: dict[str, str], payload: bytes) -> DeliveryResult:
         """Deliver one notification; transport failures come back as `retry`, never raise."""
         path = "/3/device/" + quote(token, safe="")
@@ -148,6 +201,21 @@ class ApnsClient:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._pool.close()
+
+
+def _answer_result(answer: BatchAnswer) -> DeliveryResult | Exception:
+    """A batch answer as `send` would have reported it; unexpected errors stay errors."""
+    if isinstance(answer, Http2Response):
+        return _result_from(answer)
+    if isinstance(answer, QueueTimeoutError):
+        return DeliveryResult.transport_error("queue_timeout")
+    if isinstance(answer, TimeoutError):
+        return DeliveryResult.transport_error("timeout")
+    if isinstance(answer, InvalidRequestError | OutboundRefused):
+        return DeliveryResult(Outcome.FAILED, reason=str(answer))
+    if isinstance(answer, Http2Error | OSError):
+        return DeliveryResult.transport_error(f"{type(answer).__name__}: {answer}")
+    return answer
 
 
 def _result_from(response: Http2Response) -> DeliveryResult:

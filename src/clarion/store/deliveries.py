@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Dialect, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.vocabulary import DeliveryOutcome, SendStatus
@@ -59,22 +59,73 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
 
 async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now: datetime) -> None:
     """Record attempts on deliveries still pending (an outcome is never overwritten)."""
-    params = [
-        {
-            "b_id": row.delivery_id,
-            "b_outcome": row.outcome,
-            "b_status": row.status,
-            "b_reason": _fit(row.reason, REASON_CHARS),
-            "b_message_id": _fit(row.message_id, MESSAGE_ID_CHARS),
-            "b_language": row.language,
-            "b_attempts": row.attempts,
-            "b_completed": now if row.final else None,
-            "b_first": now if row.first_attempt else None,
-        }
-        for row in rows
-    ]
-    if params:
-        await conn.execute(_WRITE_OUTCOME.values(last_attempt_at=now), params)
+    if not rows:
+        return
+    plain = _plain_write(conn.dialect)
+    stamp = plain.stamp(now)
+    template = list(plain.fixed)
+    template[plain.at["last_attempt_at"]] = stamp
+    at = plain.at
+    i_id, i_outcome, i_status = at["b_id"], at["b_outcome"], at["b_status"]
+    i_reason, i_message, i_language = at["b_reason"], at["b_message_id"], at["b_language"]
+    i_attempts, i_completed, i_first = at["b_attempts"], at["b_completed"], at["b_first"]
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = template.copy()
+        values[i_id] = row.delivery_id
+        values[i_outcome] = row.outcome
+        values[i_status] = row.status
+        values[i_reason] = _fit(row.reason, REASON_CHARS)
+        values[i_message] = _fit(row.message_id, MESSAGE_ID_CHARS)
+        values[i_language] = row.language
+        values[i_attempts] = row.attempts
+        values[i_completed] = stamp if row.final else None
+        values[i_first] = stamp if row.first_attempt else None
+        params.append(tuple(values))
+    # The statement is compiled once per dialect and run as the driver's own executemany:
+    # SQLAlchemy's per-row parameter handling cost more than the database's work.
+    await conn.exec_driver_sql(plain.sql, params)
+
+
+@dataclass(frozen=True)
+class _PlainStatement:
+    """A statement compiled for one dialect, with its positional parameter layout."""
+
+    sql: str
+    at: dict[str, int]
+    fixed: tuple[Any, ...]
+    stamp: Callable[[datetime], Any]
+
+
+_PLAIN: dict[str, _PlainStatement] = {}
+
+
+def _plain_write(dialect: Dialect) -> _PlainStatement:
+    key = f"{dialect.name}+{dialect.driver}"
+    plain = _PLAIN.get(key)
+    if plain is not None:
+        return plain
+    statement = _WRITE_OUTCOME.values(
+        last_attempt_at=bindparam("last_attempt_at", type_=deliveries.c.last_attempt_at.type)
+    )
+    compiled = statement.compile(dialect=dialect)
+    if not compiled.positional or compiled.positiontup is None:
+        raise RuntimeError(f"{key} does not take positional parameters")
+    order = list(compiled.positiontup)
+    defaults = compiled.params
+    processor = deliveries.c.last_attempt_at.type.bind_processor(dialect)
+
+    def stamp(value: datetime) -> Any:
+        return processor(value) if processor is not None else value
+
+    plain = _PlainStatement(
+        sql=compiled.string,
+        at={name: index for index, name in enumerate(order)},
+        fixed=tuple(defaults.get(name) for name in order),
+        stamp=stamp,
+    )
+    _PLAIN[key] = plain
+    return plain
 
 
 # One statement for the whole batch: the first attempt's time rides along, kept once set.

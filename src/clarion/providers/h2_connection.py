@@ -300,11 +300,7 @@ class Http2Connection(asyncio.Protocol):
         self._queue_headers(stream_id, block, end_stream=not body)
         if body:
             size = len(body)
-            if (
-                size <= stream.window
-                and size <= self._send_window
-                and (size <= self._remote_frame_size)
-            ):
+            if size <= min(stream.window, self._send_window, self._remote_frame_size):
                 stream.window -= size
                 self._send_window -= size
                 self._out.append(f.frame(f.DATA, f.END_STREAM, stream_id, body))

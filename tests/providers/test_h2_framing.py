@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import hpack
 import pytest
@@ -23,6 +24,7 @@ from clarion.providers.h2_connection import Http2Connection
 from clarion.providers.h2_errors import ConnectionLostError, StreamResetError
 from clarion.providers.h2_headers import clean_headers
 from clarion.providers.h2_hpack import RequestEncoder
+from clarion.providers.h2_hpack_decode import HpackDecodingError, ResponseDecoder
 from clarion.providers.h2_pool import Http2Pool
 from tests.providers.raw_h2_server import Peer, RawH2Server
 
@@ -309,3 +311,42 @@ async def test_batch_attempt_timeout_ends_unanswered_requests_and_probes_the_pee
     assert getattr(answers[0], "status", None) == 200
     assert isinstance(answers[1], TimeoutError)
     assert pings and "ACK" not in pings[0].flags
+
+
+# -- response HPACK -------------------------------------------------------------
+def test_response_decoder_reads_what_an_independent_encoder_writes() -> None:
+    rng = random.Random(7)
+    for _ in range(40):
+        encoder, decoder = hpack.Encoder(), ResponseDecoder()
+        for _ in range(30):
+            headers: list[tuple[str, str]] = [(":status", rng.choice(["200", "410", "429"]))]
+            for _ in range(rng.randint(0, 5)):
+                name = rng.choice(["apns-id", "retry-after", "server", f"x-{rng.randint(0, 40)}"])
+                value = "".join(chr(rng.randint(32, 126)) for _ in range(rng.randint(0, 300)))
+                headers.append(
+                    hpack.NeverIndexedHeaderTuple(name, value)
+                    if rng.random() < 0.1
+                    else hpack.HeaderTuple(name, value)
+                )
+            if rng.random() < 0.05:
+                encoder.header_table_size = rng.choice([0, 100, 2048, 4096])
+            block = bytes(encoder.encode(headers, huffman=rng.random() < 0.7))
+            expected = [(n.encode(), v.encode()) for n, v in headers]
+            assert decoder.decode(block) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "block"),
+    [
+        ("index beyond the table", b"\xbf\x20"),
+        ("index 0", b"\x80"),
+        ("size update above our limit", b"\x3f\xe1\x3f"),
+        ("size update after a field", b"\x88\x20"),
+        ("string past the end", b"\x40\x0aabc"),
+        ("integer past the end", b"\xff"),
+        ("huffman with EOS padding too long", b"\x00\x81\xff\x81\xff"),
+    ],
+)
+def test_response_decoder_refuses_broken_blocks(name: str, block: bytes) -> None:
+    with pytest.raises(HpackDecodingError):
+        ResponseDecoder().decode(block)

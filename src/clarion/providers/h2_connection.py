@@ -2,7 +2,7 @@
 
 The framing is our own (frames in `h2_frames`, request HPACK in `h2_hpack`): a request
 costs a few byte joins, and the shared headers of a batch go out as a handful of table
-indexes. Response header blocks are decoded with the `hpack` package.
+indexes. Response header blocks are decoded by `h2_hpack_decode`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import hpack
 
 from clarion.eventloop import stream_transport
 from clarion.providers import h2_frames as f
@@ -24,6 +22,7 @@ from clarion.providers.h2_errors import (
 )
 from clarion.providers.h2_headers import CleanHeaders, clean_headers
 from clarion.providers.h2_hpack import RequestEncoder
+from clarion.providers.h2_hpack_decode import HpackDecodingError, ResponseDecoder
 
 # Until the server's first SETTINGS frame we cannot know its stream limit.
 SETTINGS_WAIT_SECONDS = 10.0
@@ -90,7 +89,7 @@ class Http2Connection(asyncio.Protocol):
         self._blocked: dict[int, _Stream] = {}
         self._next_stream_id = 1
         self._encoder = RequestEncoder()
-        self._decoder = hpack.Decoder()
+        self._decoder = ResponseDecoder()
         self._reader = f.FrameReader()
         # Header block fragments of a HEADERS frame awaiting its CONTINUATION frames.
         self._continuing: tuple[int, int, list[bytes]] | None = None
@@ -388,8 +387,8 @@ class Http2Connection(asyncio.Protocol):
     def _on_header_block(self, stream_id: int, flags: int, block: bytes) -> None:
         # Every block is decoded, even for streams we dropped: the table must stay in step.
         try:
-            fields = self._decoder.decode(block, raw=True)
-        except hpack.HPACKError as error:
+            fields = self._decoder.decode(block)
+        except HpackDecodingError as error:
             raise f.FrameError(f.COMPRESSION_ERROR, f"bad header block: {error}") from error
         self._check_peer_stream(stream_id)
         stream = self._streams.get(stream_id)
@@ -399,8 +398,8 @@ class Http2Connection(asyncio.Protocol):
             status = 0
             headers: dict[str, str] = {}
             for raw_name, raw_value in fields:
-                name = bytes(raw_name).decode("latin-1")
-                value = bytes(raw_value).decode("latin-1")
+                name = raw_name.decode("latin-1")
+                value = raw_value.decode("latin-1")
                 if name == ":status":
                     status = int(value) if value.isdigit() and len(value) == 3 else -1
                 else:

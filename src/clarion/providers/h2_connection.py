@@ -343,7 +343,10 @@ class Http2Connection(asyncio.Protocol):
 
     def _pump(self) -> None:
         """Send queued request bodies as far as the flow-control windows allow, oldest first."""
-        for stream_id, stream in list(self._blocked.items()):
+        finished: list[int] = []
+        for stream_id, stream in self._blocked.items():
+            if self._send_window <= 0:
+                break
             view = stream.pending
             while view and self._send_window > 0 and stream.window > 0:
                 size = min(len(view), stream.window, self._send_window, self._remote_frame_size)
@@ -355,9 +358,9 @@ class Http2Connection(asyncio.Protocol):
                 )
             stream.pending = view
             if not view:
-                del self._blocked[stream_id]
-            elif self._send_window <= 0:
-                break
+                finished.append(stream_id)
+        for stream_id in finished:
+            del self._blocked[stream_id]
 
     # -- inbound frames ---------------------------------------------------
     def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:

@@ -33,40 +33,38 @@ class HpackDecodingError(Exception):
 
 
 # (next state, bytes emitted, whether the code may end here) per (state, input byte);
-# a next state of -1 marks an invalid code.
+# a next state of -1 marks an invalid code. Filled in as pairs are first met: the
+# strings a server sends use few of the 65,536.
 _ByteStep = tuple[int, bytes, bool]
-_BYTE_STEPS: list[_ByteStep] = []
+_BYTE_STEPS: list[_ByteStep | None] = [None] * (len(HUFFMAN_TABLE) // 16 * 256)
 
 
-def _byte_steps() -> list[_ByteStep]:
-    if _BYTE_STEPS:
-        return _BYTE_STEPS
-    steps: list[_ByteStep] = []
-    for state in range(len(HUFFMAN_TABLE) // 16):
-        for byte in range(256):
-            current, emitted, complete = state, bytearray(), False
-            for nibble in (byte >> 4, byte & 0x0F):
-                current, flags, symbol = HUFFMAN_TABLE[current * 16 + nibble]
-                if flags & HUFFMAN_FAIL:
-                    current = -1
-                    break
-                if flags & HUFFMAN_EMIT_SYMBOL:
-                    emitted.append(symbol)
-                complete = bool(flags & HUFFMAN_COMPLETE)
-            steps.append((current, bytes(emitted), complete))
-    _BYTE_STEPS.extend(steps)
-    return _BYTE_STEPS
+def _byte_step(key: int) -> _ByteStep:
+    current, emitted, complete = key >> 8, bytearray(), False
+    for nibble in ((key >> 4) & 0x0F, key & 0x0F):
+        current, flags, symbol = HUFFMAN_TABLE[current * 16 + nibble]
+        if flags & HUFFMAN_FAIL:
+            current = -1
+            break
+        if flags & HUFFMAN_EMIT_SYMBOL:
+            emitted.append(symbol)
+        complete = bool(flags & HUFFMAN_COMPLETE)
+    step = (current, bytes(emitted), complete)
+    _BYTE_STEPS[key] = step
+    return step
 
 
 def decode_huffman(data: bytes) -> bytes:
     """The text a Huffman-coded string stands for."""
-    steps = _byte_steps()
+    steps = _BYTE_STEPS
     state = 0
     complete = True
     parts: list[bytes] = []
     keep = parts.append
     for byte in data:
-        state, emitted, complete = steps[(state << 8) | byte]
+        key = (state << 8) | byte
+        step = steps[key] or _byte_step(key)
+        state, emitted, complete = step
         if state < 0:
             raise HpackDecodingError("invalid Huffman code")
         keep(emitted)

@@ -25,6 +25,8 @@ from clarion.providers.transport import Address
 
 PRODUCTION_ENDPOINT = "https://api.push.apple.com"
 SANDBOX_ENDPOINT = "https://api.sandbox.push.apple.com"
+#: Distinct header sets kept checked and encoded (a send has one per language, topic...).
+CHECKED_HEADER_SETS = 64
 # APNs reasons are CamelCase words; other text is not quoted back.
 _APNS_REASON = re.compile(r"^[A-Za-z]{1,64}$")
 
@@ -72,6 +74,7 @@ class ApnsClient:
         ssl_context.set_alpn_protocols(["h2"])
         # The last header set sent, checked and encoded: a batch sends one set many times.
         self._last_headers: tuple[dict[str, str], str | None, CleanHeaders] | None = None
+        self._checked: dict[tuple[tuple[tuple[str, str], ...], str | None], CleanHeaders] = {}
         self._request_timeout = request_timeout
         self._queue_timeout = queue_timeout
         self._pool = Http2Pool(
@@ -132,6 +135,12 @@ class ApnsClient:
                 continue
             requests.append((path, headers, payload.body))
             posted.append(entry)
+        if len({id(headers) for _, headers, _ in requests}) > 1:
+            # Requests sharing headers go together: a connection then enters each set
+            # into its table once, not once per change of set.
+            order = sorted(range(len(requests)), key=lambda i: id(requests[i][1]))
+            requests = [requests[i] for i in order]
+            posted = [posted[i] for i in order]
         answers = await self._pool.request_many(
             "POST",
             requests,
@@ -186,14 +195,24 @@ class ApnsClient:
         return _result_from(response)
 
     def _request_headers(self, headers: dict[str, str], bearer: str | None) -> CleanHeaders:
-        """The request's headers with authorization, checked once per distinct set."""
+        """The request's headers with authorization, checked once per distinct set.
+
+        Equal sets come back as the same object, which is what lets a connection send
+        them as the table indexes it entered them under.
+        """
         last = self._last_headers
         if last is not None and last[0] is headers and last[1] == bearer:
             return last[2]
-        request_headers = [(name, value) for name, value in headers.items()]
-        if bearer is not None:
-            request_headers.append(("authorization", f"bearer {bearer}"))
-        cleaned = clean_headers(request_headers)
+        key = (tuple(headers.items()), bearer)
+        cleaned = self._checked.get(key)
+        if cleaned is None:
+            request_headers = [(name, value) for name, value in headers.items()]
+            if bearer is not None:
+                request_headers.append(("authorization", f"bearer {bearer}"))
+            cleaned = clean_headers(request_headers)
+            if len(self._checked) >= CHECKED_HEADER_SETS:
+                self._checked.clear()
+            self._checked[key] = cleaned
         # Keyed by identity: the dict is kept alive here, so its id is never reused.
         self._last_headers = (headers, bearer, cleaned)
         return cleaned

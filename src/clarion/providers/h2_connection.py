@@ -26,8 +26,10 @@ from clarion.providers.h2_hpack_decode import HpackDecodingError, ResponseDecode
 
 # Until the server's first SETTINGS frame we cannot know its stream limit.
 SETTINGS_WAIT_SECONDS = 10.0
-# Our own ceiling on streams in flight per connection, whatever the server allows.
-LOCAL_STREAM_CEILING = 1000
+# Our own ceiling on streams in flight per connection, whatever the server allows:
+# requests beyond what keeps the server busy only wait in its queue, where the last
+# of a thousand may outlive its attempt timeout and be sent again.
+LOCAL_STREAM_CEILING = 200
 # How long a PING may go unanswered, after a request was abandoned, before the
 # connection is presumed dead (silent peers and dropped NAT entries send no RST).
 PING_TIMEOUT_SECONDS = 5.0

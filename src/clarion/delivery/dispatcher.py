@@ -22,13 +22,13 @@ from clarion.delivery import pacing
 from clarion.delivery.caps import reserve_caps
 from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
-from clarion.delivery.rendering import Rendered, RenderMemo, compile_command, render_for_device
+from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
 from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
-from clarion.domain.vocabulary import DeliveryOutcome, Provider, SendStatus, provider_of
+from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
 from clarion.providers.result import DeliveryResult
 from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
@@ -79,8 +79,6 @@ class _Batch:
     now: datetime
     memo: RenderMemo
     clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception]
-    #: Requests already rendered, by what they depend on (see `Dispatcher._render`).
-    alike: dict[tuple[Any, ...], Rendered] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -358,7 +356,15 @@ class Dispatcher:
             if isinstance(entry, Exception):
                 raise entry
             client, public = entry
-            rendered = self._render(batch, row, key[1], public)
+            rendered = render_for_device(
+                prepared.command,
+                prepared.compiled,
+                device_from_row(row),
+                public,
+                send_id=prepared.send_id,
+                now=batch.now,
+                memo=batch.memo,
+            )
             result.language = rendered.language
             inbox = prepared.command.engagement.inbox
             if inbox is not None:
@@ -375,31 +381,6 @@ class Dispatcher:
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
         return result, client, Address(row.token, row.subscription), rendered.payload
-
-    @staticmethod
-    def _render(batch: _Batch, row: Any, provider: str, public: dict[str, Any]) -> Rendered:
-        """The device's request; devices alike in everything it depends on share one."""
-        # Without per-device markup, a request depends only on the provider target and
-        # the language choice: skip building the device for each of them.
-        shared = batch.memo.reusable and provider != Provider.FCM
-        if shared:
-            traits = (row.platform, row.external_id is None, row.contact_language, row.language)
-            key = (*traits, id(public))
-            rendered = batch.alike.get(key)
-            if rendered is not None:
-                return rendered
-        rendered = render_for_device(
-            batch.prepared.command,
-            batch.prepared.compiled,
-            device_from_row(row),
-            public,
-            send_id=batch.prepared.send_id,
-            now=batch.now,
-            memo=batch.memo,
-        )
-        if shared:
-            batch.alike[key] = rendered
-        return rendered
 
     def _retry_at(self, now: datetime, retry: list[DeviceResult]) -> datetime:
         """When the devices to retry are due: backoff with jitter, never before Retry-After."""

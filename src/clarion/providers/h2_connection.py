@@ -57,17 +57,17 @@ OnDone = Callable[[Http2Response | Exception], None]
 class _Stream:
     """Book-keeping for one in-flight request."""
 
-    __slots__ = ("body", "headers", "on_done", "pending", "received", "status", "window")
+    __slots__ = ("body", "code", "headers", "on_done", "received", "unsent", "window")
 
     def __init__(self, on_done: OnDone, window: int) -> None:
         self.on_done = on_done
         self.window = window
-        self.status = 0
+        self.code = 0
         self.headers: dict[str, str] = {}
         self.body = bytearray()
         # Request body bytes not yet sent (flow control), and response bytes not yet
         # given back to the server's window.
-        self.pending: memoryview | None = None
+        self.unsent: memoryview | None = None
         self.received = 0
 
 
@@ -306,7 +306,7 @@ class Http2Connection(asyncio.Protocol):
                 self._send_window -= size
                 self._out.append(f.frame(f.DATA, f.END_STREAM, stream_id, body))
             else:
-                stream.pending = memoryview(body)
+                stream.unsent = memoryview(body)
                 self._blocked[stream_id] = stream
                 self._pump()
         self._flush_soon()
@@ -349,7 +349,7 @@ class Http2Connection(asyncio.Protocol):
         for stream_id, stream in self._blocked.items():
             if self._send_window <= 0:
                 break
-            view = stream.pending
+            view = stream.unsent
             while view and self._send_window > 0 and stream.window > 0:
                 size = min(len(view), stream.window, self._send_window, self._remote_frame_size)
                 chunk, view = view[:size], view[size:]
@@ -358,7 +358,7 @@ class Http2Connection(asyncio.Protocol):
                 self._out.append(
                     f.frame(f.DATA, 0 if view else f.END_STREAM, stream_id, bytes(chunk))
                 )
-            stream.pending = view
+            stream.unsent = view
             if not view:
                 finished.append(stream_id)
         for stream_id in finished:
@@ -399,7 +399,7 @@ class Http2Connection(asyncio.Protocol):
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        if not stream.status:
+        if not stream.code:
             status = 0
             headers: dict[str, str] = {}
             for raw_name, raw_value in fields:
@@ -413,7 +413,7 @@ class Http2Connection(asyncio.Protocol):
                 self._reset_stream(stream_id, StreamResetError(f.PROTOCOL_ERROR))
                 return
             if status >= 200:
-                stream.status = status
+                stream.code = status
                 stream.headers = headers
         if flags & f.END_STREAM:
             self._finish(stream_id)
@@ -434,7 +434,7 @@ class Http2Connection(asyncio.Protocol):
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        if not stream.status:
+        if not stream.code:
             self._reset_stream(stream_id, StreamResetError(f.PROTOCOL_ERROR))
             return
         stream.body += f.strip_padding(flags, payload)
@@ -546,7 +546,7 @@ class Http2Connection(asyncio.Protocol):
         if self._blocked.pop(stream_id, None) is not None:
             # Answered before its body was all sent (e.g. 413): stop sending it.
             self._reset(stream_id, f.CANCEL)
-        stream.on_done(Http2Response(stream.status, stream.headers, bytes(stream.body)))
+        stream.on_done(Http2Response(stream.code, stream.headers, bytes(stream.body)))
 
     def _reset_stream(self, stream_id: int, error: Exception, code: int = f.PROTOCOL_ERROR) -> None:
         stream = self._streams.pop(stream_id, None)

@@ -70,6 +70,36 @@ class Injector:
             return emulators.fcm.faults, target, "UNAVAILABLE"
         return emulators.apns.faults, target, "ServiceUnavailable"
 
+    async def around_batch(
+        self, targets: list[str], call: Callable[[list[int]], Awaitable[list[Any]]]
+    ) -> list[Any]:
+        """Run one batch of provider requests, each device with its faults."""
+        answers: list[Any] = [None] * len(targets)
+        sent: list[int] = []
+        cleared: list[tuple[Any, str]] = []
+        for index, target in enumerate(targets):
+            point = self.send.get(target)
+            first = target not in self.seen
+            self.seen.add(target)
+            if point == "before_send" or (point == "retry_before_send" and not first):
+                answers[index] = InjectedFault(f"before sending to {target[-12:]}")
+                continue
+            if target in self.transient and first:
+                faults, name, reason = self._emulator_fault(target)
+                faults.set_outcome(name, reason, status=503)
+                cleared.append((faults, name))
+            sent.append(index)
+        try:
+            results = await call(sent)
+        finally:
+            for faults, name in cleared:
+                faults.clear_outcome(name)
+        for index, result in zip(sent, results, strict=True):
+            if self.send.get(targets[index]) == "after_send":
+                result = InjectedFault(f"after sending to {targets[index][-12:]}")
+            answers[index] = result
+        return answers
+
     async def around_send(self, target: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run one provider request for `target` with its faults."""
         point = self.send.get(target)
@@ -102,9 +132,11 @@ def install(monkeypatch: pytest.MonkeyPatch, env: DeliveryEnv) -> Injector:
 
     monkeypatch.setattr(dispatcher, "render_for_device", faulty_render)
 
-    # Every provider client is reached through its one transport method, `deliver`.
+    # Provider clients are reached through `deliver`, or `deliver_many` for a batch
+    # (which FCM and Web Push answer with `deliver` per device).
     for client_class in (ApnsClient, FcmClient, WebPushClient):
         monkeypatch.setattr(client_class, "deliver", _faulty_deliver(injector, client_class))
+    monkeypatch.setattr(ApnsClient, "deliver_many", _faulty_deliver_many(injector, ApnsClient))
 
     get_client = ProviderClients.get
 
@@ -136,5 +168,17 @@ def _faulty_deliver(injector: Injector, client_class: type[Any]) -> Any:
         else:
             name = str((address.subscription or {}).get("endpoint"))
         return await injector.around_send(name, lambda: deliver(self, address, payload))
+
+    return faulty
+
+
+def _faulty_deliver_many(injector: Injector, client_class: type[Any]) -> Any:
+    deliver_many = client_class.deliver_many
+
+    async def faulty(self: Any, items: list[tuple[Address, BuiltPayload]]) -> Any:
+        targets = [str(address.token) for address, _ in items]
+        return await injector.around_batch(
+            targets, lambda sent: deliver_many(self, [items[i] for i in sent])
+        )
 
     return faulty

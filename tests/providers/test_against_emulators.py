@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from clarion.domain.limits import BuiltPayload
+from clarion.domain.vocabulary import Provider
 from clarion.emulators.suite import EmulatorSuite
 from clarion.providers.apns import ApnsClient
 from clarion.providers.fcm import FcmClient
-from clarion.providers.result import Outcome
+from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.sms import SmsClient
 from clarion.providers.tls import client_ssl_context
+from clarion.providers.transport import Address
 from clarion.providers.webpush import WebPushClient, generate_vapid_keys
 from tests.local_outbound import LOCAL_OUTBOUND
 
@@ -130,6 +133,45 @@ async def test_apns_goaway_under_concurrency_loses_nothing(
     assert len(suite.apns.deliveries) == 60
     # 60 requests at 7 per connection cannot have gone through fewer connections.
     assert apns.pool.connections_opened >= 9
+
+
+async def test_apns_batch_with_interleaved_header_sets(
+    suite: EmulatorSuite, apns: ApnsClient
+) -> None:
+    low = {**APNS_HEADERS, "apns-priority": "5"}
+    tokens = [f"{i:02x}" * 32 for i in range(40)]
+    items = [
+        (Address(token), _apns_payload(low if i % 2 else dict(APNS_HEADERS)))
+        for i, token in enumerate(tokens)
+    ]
+    items.append((Address(None), _apns_payload(APNS_HEADERS)))
+    suite.apns.unregister_device(tokens[3])
+    results = await apns.deliver_many(items)
+    outcomes = [r.outcome for r in results if isinstance(r, DeliveryResult)]
+    assert len(outcomes) == 41
+    assert outcomes[3] is Outcome.INVALID_TOKEN and outcomes[40] is Outcome.FAILED
+    assert outcomes[:3] + outcomes[4:40] == [Outcome.SENT] * 39
+    received = {d.target: d for d in suite.apns.deliveries}
+    for i, token in enumerate(tokens):
+        if i != 3:
+            assert received[token].headers["apns-priority"] == ("5" if i % 2 else "10")
+    by_token = {token: r for token, r in zip(tokens, results, strict=False)}
+    assert by_token[tokens[0]].provider_message_id == received[tokens[0]].id  # type: ignore[union-attr]
+
+
+async def test_apns_batch_resends_what_a_goaway_left_unprocessed(
+    suite: EmulatorSuite, apns: ApnsClient
+) -> None:
+    suite.apns.faults.set_goaway_after(7)
+    items = [(Address(f"{i:02x}" * 32), _apns_payload(APNS_HEADERS)) for i in range(60)]
+    results = await apns.deliver_many(items)
+    assert [getattr(r, "outcome", r) for r in results] == [Outcome.SENT] * 60
+    assert len(suite.apns.deliveries) == 60
+    assert apns.pool.connections_opened >= 9
+
+
+def _apns_payload(headers: dict[str, str]) -> BuiltPayload:
+    return BuiltPayload(Provider.APNS, headers, APNS_PAYLOAD, len(APNS_PAYLOAD), 4096)
 
 
 async def test_apns_persistently_expired_token_fails_after_one_renewal(

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -28,9 +28,11 @@ from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcome
 from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
+from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
 from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
+from clarion.providers.result import DeliveryResult
 from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
 from clarion.queue.models import HandlerResult, Job
@@ -61,6 +63,15 @@ class _Prepared:
 
 
 ClientKey = tuple[int, str, bool]
+
+
+@dataclass
+class _Group:
+    """The devices of a batch that one provider client sends, with their built requests."""
+
+    client: Transport
+    waiting: list[tuple[Any, DeviceResult]] = field(default_factory=list)
+    items: list[tuple[Address, BuiltPayload]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,7 +131,7 @@ class Dispatcher:
         batch = _Batch(
             prepared, utcnow(), RenderMemo(prepared.compiled), await self._clients(prepared, rows)
         )
-        delivered = await asyncio.gather(*(self._deliver(batch, row, logged) for row in rows))
+        delivered = await self._deliver_all(batch, rows, logged)
         results = [*delivered, *gone, *capped]
         await self._save(send, prepared.command, results)
         await self.observer.record(self.engine, send_id, rows, delivered)
@@ -259,38 +270,90 @@ class Dispatcher:
         # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
         return (row.app_pk, provider, bool(row.sandbox) or prepared.message.options.sandbox)
 
-    async def _deliver(
-        self, batch: _Batch, row: Any, logged: set[type[BaseException]]
-    ) -> DeviceResult:
-        """One device's attempt; an unexpected exception becomes its `error` outcome."""
-        prepared = batch.prepared
-        try:
-            return await self._attempt(batch, row)
-        except Exception as exc:
-            reason = describe(exc, REASON_CHARS)
-            # One traceback per kind of failure and batch: a bug hitting every device of a
-            # batch logs its trace once, then a line per device.
-            first = type(exc) not in logged
-            logged.add(type(exc))
-            log.error(
-                "delivery %s of send %s failed: %s",
-                row.id,
-                prepared.send_id,
-                reason,
-                exc_info=first,
+    async def _deliver_all(
+        self, batch: _Batch, rows: list[Any], logged: set[type[BaseException]]
+    ) -> list[DeviceResult]:
+        """Render every device, hand each provider client its share at once, read the answers."""
+        results: list[DeviceResult] = []
+        groups: dict[int, _Group] = {}
+        for row in rows:
+            try:
+                ready = self._ready(batch, row)
+            except Exception as exc:
+                results.append(self._failed(batch, row, exc, logged))
+                continue
+            if isinstance(ready, DeviceResult):
+                results.append(ready)
+                continue
+            result, client, address, payload = ready
+            group = groups.get(id(client))
+            if group is None:
+                group = groups[id(client)] = _Group(client)
+            group.waiting.append((row, result))
+            group.items.append((address, payload))
+        if len(groups) == 1:
+            answered = [await self._send_group(batch, group, logged) for group in groups.values()]
+        else:
+            answered = await asyncio.gather(
+                *(self._send_group(batch, group, logged) for group in groups.values())
             )
-            failed = DeviceResult(
-                row.id,
-                DeliveryOutcome.ERROR,
-                int(row.attempts) + 1,
-                reason=reason,
-                first_attempt=row.first_attempt_at is None,
-            )
-            # So that a cap this send was counted against is given back.
-            failed.extra["contact_pk"] = row.contact_pk
-            return failed
+        for part in answered:
+            results.extend(part)
+        return results
 
-    async def _attempt(self, batch: _Batch, row: Any) -> DeviceResult:
+    async def _send_group(
+        self, batch: _Batch, group: _Group, logged: set[type[BaseException]]
+    ) -> list[DeviceResult]:
+        """One client's devices of the batch, sent in one call; each answer is its device's."""
+        answers: list[DeliveryResult | Exception]
+        started = time.perf_counter()
+        try:
+            answers = await group.client.deliver_many(group.items)
+        except Exception as exc:
+            answers = [exc] * len(group.items)
+        # The whole call's time stands for each device's: the requests went out together.
+        seconds = time.perf_counter() - started
+        results = []
+        for (row, result), answer in zip(group.waiting, answers, strict=True):
+            if isinstance(answer, Exception):
+                results.append(self._failed(batch, row, answer, logged))
+            else:
+                result.extra["provider_seconds"] = seconds
+                results.append(apply_answer(result, answer, row))
+        return results
+
+    @staticmethod
+    def _failed(
+        batch: _Batch, row: Any, exc: Exception, logged: set[type[BaseException]]
+    ) -> DeviceResult:
+        """An unexpected exception as the device's `error` outcome."""
+        reason = describe(exc, REASON_CHARS)
+        # One traceback per kind of failure and batch: a bug hitting every device of a
+        # batch logs its trace once, then a line per device.
+        first = type(exc) not in logged
+        logged.add(type(exc))
+        log.error(
+            "delivery %s of send %s failed: %s",
+            row.id,
+            batch.prepared.send_id,
+            reason,
+            exc_info=exc if first else None,
+        )
+        failed = DeviceResult(
+            row.id,
+            DeliveryOutcome.ERROR,
+            int(row.attempts) + 1,
+            reason=reason,
+            first_attempt=row.first_attempt_at is None,
+        )
+        # So that a cap this send was counted against is given back.
+        failed.extra["contact_pk"] = row.contact_pk
+        return failed
+
+    def _ready(
+        self, batch: _Batch, row: Any
+    ) -> DeviceResult | tuple[DeviceResult, Transport, Address, BuiltPayload]:
+        """A device's request, built; or its outcome when there is nothing to send."""
         prepared = batch.prepared
         attempts = int(row.attempts) + 1
         result = DeviceResult(
@@ -323,9 +386,6 @@ class Dispatcher:
                 if inbox.only:
                     result.outcome = DeliveryOutcome.INBOXED
                     return result
-            started = time.perf_counter()
-            delivery = await client.deliver(Address(row.token, row.subscription), rendered.payload)
-            result.extra["provider_seconds"] = time.perf_counter() - started
         except MissingCredentials as exc:
             result.outcome, result.reason = DeliveryOutcome.ERROR, exc.reason
             log.warning("delivery %s: %s", row.id, exc)
@@ -334,7 +394,7 @@ class Dispatcher:
             result.outcome, result.reason = DeliveryOutcome.ERROR, exc.code
             log.warning("delivery %s: %s", row.id, exc.message)
             return result
-        return apply_answer(result, delivery, row)
+        return result, client, Address(row.token, row.subscription), rendered.payload
 
     def _retry_at(self, now: datetime, retry: list[DeviceResult]) -> datetime:
         """When the devices to retry are due: backoff with jitter, never before Retry-After."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import ssl
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from clarion.domain.limits import BuiltPayload
 from clarion.providers.apns_jwt import ProviderTokenSource
 from clarion.providers.apns_reasons import outcome_for
+from clarion.providers.h2_batch import BatchAnswer, BatchRequest
 from clarion.providers.h2_connection import PING_TIMEOUT_SECONDS, Http2Response
 from clarion.providers.h2_errors import Http2Error, InvalidRequestError, QueueTimeoutError
 from clarion.providers.h2_headers import CleanHeaders, clean_headers
@@ -23,6 +25,8 @@ from clarion.providers.transport import Address
 
 PRODUCTION_ENDPOINT = "https://api.push.apple.com"
 SANDBOX_ENDPOINT = "https://api.sandbox.push.apple.com"
+#: Distinct header sets kept checked and encoded (a send has one per language, topic...).
+CHECKED_HEADER_SETS = 64
 # APNs reasons are CamelCase words; other text is not quoted back.
 _APNS_REASON = re.compile(r"^[A-Za-z]{1,64}$")
 
@@ -70,6 +74,7 @@ class ApnsClient:
         ssl_context.set_alpn_protocols(["h2"])
         # The last header set sent, checked and encoded: a batch sends one set many times.
         self._last_headers: tuple[dict[str, str], str | None, CleanHeaders] | None = None
+        self._checked: dict[tuple[tuple[tuple[str, str], ...], str | None], CleanHeaders] = {}
         self._request_timeout = request_timeout
         self._queue_timeout = queue_timeout
         self._pool = Http2Pool(
@@ -92,6 +97,63 @@ class ApnsClient:
         if not address.token:
             return DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken")
         return await self.send(address.token, payload.headers, payload.body)
+
+    async def deliver_many(
+        self, items: Sequence[tuple[Address, BuiltPayload]]
+    ) -> list[DeliveryResult | Exception]:
+        """Send a batch of built requests as one unit through the pool."""
+        results: list[DeliveryResult | Exception] = [
+            DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken") for _ in items
+        ]
+        bearer = self._tokens.current() if self._tokens else None
+        sendable = [
+            (index, "/3/device/" + quote(address.token, safe=""), payload)
+            for index, (address, payload) in enumerate(items)
+            if address.token
+        ]
+        stale = await self._post_many(sendable, bearer, results)
+        if stale and self._tokens is not None and bearer is not None:
+            # One fresh token is all a stale one deserves; a second refusal is permanent.
+            await self._post_many(stale, self._tokens.renew(bearer), results)
+        return results
+
+    async def _post_many(
+        self,
+        sendable: list[tuple[int, str, BuiltPayload]],
+        bearer: str | None,
+        results: list[DeliveryResult | Exception],
+    ) -> list[tuple[int, str, BuiltPayload]]:
+        """Post `sendable` into `results`; returns those refused for a stale provider token."""
+        requests: list[BatchRequest] = []
+        posted: list[tuple[int, str, BuiltPayload]] = []
+        for entry in sendable:
+            index, path, payload = entry
+            try:
+                headers = self._request_headers(payload.headers, bearer)
+            except InvalidRequestError as error:
+                results[index] = DeliveryResult(Outcome.FAILED, reason=str(error))
+                continue
+            requests.append((path, headers, payload.body))
+            posted.append(entry)
+        if len({id(headers) for _, headers, _ in requests}) > 1:
+            # Requests sharing headers go together: a connection then enters each set
+            # into its table once, not once per change of set.
+            order = sorted(range(len(requests)), key=lambda i: id(requests[i][1]))
+            requests = [requests[i] for i in order]
+            posted = [posted[i] for i in order]
+        answers = await self._pool.request_many(
+            "POST",
+            requests,
+            attempt_timeout=self._request_timeout,
+            queue_timeout=self._queue_timeout,
+        )
+        stale: list[tuple[int, str, BuiltPayload]] = []
+        for entry, answer in zip(posted, answers, strict=True):
+            result = _answer_result(answer)
+            if isinstance(result, DeliveryResult) and result.reason == "ExpiredProviderToken":
+                stale.append(entry)
+            results[entry[0]] = result
+        return stale
 
     async def send(self, token: str, headers: dict[str, str], payload: bytes) -> DeliveryResult:
         """Deliver one notification; transport failures come back as `retry`, never raise."""
@@ -133,14 +195,24 @@ class ApnsClient:
         return _result_from(response)
 
     def _request_headers(self, headers: dict[str, str], bearer: str | None) -> CleanHeaders:
-        """The request's headers with authorization, checked once per distinct set."""
+        """The request's headers with authorization, checked once per distinct set.
+
+        Equal sets come back as the same object, which is what lets a connection send
+        them as the table indexes it entered them under.
+        """
         last = self._last_headers
         if last is not None and last[0] is headers and last[1] == bearer:
             return last[2]
-        request_headers = [(name, value) for name, value in headers.items()]
-        if bearer is not None:
-            request_headers.append(("authorization", f"bearer {bearer}"))
-        cleaned = clean_headers(request_headers)
+        key = (tuple(headers.items()), bearer)
+        cleaned = self._checked.get(key)
+        if cleaned is None:
+            request_headers = [(name, value) for name, value in headers.items()]
+            if bearer is not None:
+                request_headers.append(("authorization", f"bearer {bearer}"))
+            cleaned = clean_headers(request_headers)
+            if len(self._checked) >= CHECKED_HEADER_SETS:
+                self._checked.clear()
+            self._checked[key] = cleaned
         # Keyed by identity: the dict is kept alive here, so its id is never reused.
         self._last_headers = (headers, bearer, cleaned)
         return cleaned
@@ -148,6 +220,21 @@ class ApnsClient:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._pool.close()
+
+
+def _answer_result(answer: BatchAnswer) -> DeliveryResult | Exception:
+    """A batch answer as `send` would have reported it; unexpected errors stay errors."""
+    if isinstance(answer, Http2Response):
+        return _result_from(answer)
+    if isinstance(answer, QueueTimeoutError):
+        return DeliveryResult.transport_error("queue_timeout")
+    if isinstance(answer, TimeoutError):
+        return DeliveryResult.transport_error("timeout")
+    if isinstance(answer, InvalidRequestError | OutboundRefused):
+        return DeliveryResult(Outcome.FAILED, reason=str(answer))
+    if isinstance(answer, Http2Error | OSError):
+        return DeliveryResult.transport_error(f"{type(answer).__name__}: {answer}")
+    return answer
 
 
 def _result_from(response: Http2Response) -> DeliveryResult:

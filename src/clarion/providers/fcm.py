@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -17,7 +18,7 @@ from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.outbound_http import refusal_in
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
-from clarion.providers.transport import Address
+from clarion.providers.transport import Address, deliver_each
 
 DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
 # FCM error codes and statuses are upper-case words; other text is not quoted back.
@@ -54,6 +55,12 @@ class FcmClient:
     def project_id(self) -> str:
         """The Firebase project messages are sent for."""
         return self._account.project_id
+
+    async def deliver_many(
+        self, items: Sequence[tuple[Address, BuiltPayload]]
+    ) -> list[DeliveryResult | Exception]:
+        """Send a batch as concurrent single requests."""
+        return await deliver_each(self, items)
 
     async def deliver(self, address: Address, payload: BuiltPayload) -> DeliveryResult:
         """Send a built request as is (its body already names the device's token)."""

@@ -1,54 +1,44 @@
-"""One HTTP/2 client connection over asyncio, multiplexing requests onto streams."""
+"""One HTTP/2 client connection over asyncio, multiplexing requests onto streams.
+
+The framing is our own (frames in `h2_frames`, request HPACK in `h2_hpack`): a request
+costs a few byte joins, and the shared headers of a batch go out as a handful of table
+indexes. Response header blocks are decoded by `h2_hpack_decode`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
+from dataclasses import dataclass
 
 from clarion.eventloop import stream_transport
+from clarion.providers import h2_frames as f
 from clarion.providers.h2_errors import (
     ConnectionLostError,
-    InvalidRequestError,
     ProtocolNegotiationError,
     StreamRefusedError,
     StreamResetError,
 )
-from clarion.providers.h2_goaway import Goaway, GoawaySplitter
 from clarion.providers.h2_headers import CleanHeaders, clean_headers
-
-
-class _H2Connection(h2.connection.H2Connection):
-    """h2's connection, remembering fewer closed streams."""
-
-    # h2 remembers how its last 65,536 closed streams ended (some 10 MB per connection
-    # once a broadcast has pushed that many requests through it), only to answer a late
-    # frame on a reset stream with RST_STREAM instead of a connection error. Late frames
-    # come within a round trip: 8,192 streams is most of a second at full speed.
-    MAX_CLOSED_STREAMS = 8192
-
+from clarion.providers.h2_hpack import RequestEncoder
+from clarion.providers.h2_hpack_decode import HpackDecodingError, ResponseDecoder
 
 # Until the server's first SETTINGS frame we cannot know its stream limit.
 SETTINGS_WAIT_SECONDS = 10.0
 # Our own ceiling on streams in flight per connection, whatever the server allows:
-# h2 walks every open stream each time it opens one, so a connection with 1,000 in
-# flight spends more on that walk than on the request; the pool opens more
-# connections instead.
+# requests beyond what keeps the server busy only wait in its queue, where the last
+# of a thousand may outlive its attempt timeout and be sent again.
 LOCAL_STREAM_CEILING = 200
 # How long a PING may go unanswered, after a request was abandoned, before the
 # connection is presumed dead (silent peers and dropped NAT entries send no RST).
 PING_TIMEOUT_SECONDS = 5.0
 # A roomy receive window so response bodies never stall on WINDOW_UPDATE round trips.
 RECEIVE_WINDOW = 1 << 20
+# Streams the server may have open before its SETTINGS say otherwise (RFC 9113 advises
+# at least 100 as the lowest limit a server should set).
+_DEFAULT_STREAM_LIMIT = 100
+_PING_PAYLOAD = b"clarion!"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +50,25 @@ class Http2Response:
     body: bytes
 
 
-@dataclass(slots=True)
+#: Called once with a stream's response, or the error that ended it.
+OnDone = Callable[[Http2Response | Exception], None]
+
+
 class _Stream:
     """Book-keeping for one in-flight request."""
 
-    done: asyncio.Future[Http2Response]
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytearray = field(default_factory=bytearray)
+    __slots__ = ("body", "code", "headers", "on_done", "received", "unsent", "window")
+
+    def __init__(self, on_done: OnDone, window: int) -> None:
+        self.on_done = on_done
+        self.window = window
+        self.code = 0
+        self.headers: dict[str, str] = {}
+        self.body = bytearray()
+        # Request body bytes not yet sent (flow control), and response bytes not yet
+        # given back to the server's window.
+        self.unsent: memoryview | None = None
+        self.received = 0
 
 
 class Http2Connection(asyncio.Protocol):
@@ -79,36 +80,34 @@ class Http2Connection(asyncio.Protocol):
         on_capacity_change: Callable[[], None],
         ping_timeout: float = PING_TIMEOUT_SECONDS,
     ) -> None:
-        self._authority = authority
+        self._authority = authority.encode()
         self._ping_timeout = ping_timeout
         self._on_capacity_change = on_capacity_change
-        self._h2 = _H2Connection(
-            config=h2.config.H2Configuration(
-                client_side=True,
-                header_encoding=None,
-                # h2's normalisation marks `authorization` never-indexed, so a
-                # 200-byte provider JWT that stays the same for 40 minutes would
-                # be Huffman-coded into every request; we build clean,
-                # lower-case headers ourselves and let HPACK index it once.
-                normalize_outbound_headers=False,
-                # `clean_headers` has checked the caller's headers and the rest are
-                # ours; h2's own pass over every header of every request would only
-                # repeat that work.
-                validate_outbound_headers=False,
-            )
-        )
         self._transport: asyncio.Transport | None = None
+        self._out: list[bytes] = []
         self._flush_pending = False
         self._streams: dict[int, _Stream] = {}
+        # Streams with request body left to send, oldest first.
+        self._blocked: dict[int, _Stream] = {}
+        self._next_stream_id = 1
+        self._encoder = RequestEncoder()
+        self._decoder = ResponseDecoder()
+        self._reader = f.FrameReader()
+        # Header block fragments of a HEADERS frame awaiting its CONTINUATION frames.
+        self._continuing: tuple[int, int, list[bytes]] | None = None
+        self._remote_stream_limit = _DEFAULT_STREAM_LIMIT
+        self._remote_initial_window = f.DEFAULT_WINDOW
+        self._remote_frame_size = f.DEFAULT_FRAME_SIZE
+        self._send_window = f.DEFAULT_WINDOW
+        self._receive_window = f.DEFAULT_WINDOW + RECEIVE_WINDOW
+        self._received_unacked = 0
         self._settings_received = asyncio.Event()
-        self._window_opened = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
         self._closed = asyncio.Event()
         self._going_away = False
         self._in_use = 0
         self._open_error: Exception | None = None
-        self._frames = GoawaySplitter()
         self._probe: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -158,32 +157,30 @@ class Http2Connection(asyncio.Protocol):
             self._open_error = ProtocolNegotiationError("server did not negotiate h2 via ALPN")
             stream.abort()
             return
-        self._h2.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
-            },
+        self._out.append(f.PREFACE)
+        self._out.append(
+            f.settings({f.SETTINGS_ENABLE_PUSH: 0, f.SETTINGS_INITIAL_WINDOW_SIZE: RECEIVE_WINDOW})
         )
-        self._h2.initiate_connection()
-        self._h2.increment_flow_control_window(RECEIVE_WINDOW)
+        self._out.append(f.window_update(0, RECEIVE_WINDOW))
         self._flush()
 
     def data_received(self, data: bytes) -> None:
-        """Feed bytes to the h2 state machine and dispatch its events."""
-        for part in self._frames.feed(data):
-            if isinstance(part, Goaway):
-                self._on_goaway(part.last_stream_id)
-                continue
-            try:
-                events = self._h2.receive_data(part)
-            except h2.exceptions.ProtocolError as error:
-                self._flush()
-                self._fail_all(ConnectionLostError(f"HTTP/2 protocol error: {error}"))
-                self.close()
-                return
-            for event in events:
-                self._dispatch(event)
+        """Split the bytes into frames and act on each."""
+        try:
+            for kind, flags, stream_id, payload in self._reader.feed(data):
+                if self._continuing is not None and kind != f.CONTINUATION:
+                    raise f.FrameError(f.PROTOCOL_ERROR, "header block interrupted")
+                if kind == f.HEADERS:
+                    self._on_headers(flags, stream_id, payload)
+                elif kind == f.DATA:
+                    self._on_data(flags, stream_id, payload)
+                elif kind == f.CONTINUATION:
+                    self._on_continuation(flags, stream_id, payload)
+                else:
+                    self._on_control(kind, flags, stream_id, payload)
+        except f.FrameError as error:
+            self._fail_connection(error.code, str(error))
+            return
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -193,7 +190,6 @@ class Http2Connection(asyncio.Protocol):
         self._closed.set()
         self._settings_received.set()
         self._writable.set()
-        self._window_opened.set()
         self._on_capacity_change()
 
     def pause_writing(self) -> None:
@@ -208,7 +204,11 @@ class Http2Connection(asyncio.Protocol):
     @property
     def usable(self) -> bool:
         """True while new requests may be started here."""
-        return not self._closed.is_set() and not self._going_away
+        return (
+            not self._closed.is_set()
+            and not self._going_away
+            and self._next_stream_id <= f.MAX_STREAM_ID
+        )
 
     @property
     def is_closed(self) -> bool:
@@ -216,10 +216,18 @@ class Http2Connection(asyncio.Protocol):
         return self._closed.is_set()
 
     @property
+    def writable(self) -> bool:
+        """False while the transport has asked us to pause writing."""
+        return self._writable.is_set()
+
+    async def wait_writable(self) -> None:
+        """Wait until the transport takes bytes again."""
+        await self._writable.wait()
+
+    @property
     def stream_limit(self) -> int:
         """The server's SETTINGS_MAX_CONCURRENT_STREAMS, bounded by our own ceiling."""
-        advertised = self._h2.remote_settings.max_concurrent_streams
-        return min(advertised, LOCAL_STREAM_CEILING)
+        return min(self._remote_stream_limit, LOCAL_STREAM_CEILING)
 
     @property
     def free_slots(self) -> int:
@@ -253,141 +261,327 @@ class Http2Connection(asyncio.Protocol):
         if not self.usable:
             raise StreamRefusedError("connection is not accepting new streams")
         await self._writable.wait()
+        done: asyncio.Future[Http2Response] = asyncio.get_running_loop().create_future()
+
+        def settle(outcome: Http2Response | Exception) -> None:
+            if done.done():
+                return
+            if isinstance(outcome, Exception):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+
+        stream_id = self.start(method, path, caller_headers, body, settle)
+        try:
+            return await done
+        except asyncio.CancelledError:
+            self.abandon(stream_id)
+            raise
+
+    def start(
+        self, method: str, path: str, headers: CleanHeaders, body: bytes, on_done: OnDone
+    ) -> int:
+        """Open a stream for one request and queue its frames; `on_done` gets its outcome.
+
+        The frames go out with the others started in the same loop iteration, in one
+        write. Raises StreamRefusedError when no stream can be opened here (nothing was
+        sent: another connection may take the request).
+        """
         if not self.usable:
             raise StreamRefusedError("connection is not accepting new streams")
-        stream_id = self._h2.get_next_available_stream_id()
-        stream = _Stream(done=asyncio.get_running_loop().create_future())
+        if len(self._streams) >= self._remote_stream_limit:
+            raise StreamRefusedError("stream could not be opened: server's stream limit reached")
+        stream_id = self._next_stream_id
+        self._next_stream_id += 2
+        stream = _Stream(on_done, self._remote_initial_window)
         self._streams[stream_id] = stream
-        request_headers = [
-            (b":method", method.encode()),
-            (b":scheme", b"https"),
-            (b":authority", self._authority.encode()),
-            (b":path", path.encode()),
-            *caller_headers,
-            (b"content-length", str(len(body)).encode()),
-        ]
-        try:
-            try:
-                self._h2.send_headers(stream_id, request_headers, end_stream=not body)
-            except (h2.exceptions.TooManyStreamsError, h2.exceptions.StreamClosedError) as error:
-                # Nothing reached the wire, so another connection may take the request.
-                raise StreamRefusedError(f"stream could not be opened: {error}") from error
-            except h2.exceptions.ProtocolError as error:
-                if not self.usable:
-                    raise StreamRefusedError(f"stream could not be opened: {error}") from error
-                # HPACK state may now differ from the server's: this connection is spoilt.
-                self._fail_all(ConnectionLostError("HPACK state lost after a refused header"))
-                self.close()
-                raise InvalidRequestError(f"request refused by HTTP/2 rules: {error}") from error
-            self._flush_soon()
-            if body:
-                await self._send_body(stream_id, body)
-            return await stream.done
-        except asyncio.CancelledError:
-            self._reset_quietly(stream_id)
-            self._probe_liveness()
-            raise
-        finally:
-            self._streams.pop(stream_id, None)
-
-    async def _send_body(self, stream_id: int, body: bytes) -> None:
-        """Write the body in frames the flow-control windows allow, waiting when they are shut."""
-        view = memoryview(body)
-        while view:
-            if self._closed.is_set():
-                raise ConnectionLostError("connection closed while sending")
-            stream = self._streams.get(stream_id)
-            if stream is None or stream.done.done():
-                # Answered early (e.g. 413): stop sending and release the server's stream.
-                self._reset_quietly(stream_id)
-                return
-            window = self._h2.local_flow_control_window(stream_id)
-            chunk_size = min(window, self._h2.max_outbound_frame_size, len(view))
-            if chunk_size <= 0:
-                self._window_opened.clear()
-                await self._window_opened.wait()
-                continue
-            chunk, view = view[:chunk_size], view[chunk_size:]
-            self._h2.send_data(stream_id, bytes(chunk), end_stream=not view)
-            self._flush_soon()
-            await self._writable.wait()
-
-    def _dispatch(self, event: h2.events.Event) -> None:
-        """Route one h2 event to the stream or connection state it concerns."""
-        if isinstance(event, h2.events.ResponseReceived):
-            self._on_response_headers(event)
-        elif isinstance(event, h2.events.DataReceived):
-            self._on_data(event)
-        elif isinstance(event, h2.events.StreamEnded):
-            self._finish(event.stream_id)
-        elif isinstance(event, h2.events.StreamReset):
-            self._on_reset(event)
-        elif isinstance(event, h2.events.WindowUpdated):
-            self._window_opened.set()
-        elif isinstance(event, h2.events.RemoteSettingsChanged):
-            self._settings_received.set()
-            self._window_opened.set()
-            self._on_capacity_change()
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            self._on_goaway(event.last_stream_id or 0)
-        elif isinstance(event, h2.events.PingAckReceived):
-            self._cancel_probe()
-
-    def _on_response_headers(self, event: h2.events.ResponseReceived) -> None:
-        stream = self._streams.get(event.stream_id) if event.stream_id else None
-        if stream is None or event.headers is None:
-            return
-        for raw_name, raw_value in event.headers:
-            name = bytes(raw_name).decode("latin-1")
-            value = bytes(raw_value).decode("latin-1")
-            if name == ":status":
-                stream.status = int(value)
+        block = self._encoder.encode(
+            method.encode(), self._authority, path.encode(), headers, len(body)
+        )
+        self._queue_headers(stream_id, block, end_stream=not body)
+        if body:
+            size = len(body)
+            if size <= min(stream.window, self._send_window, self._remote_frame_size):
+                stream.window -= size
+                self._send_window -= size
+                self._out.append(f.frame(f.DATA, f.END_STREAM, stream_id, body))
             else:
-                stream.headers[name] = value
+                stream.unsent = memoryview(body)
+                self._blocked[stream_id] = stream
+                self._pump()
+        self._flush_soon()
+        return stream_id
 
-    def _on_data(self, event: h2.events.DataReceived) -> None:
-        if event.stream_id is None:
+    def abandon(self, stream_id: int) -> bool:
+        """Give up on a stream whose caller stopped waiting: reset it and check the peer lives.
+
+        Returns whether the stream was still outstanding; its `on_done` is not called.
+        """
+        stream = self._streams.pop(stream_id, None)
+        if stream is None:
+            return False
+        self._blocked.pop(stream_id, None)
+        self._reset(stream_id, f.CANCEL)
+        self._probe_liveness()
+        return True
+
+    def _queue_headers(self, stream_id: int, block: bytes, *, end_stream: bool) -> None:
+        flags = f.END_STREAM if end_stream else 0
+        limit = self._remote_frame_size
+        if len(block) <= limit:
+            self._out.append(f.frame(f.HEADERS, flags | f.END_HEADERS, stream_id, block))
             return
-        if event.flow_controlled_length:
-            self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-        stream = self._streams.get(event.stream_id)
-        if stream is not None and event.data:
-            stream.body.extend(event.data)
+        self._out.append(f.frame(f.HEADERS, flags, stream_id, block[:limit]))
+        for start in range(limit, len(block), limit):
+            last = start + limit >= len(block)
+            self._out.append(
+                f.frame(
+                    f.CONTINUATION,
+                    f.END_HEADERS if last else 0,
+                    stream_id,
+                    block[start : start + limit],
+                )
+            )
 
-    def _finish(self, stream_id: int | None) -> None:
-        stream = self._streams.get(stream_id) if stream_id else None
-        if stream is not None and not stream.done.done():
-            stream.done.set_result(Http2Response(stream.status, stream.headers, bytes(stream.body)))
+    def _pump(self) -> None:
+        """Send queued request bodies as far as the flow-control windows allow, oldest first."""
+        finished: list[int] = []
+        for stream_id, stream in self._blocked.items():
+            if self._send_window <= 0:
+                break
+            view = stream.unsent
+            while view and self._send_window > 0 and stream.window > 0:
+                size = min(len(view), stream.window, self._send_window, self._remote_frame_size)
+                chunk, view = view[:size], view[size:]
+                stream.window -= size
+                self._send_window -= size
+                self._out.append(
+                    f.frame(f.DATA, 0 if view else f.END_STREAM, stream_id, bytes(chunk))
+                )
+            stream.unsent = view
+            if not view:
+                finished.append(stream_id)
+        for stream_id in finished:
+            del self._blocked[stream_id]
 
-    def _on_reset(self, event: h2.events.StreamReset) -> None:
-        stream = self._streams.get(event.stream_id) if event.stream_id else None
-        if stream is None or stream.done.done():
-            return
-        code = int(event.error_code) if event.error_code is not None else 0
-        error: Exception
-        if code == h2.errors.ErrorCodes.REFUSED_STREAM:
-            error = StreamRefusedError("stream refused by server")
+    # -- inbound frames ---------------------------------------------------
+    def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise f.FrameError(f.PROTOCOL_ERROR, "HEADERS on stream 0")
+        fragment = f.strip_padding(flags, payload)
+        if flags & f.PRIORITY_FLAG:
+            if len(fragment) < 5:
+                raise f.FrameError(f.FRAME_SIZE_ERROR, "HEADERS too short for its priority")
+            fragment = fragment[5:]
+        if flags & f.END_HEADERS:
+            self._on_header_block(stream_id, flags, fragment)
         else:
-            error = StreamResetError(code)
-        stream.done.set_exception(error)
+            self._continuing = (stream_id, flags, [fragment])
+
+    def _on_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
+        continuing = self._continuing
+        if continuing is None or continuing[0] != stream_id:
+            raise f.FrameError(f.PROTOCOL_ERROR, "CONTINUATION without its HEADERS")
+        continuing[2].append(payload)
+        if sum(len(part) for part in continuing[2]) > 1 << 20:
+            raise f.FrameError(f.PROTOCOL_ERROR, "header block too large")
+        if flags & f.END_HEADERS:
+            self._continuing = None
+            self._on_header_block(stream_id, continuing[1], b"".join(continuing[2]))
+
+    def _on_header_block(self, stream_id: int, flags: int, block: bytes) -> None:
+        # Every block is decoded, even for streams we dropped: the table must stay in step.
+        try:
+            fields = self._decoder.decode(block)
+        except HpackDecodingError as error:
+            raise f.FrameError(f.COMPRESSION_ERROR, f"bad header block: {error}") from error
+        self._check_peer_stream(stream_id)
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if not stream.code:
+            status = 0
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in fields:
+                name = raw_name.decode("latin-1")
+                value = raw_value.decode("latin-1")
+                if name == ":status":
+                    status = int(value) if value.isdigit() and len(value) == 3 else -1
+                else:
+                    headers[name] = value
+            if status < 100:
+                self._reset_stream(stream_id, StreamResetError(f.PROTOCOL_ERROR))
+                return
+            if status >= 200:
+                stream.code = status
+                stream.headers = headers
+        if flags & f.END_STREAM:
+            self._finish(stream_id)
+
+    def _on_data(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise f.FrameError(f.PROTOCOL_ERROR, "DATA on stream 0")
+        size = len(payload)
+        self._receive_window -= size
+        if self._receive_window < 0:
+            raise f.FrameError(f.FLOW_CONTROL_ERROR, "peer overran the connection window")
+        self._received_unacked += size
+        if self._received_unacked >= RECEIVE_WINDOW // 2:
+            self._out.append(f.window_update(0, self._received_unacked))
+            self._receive_window += self._received_unacked
+            self._received_unacked = 0
+        self._check_peer_stream(stream_id)
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if not stream.code:
+            self._reset_stream(stream_id, StreamResetError(f.PROTOCOL_ERROR))
+            return
+        stream.body += f.strip_padding(flags, payload)
+        stream.received += size
+        if stream.received >= RECEIVE_WINDOW // 2 and not flags & f.END_STREAM:
+            self._out.append(f.window_update(stream_id, stream.received))
+            stream.received = 0
+        if flags & f.END_STREAM:
+            self._finish(stream_id)
+
+    def _on_control(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+        if kind == f.SETTINGS:
+            self._on_settings(flags, stream_id, payload)
+        elif kind == f.WINDOW_UPDATE:
+            self._on_window_update(stream_id, payload)
+        elif kind == f.RST_STREAM:
+            if len(payload) != 4:
+                raise f.FrameError(f.FRAME_SIZE_ERROR, "RST_STREAM of the wrong size")
+            if not stream_id:
+                raise f.FrameError(f.PROTOCOL_ERROR, "RST_STREAM on stream 0")
+            self._check_peer_stream(stream_id)
+            code = f.u32(payload)
+            stream = self._streams.pop(stream_id, None)
+            self._blocked.pop(stream_id, None)
+            if stream is not None:
+                refused = code == f.REFUSED_STREAM
+                stream.on_done(
+                    StreamRefusedError("stream refused by server")
+                    if refused
+                    else StreamResetError(code)
+                )
+        elif kind == f.PING:
+            if len(payload) != 8 or stream_id:
+                raise f.FrameError(f.FRAME_SIZE_ERROR, "PING of the wrong size or stream")
+            if flags & f.ACK:
+                self._cancel_probe()
+            else:
+                self._out.append(f.frame(f.PING, f.ACK, 0, payload))
+        elif kind == f.GOAWAY:
+            if len(payload) < 8 or stream_id:
+                raise f.FrameError(f.FRAME_SIZE_ERROR, "GOAWAY of the wrong size or stream")
+            self._on_goaway(f.u32(payload) & f.MAX_STREAM_ID)
+        elif kind == f.PUSH_PROMISE:
+            raise f.FrameError(f.PROTOCOL_ERROR, "PUSH_PROMISE while push is disabled")
+        elif kind == f.PRIORITY and len(payload) != 5:
+            raise f.FrameError(f.FRAME_SIZE_ERROR, "PRIORITY of the wrong size")
+        # Other frame types are extensions we do not speak; RFC 9113 says ignore them.
+
+    def _on_settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise f.FrameError(f.PROTOCOL_ERROR, "SETTINGS on a stream")
+        if flags & f.ACK:
+            if payload:
+                raise f.FrameError(f.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload")
+            return
+        for code, value in f.parse_settings(payload):
+            if code == f.SETTINGS_MAX_CONCURRENT_STREAMS:
+                self._remote_stream_limit = value
+            elif code == f.SETTINGS_INITIAL_WINDOW_SIZE:
+                if value > f.MAX_WINDOW:
+                    raise f.FrameError(f.FLOW_CONTROL_ERROR, "initial window too large")
+                delta = value - self._remote_initial_window
+                self._remote_initial_window = value
+                for stream in self._streams.values():
+                    stream.window += delta
+            elif code == f.SETTINGS_MAX_FRAME_SIZE:
+                if not f.DEFAULT_FRAME_SIZE <= value <= f.MAX_FRAME_SIZE_LIMIT:
+                    raise f.FrameError(f.PROTOCOL_ERROR, "invalid SETTINGS_MAX_FRAME_SIZE")
+                self._remote_frame_size = value
+            elif code == f.SETTINGS_HEADER_TABLE_SIZE:
+                self._encoder.set_table_limit(value)
+        self._out.append(f.frame(f.SETTINGS, f.ACK, 0))
+        self._settings_received.set()
+        self._pump()
+        self._on_capacity_change()
+
+    def _on_window_update(self, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise f.FrameError(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE of the wrong size")
+        increment = f.u32(payload) & f.MAX_WINDOW
+        if not stream_id:
+            if not increment:
+                raise f.FrameError(f.PROTOCOL_ERROR, "WINDOW_UPDATE of 0 on the connection")
+            self._send_window += increment
+            if self._send_window > f.MAX_WINDOW:
+                raise f.FrameError(f.FLOW_CONTROL_ERROR, "connection window overflow")
+        else:
+            self._check_peer_stream(stream_id)
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                return
+            stream.window += increment
+            if not increment or stream.window > f.MAX_WINDOW:
+                code = f.PROTOCOL_ERROR if not increment else f.FLOW_CONTROL_ERROR
+                self._reset_stream(stream_id, StreamResetError(code), code)
+                return
+        if self._blocked:
+            self._pump()
+
+    def _check_peer_stream(self, stream_id: int) -> None:
+        """Frames on streams we never opened are a connection error."""
+        if not stream_id & 1 or stream_id >= self._next_stream_id:
+            raise f.FrameError(f.PROTOCOL_ERROR, f"frame on stream {stream_id} we never opened")
+
+    def _finish(self, stream_id: int) -> None:
+        stream = self._streams.pop(stream_id, None)
+        if stream is None:
+            return
+        if self._blocked.pop(stream_id, None) is not None:
+            # Answered before its body was all sent (e.g. 413): stop sending it.
+            self._reset(stream_id, f.CANCEL)
+        stream.on_done(Http2Response(stream.code, stream.headers, bytes(stream.body)))
+
+    def _reset_stream(self, stream_id: int, error: Exception, code: int = f.PROTOCOL_ERROR) -> None:
+        stream = self._streams.pop(stream_id, None)
+        self._blocked.pop(stream_id, None)
+        self._reset(stream_id, code)
+        if stream is not None:
+            stream.on_done(error)
 
     def _on_goaway(self, last: int) -> None:
         """Stop new work here; streams the server never saw may be resent elsewhere."""
         self._going_away = True
-        for stream_id, stream in list(self._streams.items()):
-            if stream_id > last and not stream.done.done():
-                stream.done.set_exception(StreamRefusedError(f"GOAWAY above stream {last}"))
-        if not any(sid <= last for sid in self._streams):
+        for stream_id in [sid for sid in self._streams if sid > last]:
+            stream = self._streams.pop(stream_id)
+            self._blocked.pop(stream_id, None)
+            stream.on_done(StreamRefusedError(f"GOAWAY above stream {last}"))
+        if not self._streams:
             self.close()
         self._on_capacity_change()
 
+    def _fail_connection(self, code: int, message: str) -> None:
+        """A protocol error: tell the peer why, fail every stream and drop the connection."""
+        self._going_away = True
+        self._out.append(f.goaway(0, code))
+        self._flush()
+        self._fail_all(ConnectionLostError(f"HTTP/2 protocol error: {message}"))
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- liveness ---------------------------------------------------------
     def _probe_liveness(self) -> None:
         """Ask the peer for a PING ACK and drop the connection if none comes in time."""
         if self._probe is not None or self._closed.is_set():
             return
-        with contextlib.suppress(h2.exceptions.H2Error):
-            self._h2.ping(b"clarion!")
-            self._flush()
+        self._out.append(f.frame(f.PING, 0, 0, _PING_PAYLOAD))
+        self._flush_soon()
         self._probe = asyncio.get_running_loop().call_later(
             self._ping_timeout, self._abort_unresponsive
         )
@@ -404,37 +598,39 @@ class Http2Connection(asyncio.Protocol):
             self._transport.abort()
 
     def _fail_all(self, error: Exception) -> None:
-        for stream in self._streams.values():
-            if not stream.done.done():
-                stream.done.set_exception(error)
-                # Mark as retrieved: callers that were cancelled will never await it.
-                stream.done.exception()
+        streams, self._streams = self._streams, {}
+        self._blocked.clear()
+        for stream in streams.values():
+            stream.on_done(error)
 
-    def _reset_quietly(self, stream_id: int) -> None:
-        with contextlib.suppress(h2.exceptions.H2Error):
-            self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
-            self._flush()
+    def _reset(self, stream_id: int, code: int) -> None:
+        self._out.append(f.rst_stream(stream_id, code))
+        self._flush_soon()
 
+    # -- writing ----------------------------------------------------------
     def _flush_soon(self) -> None:
         # Requests started in the same loop iteration share one socket write (one syscall
-        # for many streams instead of one each); h2 keeps the frames in order meanwhile.
+        # for many streams instead of one each); `_out` keeps the frames in order meanwhile.
         if not self._flush_pending:
             self._flush_pending = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_pending = False
-        data = self._h2.data_to_send()
-        if data and self._transport is not None and not self._transport.is_closing():
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 
     def close(self) -> None:
         """Say GOAWAY politely (when possible) and close the socket."""
         if self._transport is None or self._transport.is_closing():
             return
-        with contextlib.suppress(h2.exceptions.H2Error):
-            self._h2.close_connection()
-            self._flush()
+        self._going_away = True
+        self._out.append(f.goaway(0, f.NO_ERROR))
+        self._flush()
         self._transport.close()
 
     async def wait_closed(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Sequence
 
+from clarion.providers.h2_batch import BatchAnswer, BatchRequest, BatchRun
 from clarion.providers.h2_connection import (
     PING_TIMEOUT_SECONDS,
     Http2Connection,
@@ -87,7 +89,7 @@ class Http2Pool:
             if connection is None:
                 try:
                     async with asyncio.timeout(queue_timeout):
-                        connection = await self._acquire()
+                        connection = await self.acquire()
                 except TimeoutError as error:
                     raise QueueTimeoutError("no free HTTP/2 stream in time") from error
             try:
@@ -109,7 +111,38 @@ class Http2Pool:
             connection.reserve()
         return connection
 
-    async def _acquire(self) -> Http2Connection:
+    async def request_many(
+        self,
+        method: str,
+        requests: Sequence[BatchRequest],
+        *,
+        attempt_timeout: float | None = None,
+        queue_timeout: float | None = None,
+    ) -> list[BatchAnswer]:
+        """Send many requests as one batch; answers (responses or errors) in request order.
+
+        Refused requests are resent as `request` resends them; `queue_timeout` bounds
+        the batch's waits for free streams, `attempt_timeout` each pass of started ones.
+        """
+        if not requests:
+            return []
+        run = BatchRun(self, method, requests, attempt_timeout, MAX_TRANSPARENT_RESENDS)
+        return await run.run(queue_timeout)
+
+    @property
+    def has_waiters(self) -> bool:
+        """Whether requests are queued for streams (newcomers must queue behind them)."""
+        return bool(self._waiters or self._woken)
+
+    def free_connections(self) -> list[Http2Connection]:
+        """Usable connections with a free stream slot, least loaded first."""
+        if self._closed:
+            return []
+        free = [c for c in self._connections if c.free_slots > 0]
+        free.sort(key=lambda c: c.in_use)
+        return free
+
+    async def acquire(self) -> Http2Connection:
         """A connection with a reserved stream slot, opening one if the cap allows."""
         queued_before = False
         while True:

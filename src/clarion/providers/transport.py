@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,28 @@ class Transport(Protocol):
         """Send one built request; transport failures come back as results, never raise."""
         ...
 
+    async def deliver_many(
+        self, items: Sequence[tuple[Address, BuiltPayload]]
+    ) -> list[DeliveryResult | Exception]:
+        """Send a batch; one result per item in order, an exception being that item's own."""
+        ...
+
     async def close(self) -> None:
         """Close the client's connections."""
         ...
+
+
+async def deliver_each(
+    transport: Transport, items: Sequence[tuple[Address, BuiltPayload]]
+) -> list[DeliveryResult | Exception]:
+    """A batch as concurrent single deliveries, for providers without a batch path."""
+    answers = await asyncio.gather(
+        *(transport.deliver(address, payload) for address, payload in items),
+        return_exceptions=True,
+    )
+    results: list[DeliveryResult | Exception] = []
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer
+        results.append(answer)
+    return results

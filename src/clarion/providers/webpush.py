@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -18,7 +18,7 @@ from clarion.providers.outbound import STRICT, OutboundPolicy, OutboundRefused
 from clarion.providers.outbound_http import refusal_in
 from clarion.providers.result import DeliveryResult, Outcome
 from clarion.providers.retry_after import parse_retry_after
-from clarion.providers.transport import Address
+from clarion.providers.transport import Address, deliver_each
 from clarion.providers.vapid import VapidSigner, generate_vapid_keys
 from clarion.providers.webpush_crypto import PayloadTooLargeError, encrypt
 
@@ -77,6 +77,12 @@ class WebPushClient:
     def public_key(self) -> str:
         """The application server key subscriptions must have been created with."""
         return self._signer.public_key
+
+    async def deliver_many(
+        self, items: Sequence[tuple[Address, BuiltPayload]]
+    ) -> list[DeliveryResult | Exception]:
+        """Send a batch as concurrent single requests."""
+        return await deliver_each(self, items)
 
     async def deliver(self, address: Address, payload: BuiltPayload) -> DeliveryResult:
         """Encrypt a built request for the device's subscription and post it."""

@@ -6,7 +6,8 @@ run it. For the handful of statements every send runs, `Prepared` compiles the
 statement once per dialect and, on SQLite, runs the compiled SQL on the connection's
 sqlite3 handle directly, with the columns' own bind and result conversions, so the
 rows written and read are exactly what SQLAlchemy would write and read. Elsewhere
-(PostgreSQL) it runs the same statement through SQLAlchemy.
+(PostgreSQL) it runs the same statement through SQLAlchemy, but for batches
+(`run_many`), which go to the driver's own executemany with the same conversions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -44,10 +46,12 @@ class Prepared:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._sqlite: _Compiled | None = None
+        self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
-        if self._sqlite is None:
+        key = f"{dialect.name}+{dialect.driver}"
+        found = self._by_dialect.get(key)
+        if found is None:
             compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
             assert isinstance(compiled, SQLCompiler)
             names = tuple(compiled.positiontup or ())
@@ -56,15 +60,18 @@ class Prepared:
                 (entry.keyname, entry.type._cached_result_processor(dialect, None))
                 for entry in compiled._result_columns
             ]
-            self._sqlite = _Compiled(
+            if not compiled.positional:
+                raise RuntimeError(f"{key} does not take positional parameters")
+            found = _Compiled(
                 sql=compiled.string,
                 names=names,
                 defaults=compiled.construct_params(_check=False),
                 binds=tuple(processors.get(name) for name in names),
-                keys=tuple(key for key, _ in results),
+                keys=tuple(name for name, _ in results),
                 results=tuple(processor for _, processor in results),
             )
-        return self._sqlite
+            self._by_dialect[key] = found
+        return found
 
     async def run(self, conn: AsyncConnection, params: Mapping[str, Any]) -> list[Row]:
         """Execute once; the result rows as dicts (empty for statements without rows)."""
@@ -85,11 +92,14 @@ class Prepared:
         if not params:
             return
         handle = await sqlite_handle(conn)
-        if handle is None:
-            await conn.execute(self.statement, [dict(p) for p in params])
-            return
         compiled = self._compiled(conn.dialect)
-        bound = [_bound(compiled, p) for p in params]
+        memo: dict[int, Any] = {}
+        bound = [_bound(compiled, p, memo) for p in params]
+        if handle is None:
+            # The driver's own executemany: SQLAlchemy's per-row parameter handling costs
+            # more than the database's work for a batch of outcomes.
+            await conn.exec_driver_sql(compiled.sql, [tuple(row) for row in bound])
+            return
         try:
             await handle.run_many(compiled.sql, bound)
         except sqlite3.Error as error:
@@ -101,11 +111,26 @@ def _wrapped(compiled: _Compiled, params: Any, error: sqlite3.Error) -> Exceptio
     return DBAPIError.instance(compiled.sql, params, error, sqlite3.Error)
 
 
-def _bound(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
+def _bound(
+    compiled: _Compiled, params: Mapping[str, Any], memo: dict[int, Any] | None = None
+) -> list[Any]:
+    """Positional values, each through its column's conversion.
+
+    `memo` keeps conversions of objects shared by the rows of one executemany (the batch's
+    timestamp), converted once instead of once per row.
+    """
     values = []
     for name, processor in zip(compiled.names, compiled.binds, strict=True):
         value = params[name] if name in params else compiled.defaults[name]
-        values.append(processor(value) if processor is not None else value)
+        if processor is None or value is None:
+            values.append(value)
+        elif memo is not None and isinstance(value, datetime):
+            done = memo.get(id(value))
+            if done is None:
+                done = memo[id(value)] = processor(value)
+            values.append(done)
+        else:
+            values.append(processor(value))
     return values
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,9 +16,10 @@ from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.delivery.pacing import shown_outcome
-from clarion.domain.command import parse_send_command
+from clarion.domain.command import canonical_json, parse_send_command
+from clarion.domain.message import has_template_markup
 from clarion.domain.vocabulary import OPEN_STATUSES, DeliveryOutcome, ErrorCode, SendStatus
-from clarion.sending.accept import IdempotencyConflict, accept, request_hash
+from clarion.sending.accept import IdempotencyConflict, accept, canonical_hash
 from clarion.sending.media_check import check_media
 from clarion.sending.templates import expand_template
 from clarion.store import events as event_store
@@ -116,14 +116,17 @@ async def create_send(
     """Accept a send: it is stored with its planning job before this answers 201."""
     key = idempotency_header or body.idempotency_key
     document = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
-    expanded = document
+    canonical = canonical_json(document)
+    expanded, expanded_canonical = document, canonical
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    if _without_markup(expanded):
-        command = parse_send_command(expanded, context.principal.app_ids, utcnow())
+        expanded_canonical = canonical_json(expanded)
+    apps = context.principal.app_ids
+    if _without_markup(expanded_canonical):
+        command = parse_send_command(expanded, apps, utcnow(), canonical=expanded_canonical)
     else:
-        command = await off_loop(parse_send_command, expanded, context.principal.app_ids, utcnow())
+        command = await off_loop(parse_send_command, expanded, apps, utcnow())
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",
@@ -136,7 +139,7 @@ async def create_send(
             state.queue,
             context.project_id,
             command,
-            fingerprint=request_hash(document),
+            fingerprint=canonical_hash(canonical),
             idempotency_key=key,
         )
     except IdempotencyConflict as exc:
@@ -155,14 +158,14 @@ async def create_send(
 INLINE_PARSE_CHARS = 16_384
 
 
-def _without_markup(document: dict[str, Any]) -> bool:
-    """Whether a body is small and free of Liquid, so checking it cannot take long.
+def _without_markup(canonical: str) -> bool:
+    """Whether a body (as canonical JSON) is small and free of Liquid, so checking it
+    cannot take long.
 
     Trial renders of templates run in the render pool, away from the event loop; a
     plain body (the everyday transactional send) is checked here without the hop.
     """
-    text = json.dumps(document, default=str)
-    return len(text) <= INLINE_PARSE_CHARS and "{{" not in text and "{%" not in text
+    return len(canonical) <= INLINE_PARSE_CHARS and not has_template_markup(canonical)
 
 
 async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from clarion.api.auth_throttle import FailedAuthThrottle
 from clarion.api.body_limit import BodyLimitMiddleware
 from clarion.api.dialects import batch, dengage, pushv2, sfmc
 from clarion.api.errors import install_error_handlers
+from clarion.api.fast_sends import FastSends, send_route
 from clarion.api.metrics import MetricsMiddleware
 from clarion.api.ratelimit import KeyRateLimiter
 from clarion.api.security_headers import SecurityHeadersMiddleware
@@ -118,6 +119,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     for module in routers:
         app.include_router(module.router)
+    # The everyday send skips route matching and dependency solving; it still passes
+    # every middleware and error handler, which wrap the router.
+    app.router.middleware_stack = FastSends(
+        app.router.middleware_stack, send_route(sends.router.routes)
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -29,7 +29,10 @@ from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"], route_class=CheckedRoute)
 
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+MAX_IDEMPOTENCY_KEY_CHARS = 256
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARS)
+]
 
 
 class SendIn(StrictModel):
@@ -114,6 +117,15 @@ async def create_send(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Accept a send: it is stored with its planning job before this answers 201."""
+    status, answer = await accept_send(body, idempotency_header, context, state)
+    response.status_code = status
+    return answer
+
+
+async def accept_send(
+    body: SendIn, idempotency_header: str | None, context: ProjectContext, state: AppState
+) -> tuple[int, dict[str, Any]]:
+    """The work of `create_send`: its status (201, or 200 for a replay) and its answer."""
     key = idempotency_header or body.idempotency_key
     document = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
     canonical = canonical_json(document)
@@ -149,9 +161,7 @@ async def create_send(
             "this idempotency key was used for a different request",
             "Idempotency-Key",
         ) from exc
-    if accepted.replayed:
-        response.status_code = 200
-    return accepted.to_json()
+    return (200 if accepted.replayed else 201), accepted.to_json()
 
 
 #: Bodies up to this size without template markup are checked on the event loop.

@@ -58,7 +58,7 @@ def serve(
             f"Clarion listening on http://{host}:{port} (database: {_redacted(settings)}, "
             f"event loop: {eventloop.loop_name()})"
         )
-        server = _server(create_app(settings), settings)
+        server = _server(create_app(settings, freeze_start_up=True), settings)
         eventloop.run(server.serve())
     if not server.started:
         # uvicorn has logged why (a port already taken, a failing start-up).

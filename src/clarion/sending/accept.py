@@ -18,6 +18,7 @@ from clarion.domain.vocabulary import SendStatus
 from clarion.queue.handoff import LocalRunner
 from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
+from clarion.sending.savepoint import Savepoint
 from clarion.store import sends as send_store
 from clarion.store.audience import check_references
 from clarion.store.text import describe
@@ -145,7 +146,7 @@ async def _planned_inline(
     runner: LocalRunner | None,
 ) -> PlannedRecipients | None:
     """Plan the send now; None if it could not be (its planning job does it later)."""
-    savepoint = await conn.begin_nested()
+    savepoint = await Savepoint.begin(conn)
     try:
         planned = await plan_recipients(conn, queue, send_id, project_id, command, {}, runner)
     except Exception as exc:
@@ -154,7 +155,7 @@ async def _planned_inline(
         await savepoint.rollback()
         log.info("send %s is planned by its job: %s", send_id, describe(exc))
         return None
-    await savepoint.commit()
+    await savepoint.release()
     return planned
 
 

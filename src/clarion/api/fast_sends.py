@@ -50,6 +50,8 @@ class FastSends:
             or scope["method"] != "POST"
             or scope.get("query_string")
             or scope.get("root_path")
+            # Overridden dependencies only take effect through the route.
+            or scope["app"].dependency_overrides
         ):
             await self.app(scope, receive, send)
             return

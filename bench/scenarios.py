@@ -120,12 +120,14 @@ async def accept_rate(rig: Rig, workers: bool, seconds: float, clients: int = 50
 
     running = stack(rig, "sqlite", devices, workers)
     async with running as (clarion, _), load.session(clients) as http:
-        started = time.perf_counter()
+        cpu, started = cpu_seconds(clarion.pid), time.perf_counter()
         latencies = await load.closed_loop(
             http, clarion.base_url, clarion.headers, body, clients, seconds=seconds
         )
-        elapsed = time.perf_counter() - started
-    return {"per_s": len(latencies) / elapsed, **load.latency_summary(latencies)}
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(clarion.pid) - cpu
+    per_s = len(latencies) / elapsed
+    cpu_ms = 1000 * cpu / max(len(latencies), 1)
+    return {"per_s": per_s, "cpu_ms": cpu_ms, **load.latency_summary(latencies)}
 
 
 async def steady_latency(rig: Rig, rate: float, seconds: float) -> Figures:

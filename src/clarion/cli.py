@@ -64,7 +64,7 @@ def serve(
             f"(database: {_redacted(settings)}, event loop: {eventloop.loop_name()}); "
             f"console at http://{settings.host}:{settings.port}/"
         )
-        server = _server(create_server(settings), settings)
+        server = _server(create_server(settings, freeze_start_up=True), settings)
         eventloop.run(server.serve())
     if not server.started:
         # uvicorn has logged why (a port already taken, a failing start-up).
@@ -115,7 +115,7 @@ async def _serve_demo(settings: Settings) -> uvicorn.Server:
         finally:
             await engine.dispose()
         base = f"http://{settings.host}:{settings.port}"
-        asgi_app = create_server(settings, emulators=emulators)
+        asgi_app = create_server(settings, emulators=emulators, freeze_start_up=True)
         link = asgi_app.state.console.sign_in_link(demo.api_key)
         auth = f"-H 'Authorization: Bearer {demo.api_key}'"
         body = (

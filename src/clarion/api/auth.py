@@ -154,30 +154,37 @@ def project_scope(scope: str, *, all_apps: bool = False) -> Any:
         principal: Principal = Depends(authenticate),
         state: AppState = Depends(get_state),
     ) -> ProjectContext:
-        if not principal.allows(scope):
-            raise ApiError(403, ErrorCode.FORBIDDEN, f"the API key lacks the `{scope}` scope")
-        if all_apps and principal.app_ids is not None:
-            raise ApiError(
-                403, ErrorCode.FORBIDDEN, "a key limited to some apps may not manage keys or apps"
-            )
-        if principal.project_id is not None:
-            return ProjectContext(principal, principal.project_id)
-        project_id = request.headers.get(PROJECT_HEADER)
-        if not project_id:
-            raise ApiError(
-                400,
-                ErrorCode.MISSING_PARAMETER,
-                f"the server admin key needs a `{PROJECT_HEADER}` header on project routes",
-                PROJECT_HEADER,
-            )
-        if project_store.project_known(project_id):
-            return ProjectContext(principal, project_id)
-        async with state.engine.connect() as conn:
-            if not await project_store.project_exists(conn, project_id):
-                raise ApiError(404, ErrorCode.NOT_FOUND, "project not found", PROJECT_HEADER)
-        return ProjectContext(principal, project_id)
+        return await project_context(request, principal, state, scope, all_apps=all_apps)
 
     return Depends(dependency)
+
+
+async def project_context(
+    request: Request, principal: Principal, state: AppState, scope: str, *, all_apps: bool = False
+) -> ProjectContext:
+    """The project an authenticated caller acts in, once it is known to hold `scope` there."""
+    if not principal.allows(scope):
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"the API key lacks the `{scope}` scope")
+    if all_apps and principal.app_ids is not None:
+        raise ApiError(
+            403, ErrorCode.FORBIDDEN, "a key limited to some apps may not manage keys or apps"
+        )
+    if principal.project_id is not None:
+        return ProjectContext(principal, principal.project_id)
+    project_id = request.headers.get(PROJECT_HEADER)
+    if not project_id:
+        raise ApiError(
+            400,
+            ErrorCode.MISSING_PARAMETER,
+            f"the server admin key needs a `{PROJECT_HEADER}` header on project routes",
+            PROJECT_HEADER,
+        )
+    if project_store.project_known(project_id):
+        return ProjectContext(principal, project_id)
+    async with state.engine.connect() as conn:
+        if not await project_store.project_exists(conn, project_id):
+            raise ApiError(404, ErrorCode.NOT_FOUND, "project not found", PROJECT_HEADER)
+    return ProjectContext(principal, project_id)
 
 
 async def resolve_app(state: AppState, context: ProjectContext, app_id: str) -> dict[str, Any]:

@@ -26,10 +26,14 @@ STATIC_PATH = "/console-assets"
 
 
 def create_server(
-    settings: Settings | None = None, *, migrate: bool = True, emulators: Any = None
+    settings: Settings | None = None,
+    *,
+    migrate: bool = True,
+    emulators: Any = None,
+    freeze_start_up: bool = False,
 ) -> FastAPI:
     """The API application plus the console pages and their assets."""
-    app = create_app(settings, migrate=migrate)
+    app = create_app(settings, migrate=migrate, freeze_start_up=freeze_start_up)
     app.state.console = ConsoleSetup(emulators=emulators)
     for module in (
         pages_auth,

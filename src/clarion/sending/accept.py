@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.jobs import HandedSend, plan_job
 from clarion.delivery.recipient_plan import PlannedRecipients, plan_recipients
-from clarion.domain.command import SendCommand
+from clarion.domain.command import SendCommand, canonical_json
 from clarion.domain.schedule import check_schedule, plan_at
 from clarion.domain.vocabulary import SendStatus
 from clarion.queue.handoff import LocalRunner
@@ -55,7 +54,11 @@ class AcceptedSend:
 
 def request_hash(document: Any) -> str:
     """Fingerprint of a request, to tell a true retry from a reused key."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return canonical_hash(canonical_json(document))
+
+
+def canonical_hash(canonical: str) -> str:
+    """The fingerprint of a request already written as `canonical_json`."""
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,9 +16,10 @@ from clarion.api.state import AppState, get_state
 from clarion.api.v1.paging import Page
 from clarion.api.v1.validators import Slug, StrictModel
 from clarion.delivery.pacing import shown_outcome
-from clarion.domain.command import parse_send_command
+from clarion.domain.command import canonical_json, parse_send_command
+from clarion.domain.message import has_template_markup
 from clarion.domain.vocabulary import OPEN_STATUSES, DeliveryOutcome, ErrorCode, SendStatus
-from clarion.sending.accept import IdempotencyConflict, accept, request_hash
+from clarion.sending.accept import IdempotencyConflict, accept, canonical_hash
 from clarion.sending.media_check import check_media
 from clarion.sending.templates import expand_template
 from clarion.store import events as event_store
@@ -29,7 +29,10 @@ from clarion.store.types import utcnow
 
 router = APIRouter(tags=["sends"], route_class=CheckedRoute)
 
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+MAX_IDEMPOTENCY_KEY_CHARS = 256
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARS)
+]
 
 
 class SendIn(StrictModel):
@@ -120,16 +123,28 @@ async def create_send(
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     """Accept a send: it is stored with its planning job before this answers 201."""
+    status, answer = await accept_send(body, idempotency_header, context, state)
+    response.status_code = status
+    return answer
+
+
+async def accept_send(
+    body: SendIn, idempotency_header: str | None, context: ProjectContext, state: AppState
+) -> tuple[int, dict[str, Any]]:
+    """The work of `create_send`: its status (201, or 200 for a replay) and its answer."""
     key = idempotency_header or body.idempotency_key
     document = body.model_dump(exclude={"idempotency_key"}, exclude_none=True)
-    expanded = document
+    canonical = canonical_json(document)
+    expanded, expanded_canonical = document, canonical
     if body.template_id is not None:
         async with state.engine.connect() as conn:
             expanded = await expand_template(conn, context.project_id, document, utcnow())
-    if _without_markup(expanded):
-        command = parse_send_command(expanded, context.principal.app_ids, utcnow())
+        expanded_canonical = canonical_json(expanded)
+    apps = context.principal.app_ids
+    if _without_markup(expanded_canonical):
+        command = parse_send_command(expanded, apps, utcnow(), canonical=expanded_canonical)
     else:
-        command = await off_loop(parse_send_command, expanded, context.principal.app_ids, utcnow())
+        command = await off_loop(parse_send_command, expanded, apps, utcnow())
     await check_media(
         command.message,
         "contents" if "contents" in expanded else "content",
@@ -142,7 +157,7 @@ async def create_send(
             state.queue,
             context.project_id,
             command,
-            fingerprint=request_hash(document),
+            fingerprint=canonical_hash(canonical),
             idempotency_key=key,
         )
     except IdempotencyConflict as exc:
@@ -152,27 +167,25 @@ async def create_send(
             "this idempotency key was used for a different request",
             "Idempotency-Key",
         ) from exc
-    if accepted.replayed:
-        response.status_code = 200
     answer = accepted.to_json()
     if command.broadcast is not None:
         # Counted as it is planned: GET /v1/sends/{id} shows `counts.targeted`.
         answer["recipients"] = None
-    return answer
+    return (200 if accepted.replayed else 201), answer
 
 
 #: Bodies up to this size without template markup are checked on the event loop.
 INLINE_PARSE_CHARS = 16_384
 
 
-def _without_markup(document: dict[str, Any]) -> bool:
-    """Whether a body is small and free of Liquid, so checking it cannot take long.
+def _without_markup(canonical: str) -> bool:
+    """Whether a body (as canonical JSON) is small and free of Liquid, so checking it
+    cannot take long.
 
     Trial renders of templates run in the render pool, away from the event loop; a
     plain body (the everyday transactional send) is checked here without the hop.
     """
-    text = json.dumps(document, default=str)
-    return len(text) <= INLINE_PARSE_CHARS and "{{" not in text and "{%" not in text
+    return len(canonical) <= INLINE_PARSE_CHARS and not has_template_markup(canonical)
 
 
 async def _own_send(state: AppState, context: ProjectContext, send_id: str) -> dict[str, Any]:

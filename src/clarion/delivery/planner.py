@@ -15,13 +15,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.finish import complete_send
-from clarion.delivery.jobs import DELIVERY_BATCH, deliver_job, finish_job
+from clarion.delivery.jobs import DELIVER, DELIVERY_BATCH, finish_job
 from clarion.delivery.recipient_plan import plan_recipients
 from clarion.delivery.unplannable import Item, unplannable
 from clarion.domain.command import SendCommand
 from clarion.domain.schedule import LocalTimes, Timing
 from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
-from clarion.queue.models import HandlerResult, Job, NewJob
+from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import deliveries as delivery_rows
 from clarion.store import sends as send_store
@@ -34,6 +34,7 @@ from clarion.store.audience import (
     page_zones,
     resolve_audience,
 )
+from clarion.store.delivery_batches import batch_payloads, last_delivery_id
 from clarion.store.text import describe
 from clarion.store.types import utcnow
 
@@ -50,10 +51,17 @@ PLANNABLE = PLANNABLE_STATUSES
 class Planner:
     """Handler of `plan_send` jobs."""
 
-    def __init__(self, engine: AsyncEngine, queue: SqlJobQueue, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        queue: SqlJobQueue,
+        page_size: int = PAGE_SIZE,
+        batch_size: int = DELIVERY_BATCH,
+    ) -> None:
         self.engine = engine
         self.queue = queue
         self.page_size = page_size
+        self.batch_size = batch_size
 
     async def handle(self, job: Job) -> HandlerResult:
         """Resolve the send's recipients (or audience, page by page) and enqueue its deliveries."""
@@ -109,10 +117,12 @@ class Planner:
             return False
         made = 0
         for rows, run_at in await _page_groups(conn, scope, send_id, cursor, page.last_pk):
-            ids = await insert_page(conn, scope, rows)
-            made += len(ids)
-            if rows.outcome == send_store.PENDING:
-                await self.queue.enqueue(conn, _batches(send_id, {run_at: ids}))
+            before = await last_delivery_id(conn)
+            inserted = await insert_page(conn, scope, rows)
+            made += inserted
+            if inserted and rows.outcome == send_store.PENDING:
+                payloads = batch_payloads(conn.dialect.name, send_id, before, self.batch_size)
+                await self.queue.enqueue_select(conn, DELIVER, send_id, payloads, run_at)
         if made != page.count:
             # A device registered or changed between the two reads of this page (PostgreSQL
             # reads each statement afresh): the count follows the rows actually made.
@@ -196,14 +206,3 @@ async def _page_groups(
             rows = PageRows(send_id, cursor, last_pk, send_store.PENDING, zones)
         groups.append((rows, timing.run_at))
     return groups
-
-
-def _batches(send_id: str, groups: dict[datetime | None, list[int]]) -> list[NewJob]:
-    jobs = []
-    for run_at, ids in groups.items():
-        ids.sort()
-        jobs += [
-            deliver_job(send_id, ids[i : i + DELIVERY_BATCH], run_at)
-            for i in range(0, len(ids), DELIVERY_BATCH)
-        ]
-    return jobs

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import Integer, Select, String, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.queue.handoff import LocalRunner
@@ -31,7 +31,7 @@ from clarion.queue.statements import (
 from clarion.queue.wakeup import PgListener, notify_in_transaction, wait_event, wake_after_commit
 from clarion.store.group_commit import GroupCommitWriter
 from clarion.store.job_tables import DONE, FAILED, LEASED, QUEUED, STATUSES, jobs
-from clarion.store.types import utcnow
+from clarion.store.types import UtcDateTime, utcnow
 
 T = TypeVar("T")
 
@@ -110,6 +110,55 @@ class SqlJobQueue:
         else:
             await notify_in_transaction(conn)
         return ids
+
+    async def enqueue_select(
+        self,
+        conn: AsyncConnection,
+        kind: str,
+        send_id: str,
+        payloads: Select[Any],
+        run_at: datetime | None = None,
+    ) -> int:
+        """Insert one job per row of `payloads` (its `payload` column) in one statement.
+
+        Inside the caller's open transaction, like `enqueue`; for jobs made by the
+        thousand, whose payloads the database builds without them passing through Python.
+        Returns how many jobs were made.
+        """
+        now = utcnow()
+        source = payloads.subquery("payloads")
+        rows = select(
+            source.c.payload,
+            literal(kind, String),
+            literal(send_id, String),
+            literal(QUEUED, String),
+            literal(0, Integer),
+            literal(run_at or now, UtcDateTime),
+            literal(0, Integer),
+            literal(self.max_attempts, Integer),
+            literal(now, UtcDateTime),
+            literal(now, UtcDateTime),
+        )
+        columns = [
+            "payload",
+            "kind",
+            "send_id",
+            "status",
+            "priority",
+            "run_at",
+            "attempts",
+            "max_attempts",
+            "created_at",
+            "updated_at",
+        ]
+        result = await conn.execute(insert(jobs).from_select(columns, rows))
+        made = int(result.rowcount)
+        if made:
+            if self._sqlite:
+                wake_after_commit(conn, self._work_event.set)
+            else:
+                await notify_in_transaction(conn)
+        return made
 
     async def enqueue_leased(
         self, conn: AsyncConnection, new_jobs: Sequence[NewJob], runner: LocalRunner

@@ -254,11 +254,12 @@ async def insert_page(
     conn: AsyncConnection,
     scope: PageScope,
     page_rows: PageRows,
-) -> list[int]:
-    """Make the delivery rows of a page's devices in one statement; return their ids.
+) -> int:
+    """Make the delivery rows of a page's devices in one statement; return how many.
 
-    The devices never travel through Python: the audience query feeds the insert. With
-    `zones` given, only devices in those zones (None: no zone) are taken.
+    Neither the devices nor the new rows travel through Python: the audience query feeds
+    the insert, and nothing is returned row by row. With `zones` given, only devices in
+    those zones (None: no zone) are taken.
     """
     query, src = _audience_query(
         scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
@@ -290,5 +291,5 @@ async def insert_page(
         if None in page_rows.zones:
             either.append(zone.is_(None))
         query = query.where(or_(*either))
-    statement = insert(deliveries).from_select(_INSERTED, query).returning(deliveries.c.id)
-    return [int(row[0]) for row in await conn.execute(statement)]
+    result = await conn.execute(insert(deliveries).from_select(_INSERTED, query))
+    return int(result.rowcount)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Integer, Select, String, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 from clarion.queue.handoff import LocalRunner
 from clarion.queue.metrics import GROUP_COMMIT_REQUESTS
@@ -111,19 +112,14 @@ class SqlJobQueue:
             await notify_in_transaction(conn)
         return ids
 
-    async def enqueue_select(
-        self,
-        conn: AsyncConnection,
-        kind: str,
-        send_id: str,
-        payloads: Select[Any],
-        run_at: datetime | None = None,
-    ) -> int:
-        """Insert one job per row of `payloads` (its `payload` column) in one statement.
+    def insert_selected(
+        self, kind: str, send_id: str, payloads: Select[Any], run_at: datetime | None = None
+    ) -> Insert:
+        """A statement inserting one job per row of `payloads` (its `payload` column).
 
-        Inside the caller's open transaction, like `enqueue`; for jobs made by the
-        thousand, whose payloads the database builds without them passing through Python.
-        Returns how many jobs were made.
+        For jobs made by the thousand, whose payloads the database builds without them
+        passing through Python. Run it in the caller's transaction, then `announce` (in
+        that transaction) or `wake` (once it has committed) so that idle workers look.
         """
         now = utcnow()
         source = payloads.subquery("payloads")
@@ -151,14 +147,18 @@ class SqlJobQueue:
             "created_at",
             "updated_at",
         ]
-        result = await conn.execute(insert(jobs).from_select(columns, rows))
-        made = int(result.rowcount)
-        if made:
-            if self._sqlite:
-                wake_after_commit(conn, self._work_event.set)
-            else:
-                await notify_in_transaction(conn)
-        return made
+        return insert(jobs).from_select(columns, rows)
+
+    async def announce(self, conn: AsyncConnection) -> None:
+        """Wake idle workers once the caller's open transaction, which made jobs, commits."""
+        if self._sqlite:
+            wake_after_commit(conn, self._work_event.set)
+        else:
+            await notify_in_transaction(conn)
+
+    def wake(self) -> None:
+        """Wake this process's idle workers: jobs were committed outside the queue's view."""
+        self._work_event.set()
 
     async def enqueue_leased(
         self, conn: AsyncConnection, new_jobs: Sequence[NewJob], runner: LocalRunner

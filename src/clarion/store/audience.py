@@ -1,4 +1,8 @@
-"""The devices a broadcast audience reaches: its lists and segment resolved, then keyset paged."""
+"""The devices a broadcast audience reaches: its lists and segment resolved, then keyset paged.
+
+The page functions block (a plain `Connection`): a page is written in one transaction that
+on SQLite runs in a thread of its own, away from the event loop.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.broadcast import Broadcast
@@ -188,15 +193,13 @@ class PageScope:
     now: datetime
 
 
-async def next_page(
-    conn: AsyncConnection, scope: PageScope, after_pk: int, limit: int
-) -> Page | None:
+def next_page(conn: Connection, scope: PageScope, after_pk: int, limit: int) -> Page | None:
     """Bounds of the next `limit` devices after `after_pk` (pk order); None past the end."""
     query, src = _audience_query(
         scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
     )
     pks = query.where(src.device.c.pk > after_pk).order_by(src.device.c.pk).limit(limit).subquery()
-    row = (await conn.execute(select(func.count(), func.max(pks.c.pk)))).one()
+    row = conn.execute(select(func.count(), func.max(pks.c.pk))).one()
     if not row[0]:
         return None
     return Page(int(row[0]), int(row[1]))
@@ -206,9 +209,7 @@ def _timezone(src: _Sources) -> ColumnElement[Any]:
     return func.coalesce(src.device.c.timezone, src.person.c.timezone)
 
 
-async def page_zones(
-    conn: AsyncConnection, scope: PageScope, after_pk: int, last_pk: int
-) -> list[str | None]:
+def page_zones(conn: Connection, scope: PageScope, after_pk: int, last_pk: int) -> list[str | None]:
     """The distinct time zones (device's, else its contact's) of the devices of a page."""
     query, src = _audience_query(
         scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
@@ -217,7 +218,7 @@ async def page_zones(
     query = query.with_only_columns(zone).where(
         src.device.c.pk > after_pk, src.device.c.pk <= last_pk
     )
-    return [row[0] for row in await conn.execute(query.distinct())]
+    return [row[0] for row in conn.execute(query.distinct())]
 
 
 _INSERTED = [
@@ -250,11 +251,7 @@ class PageRows:
     completed_at: datetime | None = None
 
 
-async def insert_page(
-    conn: AsyncConnection,
-    scope: PageScope,
-    page_rows: PageRows,
-) -> int:
+def insert_page(conn: Connection, scope: PageScope, page_rows: PageRows) -> int:
     """Make the delivery rows of a page's devices in one statement; return how many.
 
     Neither the devices nor the new rows travel through Python: the audience query feeds
@@ -291,5 +288,5 @@ async def insert_page(
         if None in page_rows.zones:
             either.append(zone.is_(None))
         query = query.where(or_(*either))
-    result = await conn.execute(insert(deliveries).from_select(_INSERTED, query))
+    result = conn.execute(insert(deliveries).from_select(_INSERTED, query))
     return int(result.rowcount)

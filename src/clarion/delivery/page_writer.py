@@ -21,7 +21,14 @@ from sqlalchemy.sql.dml import Insert
 from clarion.delivery.jobs import DELIVER
 from clarion.domain.schedule import LocalTimes, Timing
 from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome
-from clarion.store.audience import PageRows, PageScope, insert_page, next_page, page_zones
+from clarion.store.audience import (
+    PageRows,
+    PageScope,
+    insert_page,
+    missing_list,
+    next_page,
+    page_zones,
+)
 from clarion.store.plan_pages import add_targeted, batch_payloads, claim_page, last_delivery_id
 from clarion.store.sends import PENDING
 
@@ -38,6 +45,8 @@ class Written(Enum):
     END = "end"
     #: Another run moved the cursor, or the send may no longer be planned.
     LOST = "lost"
+    #: A list the audience names was deleted: the send ends with `error`.
+    GONE = "gone"
 
 
 @dataclass(frozen=True)
@@ -53,10 +62,12 @@ class PagePlan:
 
 @dataclass(frozen=True)
 class PageWritten:
-    """The outcome of a page and how many deliver jobs it made."""
+    """The outcome of a page: how many deliver jobs it made and where the cursor is now."""
 
     state: Written
     jobs: int = 0
+    last_pk: int = 0
+    error: str | None = None
 
 
 def write_page(conn: Connection, plan: PagePlan, insert_jobs: JobsInsert) -> PageWritten:
@@ -66,6 +77,9 @@ def write_page(conn: Connection, plan: PagePlan, insert_jobs: JobsInsert) -> Pag
     it, so a page is never planned twice, and it commits with the rows it covers.
     """
     scope, send_id = plan.scope, plan.send_id
+    gone = missing_list(conn, scope.resolved)
+    if gone is not None:
+        return PageWritten(Written.GONE, error=f"{gone.field}: {gone}")
     page = next_page(conn, scope, plan.cursor, plan.page_size)
     if page is None:
         return PageWritten(Written.END)
@@ -83,7 +97,7 @@ def write_page(conn: Connection, plan: PagePlan, insert_jobs: JobsInsert) -> Pag
         # A device registered or changed between the two reads of this page (PostgreSQL
         # reads each statement afresh): the count follows the rows actually made.
         add_targeted(conn, send_id, made - page.count)
-    return PageWritten(Written.PLANNED, jobs)
+    return PageWritten(Written.PLANNED, jobs, page.last_pk)
 
 
 def _page_groups(

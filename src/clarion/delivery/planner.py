@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -70,39 +71,63 @@ class Planner:
         if send["request"].get("broadcast") is None:
             await self._plan_transactional(send_id)
             return HandlerResult.done()
-        while await self.plan_page(send_id):
-            pass
+        plan = await self.page_plan(send_id)
+        while plan is not None:
+            plan = await self.plan(plan)
         await self._finish_if_nothing_pending(send_id)
         return HandlerResult.done()
 
     async def plan_page(self, send_id: str) -> bool:
         """Plan the next page of a broadcast; tell whether pages may remain."""
+        plan = await self.page_plan(send_id)
+        return plan is not None and await self.plan(plan) is not None
+
+    async def page_plan(self, send_id: str) -> PagePlan | None:
+        """The send's next page to plan; None when it may not be planned (any more)."""
         async with self.engine.connect() as conn:
             send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] not in PLANNABLE:
-                return False
+                return None
             command = SendCommand.from_document(send["request"])
             assert command.broadcast is not None
             try:
                 resolved = await resolve_audience(conn, send["project_id"], command.broadcast)
             except AudienceGone as exc:
-                error = f"{exc.field}: {exc}"
                 resolved = None
+                error = f"{exc.field}: {exc}"
         if resolved is None:
-            await self.queue.run_in_transaction(
-                lambda conn: send_store.set_status(
-                    conn, send_id, SendStatus.DONE, only_from=PLANNABLE, error=error
-                )
-            )
-            return False
+            await self._end_gone(send_id, error)
+            return None
         scope = PageScope(send["project_id"], resolved, command.apps, utcnow())
-        plan = PagePlan(
-            send_id, int(send["plan_cursor"] or 0), scope, self.page_size, self.batch_size
-        )
+        cursor = int(send["plan_cursor"] or 0)
+        return PagePlan(send_id, cursor, scope, self.page_size, self.batch_size)
+
+    async def plan(self, plan: PagePlan) -> PagePlan | None:
+        """Write the page `plan` names; return the next one, None when no page is left.
+
+        The send and its audience are read once, not per page: each page re-checks in
+        its own transaction what may have changed (status, cursor, lists).
+        """
         written = await self._write(plan)
-        if written.state is Written.END:
-            return await self.queue.run_in_transaction(lambda conn: self._end_in(conn, plan))
-        return written.state is Written.PLANNED
+        if written.state is Written.PLANNED:
+            scope = replace(plan.scope, now=utcnow())
+            return replace(plan, cursor=written.last_pk, scope=scope)
+        if written.state is Written.GONE:
+            assert written.error is not None
+            await self._end_gone(plan.send_id, written.error)
+            return None
+        ended = written.state is Written.END
+        if ended and await self.queue.run_in_transaction(lambda conn: self._end_in(conn, plan)):
+            # Devices registered since the end was first seen: they are planned too.
+            return await self.page_plan(plan.send_id)
+        return None
+
+    async def _end_gone(self, send_id: str, error: str) -> None:
+        await self.queue.run_in_transaction(
+            lambda conn: send_store.set_status(
+                conn, send_id, SendStatus.DONE, only_from=PLANNABLE, error=error
+            )
+        )
 
     async def _write(self, plan: PagePlan) -> PageWritten:
         if self._thread_engine is None:
@@ -110,9 +135,10 @@ class Planner:
         written = await asyncio.to_thread(self._write_in_thread, plan)
         if written.jobs:
             self.queue.wake()
-        # SQLite's lock is not fair: let the queue's writer commit once (the outcomes
-        # waiting for it) before the next page may take the lock again.
-        await self.queue.run_in_transaction(_nothing)
+        if self.queue.writer.waiting:
+            # SQLite's lock is not fair: the queue's writer commits what waits for it
+            # (outcomes, accepted sends) before the next page may take the lock again.
+            await self.queue.run_in_transaction(_nothing)
         return written
 
     async def _write_in(self, conn: AsyncConnection, plan: PagePlan) -> PageWritten:

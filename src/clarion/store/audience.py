@@ -95,6 +95,30 @@ async def resolve_audience(
     )
 
 
+def missing_list(conn: Connection, resolved: ResolvedAudience) -> AudienceGone | None:
+    """The first list the audience was resolved with that no longer exists, if any.
+
+    A broadcast planned over many transactions reads its lists once; each page checks
+    they still exist, so a list deleted half-way ends the send as it would have at the
+    start (an exclusion list gone must not let its contacts in).
+    """
+    named = [resolved.list_pk] if resolved.list_pk is not None else []
+    named += resolved.exclude_pks
+    if not named:
+        return None
+    present = set(
+        conn.execute(
+            select(list_store.lists.c.pk).where(list_store.lists.c.pk.in_(named))
+        ).scalars()
+    )
+    if resolved.list_pk is not None and resolved.list_pk not in present:
+        return AudienceGone("list not found", "audience.list_id")
+    for index, pk in enumerate(resolved.exclude_pks):
+        if pk not in present:
+            return AudienceGone("list not found", f"exclude_lists[{index}]")
+    return None
+
+
 @dataclass(frozen=True)
 class _Sources:
     """The aliased tables an audience query reads a device from."""

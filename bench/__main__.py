@@ -1,6 +1,7 @@
 """`python -m bench`: Clarion's scenarios against the native sink, and the peers, in one run.
 
     python -m bench [--quick] [--runs N] [--only NAME ...] [--no-peers] [--no-write]
+                    [--broadcast DEVICES]
 
 `--quick` runs each scenario once at smaller sizes (a few minutes); the full mode runs
 them `--runs` times (3 by default), interleaved, and reports medians.
@@ -55,11 +56,21 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
     parser.add_argument("--no-peers", action="store_true", help="skip the peer clients")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument(
+        "--broadcast", type=int, default=None, metavar="DEVICES", help="audience of `broadcast`"
+    )
     return parser.parse_args()
 
 
+def _sizes(options: argparse.Namespace) -> dict[str, int]:
+    sizes = dict(QUICK if options.quick else FULL)
+    if options.broadcast is not None:
+        sizes["broadcast"] = options.broadcast
+    return sizes
+
+
 async def _run(options: argparse.Namespace, workdir: Path) -> dict[str, Figures]:
-    sizes = QUICK if options.quick else FULL
+    sizes = _sizes(options)
     runs = options.runs or (1 if options.quick else 3)
     rig = Rig(workdir, sink.build(workdir), ensure_tls_files(workdir / "tls"))
     names = options.only or list(SCENARIOS)
@@ -88,7 +99,7 @@ async def _run(options: argparse.Namespace, workdir: Path) -> dict[str, Figures]
 def main() -> None:
     """Run the peers, then every scenario, and write the table."""
     options = _options()
-    sizes = QUICK if options.quick else FULL
+    sizes = _sizes(options)
     runs = options.runs or (1 if options.quick else 3)
     mode = f"{'quick' if options.quick else 'full'} mode, " + (
         "1 run" if runs == 1 else f"medians of {runs} interleaved runs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
@@ -72,6 +73,11 @@ def _now_cells(r: Results, sizes: Mapping[str, int]) -> dict[str, str]:
         f"{sizes['broadcast']:,}: plan {b['plan_s']:.1f} s + deliver {b['deliver_s']:.1f} s "
         f"({b['per_s']:,.0f}/s), peak RSS {b['peak_rss_mb']:.0f} MB "
         f"({b['rss_before_mb']:.0f} MB before the send)"
+        + (
+            f"; sends accepted while it was planned: p99 {b['p99_ms']:.0f} ms"
+            if not math.isnan(b.get("p99_ms", math.nan))
+            else ""
+        )
         if b
         else "not measured"
     )

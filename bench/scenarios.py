@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -153,6 +154,43 @@ async def steady_latency(rig: Rig, rate: float, seconds: float) -> Figures:
     return {**load.latency_summary(latencies), "missing": float(missing), "reached_per_s": reached}
 
 
+async def _accept_probe(
+    http: Any, clarion: Clarion, stop: asyncio.Event, every: float = 0.2
+) -> list[float]:
+    """One-device sends posted one after another while `stop` is unset; their accept latencies.
+
+    They show whether planning leaves SQLite's single writer to the API.
+    """
+    latencies: list[float] = []
+    url = f"{clarion.base_url}/v1/sends"
+    index = 0
+    while not stop.is_set():
+        started = time.perf_counter()
+        async with http.post(url, json=load.one_token_send(index), headers=clarion.headers) as r:
+            if r.status != 201:
+                raise RuntimeError(f"send refused during the broadcast: {r.status}")
+        latencies.append(time.perf_counter() - started)
+        index += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+    return latencies
+
+
+async def _open_status(http: Any, clarion: Clarion, send_id: str) -> str | None:
+    """The send's status while it is open, None once it has ended.
+
+    Read from the send lists, not from the send's own page, whose delivery counts cost a
+    scan of its deliveries (most of a second at a million): polled twice a second they
+    would take a core from the process being measured.
+    """
+    for status in load.OPEN_STATUSES:
+        url = f"{clarion.base_url}/v1/sends?status={status}&limit=100"
+        page = await load.get_json(http, url, clarion.headers)
+        if any(send["id"] == send_id for send in page["data"]):
+            return status
+    return None
+
+
 async def broadcast(rig: Rig, devices: int, time_limit: float) -> Figures:
     """`audience: all` to `devices` on SQLite: plan and deliver times, rate, peak RSS."""
     async with stack(rig, "sqlite", devices) as (clarion, sink), load.session(4) as http:
@@ -162,15 +200,20 @@ async def broadcast(rig: Rig, devices: int, time_limit: float) -> Figures:
         url = f"{clarion.base_url}/v1/sends"
         async with http.post(url, json=body, headers=clarion.headers) as reply:
             send_id = (await reply.json())["id"]
+        planning = asyncio.Event()
+        probe = asyncio.create_task(_accept_probe(http, clarion, planning))
         planned = 0.0
-        status: dict[str, Any] = {}
         while time.perf_counter() - started < time_limit:
             await asyncio.sleep(0.5)
-            status = await load.get_json(http, f"{url}/{send_id}", clarion.headers)
-            if not planned and status["status"] in ("delivering", "done"):
+            now = await _open_status(http, clarion, send_id)
+            if not planned and now in ("delivering", None):
                 planned = time.perf_counter() - started
-            if status["status"] == "done":
+                planning.set()
+            if now is None:
                 break
+        planning.set()
+        accepts = await probe
+        status = await load.get_json(http, f"{url}/{send_id}", clarion.headers)
         finished = time.perf_counter() - started
         if status.get("status") != "done":
             async with http.post(f"{url}/{send_id}/cancel", headers=clarion.headers):
@@ -184,4 +227,7 @@ async def broadcast(rig: Rig, devices: int, time_limit: float) -> Figures:
         "per_s": devices / finished,
         "rss_before_mb": rss_before,
         "peak_rss_mb": rss,
+        # Sends accepted one after another while the broadcast was being planned.
+        "accept_max_ms": 1000 * max(accepts, default=0.0),
+        **load.latency_summary(accepts),
     }

@@ -98,3 +98,32 @@ async def test_a_list_deleted_before_planning_ends_the_send(
         final = await harness.send_state(send_id)
         assert final["status"] == "done" and final["counts"]["targeted"] == 0
         assert final["error"] == "audience.list_id: list not found"
+
+
+async def test_an_exclusion_list_deleted_half_way_ends_the_send(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with planning_app(database_url, tmp_path) as harness:
+        await harness.add_devices(6)
+        created = await harness.http.post("/v1/lists", json={"name": "x"}, headers=harness.headers)
+        list_id = created.json()["id"]
+        members = {"external_ids": ["c2", "c3", "c4", "c5"]}
+        added = await harness.http.post(
+            f"/v1/lists/{list_id}/members", json=members, headers=harness.headers
+        )
+        assert added.status_code < 300, added.text
+        send_id = await harness.broadcast(exclude_lists=[list_id])
+        planner = Planner(harness.state.engine, harness.state.queue, page_size=2)
+        plan = await planner.page_plan(send_id)
+        assert plan is not None
+        plan = await planner.plan(plan)
+        assert plan is not None
+        # Read once for the whole run: deleting the list must still stop the next pages,
+        # or the contacts it excluded would be sent to.
+        await harness.http.delete(f"/v1/lists/{list_id}", headers=harness.headers)
+        assert await planner.plan(plan) is None
+        planned, _ = await harness.planned(send_id)
+        assert sorted(planned) == ["d0", "d1"]
+        final = await harness.send_state(send_id)
+        assert final["status"] == "done"
+        assert final["error"] == "exclude_lists[0]: list not found"

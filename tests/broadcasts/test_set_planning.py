@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from clarion.delivery.jobs import DELIVER
 from clarion.delivery.planner import Planner
+from clarion.store.job_tables import jobs
 from clarion.store.send_tables import deliveries
 from tests.broadcasts.planning_app import planning_app
 
@@ -70,3 +72,34 @@ async def test_a_page_sends_no_device_values_to_the_database(
         assert tuple(by_device["anon"])[1:] == ("installation_id", "anon", "android", "pending")
         state = await harness.send_state(send_id)
         assert state["counts"]["targeted"] == DEVICES
+
+
+async def test_a_page_cuts_its_deliveries_into_jobs_of_one_batch_each(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with planning_app(database_url, tmp_path) as harness:
+        await harness.add_devices(10)
+        send_id = await harness.broadcast()
+        planner = Planner(harness.state.engine, harness.state.queue, page_size=7, batch_size=3)
+        while await planner.plan_page(send_id):
+            pass
+        async with harness.state.engine.connect() as conn:
+            made = (
+                await conn.execute(select(deliveries.c.id).where(deliveries.c.send_id == send_id))
+            ).scalars()
+            delivery_ids = sorted(made)
+            payloads = list(
+                (
+                    await conn.execute(
+                        select(jobs.c.payload)
+                        .where(jobs.c.send_id == send_id, jobs.c.kind == DELIVER)
+                        .order_by(jobs.c.id)
+                    )
+                ).scalars()
+            )
+        batches = [p["delivery_ids"] for p in payloads]
+        # Two pages (7 and 3 devices), each cut on its own, ids in order within a job.
+        assert [len(b) for b in batches] == [3, 3, 1, 3]
+        assert all(b == sorted(b) for b in batches)
+        assert sorted(i for b in batches for i in b) == delivery_ids
+        assert {p["send_id"] for p in payloads} == {send_id}

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import Integer, Select, String, bindparam, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 from clarion.queue.handoff import LocalRunner
 from clarion.queue.metrics import GROUP_COMMIT_REQUESTS
@@ -32,7 +33,7 @@ from clarion.queue.wakeup import PgListener, notify_in_transaction, wait_event, 
 from clarion.store.group_commit import GroupCommitWriter
 from clarion.store.job_tables import DONE, FAILED, LEASED, QUEUED, STATUSES, jobs
 from clarion.store.prepared import Prepared
-from clarion.store.types import utcnow
+from clarion.store.types import UtcDateTime, utcnow
 
 T = TypeVar("T")
 
@@ -111,6 +112,54 @@ class SqlJobQueue:
         else:
             await notify_in_transaction(conn)
         return ids
+
+    def insert_selected(
+        self, kind: str, send_id: str, payloads: Select[Any], run_at: datetime | None = None
+    ) -> Insert:
+        """A statement inserting one job per row of `payloads` (its `payload` column).
+
+        For jobs made by the thousand, whose payloads the database builds without them
+        passing through Python. Run it in the caller's transaction, then `announce` (in
+        that transaction) or `wake` (once it has committed) so that idle workers look.
+        """
+        now = utcnow()
+        source = payloads.subquery("payloads")
+        rows = select(
+            source.c.payload,
+            literal(kind, String),
+            literal(send_id, String),
+            literal(QUEUED, String),
+            literal(0, Integer),
+            literal(run_at or now, UtcDateTime),
+            literal(0, Integer),
+            literal(self.max_attempts, Integer),
+            literal(now, UtcDateTime),
+            literal(now, UtcDateTime),
+        )
+        columns = [
+            "payload",
+            "kind",
+            "send_id",
+            "status",
+            "priority",
+            "run_at",
+            "attempts",
+            "max_attempts",
+            "created_at",
+            "updated_at",
+        ]
+        return insert(jobs).from_select(columns, rows)
+
+    async def announce(self, conn: AsyncConnection) -> None:
+        """Wake idle workers once the caller's open transaction, which made jobs, commits."""
+        if self._sqlite:
+            wake_after_commit(conn, self._work_event.set)
+        else:
+            await notify_in_transaction(conn)
+
+    def wake(self) -> None:
+        """Wake this process's idle workers: jobs were committed outside the queue's view."""
+        self._work_event.set()
 
     async def enqueue_leased(
         self, conn: AsyncConnection, new_jobs: Sequence[NewJob], runner: LocalRunner

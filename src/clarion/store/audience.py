@@ -1,4 +1,8 @@
-"""The devices a broadcast audience reaches: its lists and segment resolved, then keyset paged."""
+"""The devices a broadcast audience reaches: its lists and segment resolved, then keyset paged.
+
+The page functions block (a plain `Connection`): a page is written in one transaction that
+on SQLite runs in a thread of its own, away from the event loop.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.broadcast import Broadcast
@@ -88,6 +93,30 @@ async def resolve_audience(
         tuple(pks[i] for i in broadcast.exclude_lists),
         segment_filter,
     )
+
+
+def missing_list(conn: Connection, resolved: ResolvedAudience) -> AudienceGone | None:
+    """The first list the audience was resolved with that no longer exists, if any.
+
+    A broadcast planned over many transactions reads its lists once; each page checks
+    they still exist, so a list deleted half-way ends the send as it would have at the
+    start (an exclusion list gone must not let its contacts in).
+    """
+    named = [resolved.list_pk] if resolved.list_pk is not None else []
+    named += resolved.exclude_pks
+    if not named:
+        return None
+    present = set(
+        conn.execute(
+            select(list_store.lists.c.pk).where(list_store.lists.c.pk.in_(named))
+        ).scalars()
+    )
+    if resolved.list_pk is not None and resolved.list_pk not in present:
+        return AudienceGone("list not found", "audience.list_id")
+    for index, pk in enumerate(resolved.exclude_pks):
+        if pk not in present:
+            return AudienceGone("list not found", f"exclude_lists[{index}]")
+    return None
 
 
 @dataclass(frozen=True)
@@ -188,15 +217,13 @@ class PageScope:
     now: datetime
 
 
-async def next_page(
-    conn: AsyncConnection, scope: PageScope, after_pk: int, limit: int
-) -> Page | None:
+def next_page(conn: Connection, scope: PageScope, after_pk: int, limit: int) -> Page | None:
     """Bounds of the next `limit` devices after `after_pk` (pk order); None past the end."""
     query, src = _audience_query(
         scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
     )
     pks = query.where(src.device.c.pk > after_pk).order_by(src.device.c.pk).limit(limit).subquery()
-    row = (await conn.execute(select(func.count(), func.max(pks.c.pk)))).one()
+    row = conn.execute(select(func.count(), func.max(pks.c.pk))).one()
     if not row[0]:
         return None
     return Page(int(row[0]), int(row[1]))
@@ -206,9 +233,7 @@ def _timezone(src: _Sources) -> ColumnElement[Any]:
     return func.coalesce(src.device.c.timezone, src.person.c.timezone)
 
 
-async def page_zones(
-    conn: AsyncConnection, scope: PageScope, after_pk: int, last_pk: int
-) -> list[str | None]:
+def page_zones(conn: Connection, scope: PageScope, after_pk: int, last_pk: int) -> list[str | None]:
     """The distinct time zones (device's, else its contact's) of the devices of a page."""
     query, src = _audience_query(
         scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
@@ -217,7 +242,7 @@ async def page_zones(
     query = query.with_only_columns(zone).where(
         src.device.c.pk > after_pk, src.device.c.pk <= last_pk
     )
-    return [row[0] for row in await conn.execute(query.distinct())]
+    return [row[0] for row in conn.execute(query.distinct())]
 
 
 _INSERTED = [
@@ -250,15 +275,12 @@ class PageRows:
     completed_at: datetime | None = None
 
 
-async def insert_page(
-    conn: AsyncConnection,
-    scope: PageScope,
-    page_rows: PageRows,
-) -> list[int]:
-    """Make the delivery rows of a page's devices in one statement; return their ids.
+def insert_page(conn: Connection, scope: PageScope, page_rows: PageRows) -> int:
+    """Make the delivery rows of a page's devices in one statement; return how many.
 
-    The devices never travel through Python: the audience query feeds the insert. With
-    `zones` given, only devices in those zones (None: no zone) are taken.
+    Neither the devices nor the new rows travel through Python: the audience query feeds
+    the insert, and nothing is returned row by row. With `zones` given, only devices in
+    those zones (None: no zone) are taken.
     """
     query, src = _audience_query(
         scope.project_id, scope.resolved, scope.app_ids, conn.dialect.name, scope.now
@@ -290,8 +312,8 @@ async def insert_page(
         if None in page_rows.zones:
             either.append(zone.is_(None))
         query = query.where(or_(*either))
-    statement = insert(deliveries).from_select(_INSERTED, query).returning(deliveries.c.id)
-    return [int(row[0]) for row in await conn.execute(statement)]
+    result = conn.execute(insert(deliveries).from_select(_INSERTED, query))
+    return int(result.rowcount)
 
 
 async def count_audience(

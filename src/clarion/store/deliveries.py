@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clarion.domain.vocabulary import DeliveryOutcome, SendStatus
+from clarion.domain.vocabulary import DeliveryOutcome
 from clarion.store.prepared import Prepared
-from clarion.store.send_tables import deliveries, sends
+from clarion.store.send_tables import deliveries
 from clarion.store.sends import PENDING
 from clarion.store.tables import installations
 from clarion.store.text import storable
@@ -170,39 +170,6 @@ async def none_pending_locked(conn: AsyncConnection, send_id: str) -> bool:
         .with_for_update()
     )
     return (await conn.execute(pending)).first() is None
-
-
-async def claim_page(
-    conn: AsyncConnection,
-    send_id: str,
-    plannable: Sequence[str],
-    cursor: int,
-    last_pk: int,
-    count: int,
-) -> bool:
-    """Advance the cursor only from where this run read it: two runs never plan one page."""
-    result = await conn.execute(
-        update(sends)
-        .where(
-            sends.c.id == send_id,
-            sends.c.status.in_(list(plannable)),
-            func.coalesce(sends.c.plan_cursor, 0) == cursor,
-        )
-        .values(
-            status=SendStatus.PLANNING,
-            plan_cursor=last_pk,
-            targeted=sends.c.targeted + count,
-            updated_at=utcnow(),
-        )
-    )
-    return bool(result.rowcount)
-
-
-async def add_targeted(conn: AsyncConnection, send_id: str, change: int) -> None:
-    """Correct the send's count of targeted devices by `change`."""
-    await conn.execute(
-        update(sends).where(sends.c.id == send_id).values(targeted=sends.c.targeted + change)
-    )
 
 
 async def error_pending(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_blocking_engine
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from clarion.store import sqlite_inline
 from clarion.store.private_files import private_file
@@ -69,3 +71,40 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def sqlite_thread_engine(engine: AsyncEngine) -> Engine | None:
+    """A blocking engine on the same SQLite file, for a long write run in a thread of its own.
+
+    Each statement of the async engine is a round trip between the event loop and the
+    driver's thread; when the loop is busy (delivering), a transaction of a few statements
+    holds SQLite's write lock for as many loop turns. A thread of its own runs the whole
+    transaction at the database's pace. Its transactions begin IMMEDIATE, like the queue's
+    writer, so they wait for the lock up front instead of failing half-way. None when the
+    engine is not on a SQLite file (an in-memory database is private to its connection).
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    # No pool: a connection lives for one transaction, in whichever thread runs it.
+    blocking = create_blocking_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        poolclass=NullPool,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+    event.listen(blocking, "connect", _on_thread_connect)
+    event.listen(blocking, "begin", _begin_immediate)
+    return blocking
+
+
+def _on_thread_connect(dbapi_connection: Any, record: Any) -> None:
+    _on_sqlite_connect(dbapi_connection, record)
+    # The driver must not open transactions on its own: `_begin_immediate` does.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

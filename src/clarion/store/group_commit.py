@@ -85,6 +85,11 @@ class GroupCommitWriter(Generic[S]):
         self._closed = False
         self.stats = GroupCommitStats()
 
+    @property
+    def waiting(self) -> bool:
+        """Whether writes are queued for the next group."""
+        return not self._requests.empty()
+
     async def settle(self, settlements: Sequence[S]) -> set[int]:
         """Apply settlements; return the ids whose lease was still held."""
         applied: set[int] = await self._submit(_Request[S](settlements=settlements))

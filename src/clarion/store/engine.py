@@ -63,10 +63,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             url,
             echo=echo,
             async_creator=sqlite_inline.connector(url, busy_timeout=SQLITE_BUSY_TIMEOUT),
-            # Enough connections for the concurrent requests of one process: opening and
-            # closing overflow connections under load costs more than keeping them.
-            pool_size=20,
-            max_overflow=20,
+            # Enough connections for the concurrent requests and jobs of one process:
+            # opening overflow connections under load (each with its PRAGMAs) cost a
+            # fifth of a one-token send's delivery. An idle SQLite connection is cheap.
+            pool_size=100,
+            max_overflow=50,
         )
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine

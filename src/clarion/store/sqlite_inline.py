@@ -53,7 +53,16 @@ _EXECUTOR: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="clarion
 
 
 def _reads_only(sql: str) -> bool:
-    return bool(_READ_ONLY.match(sql)) and not _WRITE_WORD.search(sql)
+    found = _READS_ONLY.get(sql)
+    if found is None:
+        found = bool(_READ_ONLY.match(sql)) and not _WRITE_WORD.search(sql)
+        if len(_READS_ONLY) < 10_000:
+            # Statements are mostly the same few strings: classify each once.
+            _READS_ONLY[sql] = found
+    return found
+
+
+_READS_ONLY: dict[str, bool] = {}
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.vocabulary import DeliveryOutcome
@@ -113,10 +113,40 @@ async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now:
         }
         for row in rows
     ]
-    if params:
-        for param in params:
-            param["b_now"] = now
-        await _WRITE_OUTCOME.run_many(conn, params)
+    if not params:
+        return
+    if conn.dialect.name == "postgresql" and len(params) > 1:
+        # One statement over arrays: an executemany would run (and plan) one UPDATE per row.
+        columns = {name: [param[name] for param in params] for name in params[0]}
+        await conn.execute(_WRITE_OUTCOMES_PG, columns | {"b_now": now})
+        return
+    for param in params:
+        param["b_now"] = now
+    await _WRITE_OUTCOME.run_many(conn, params)
+
+
+# PostgreSQL: the batch's rows as parallel arrays, unnested into one UPDATE … FROM.
+_WRITE_OUTCOMES_PG = text(
+    f"""
+    UPDATE deliveries AS d SET
+        outcome = v.outcome,
+        provider_status = v.status,
+        provider_reason = v.reason,
+        provider_message_id = v.message_id,
+        language = v.language,
+        attempts = v.attempts,
+        completed_at = v.completed,
+        first_attempt_at = coalesce(d.first_attempt_at, v.first),
+        last_attempt_at = :b_now
+    FROM unnest(
+        CAST(:b_id AS bigint[]), CAST(:b_outcome AS text[]), CAST(:b_status AS integer[]),
+        CAST(:b_reason AS text[]), CAST(:b_message_id AS text[]),
+        CAST(:b_language AS text[]), CAST(:b_attempts AS integer[]),
+        CAST(:b_completed AS timestamptz[]), CAST(:b_first AS timestamptz[])
+    ) AS v(id, outcome, status, reason, message_id, language, attempts, completed, first)
+    WHERE d.id = v.id AND d.outcome = '{PENDING.value}'
+    """
+).bindparams(bindparam("b_now", type_=deliveries.c.last_attempt_at.type))
 
 
 # One statement for the whole batch: the first attempt's time rides along, kept once set.

@@ -17,9 +17,10 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarion.api.auth import authenticate, project_context
+from clarion.api.body_limit import replay_body
 from clarion.api.state import state_from
 from clarion.api.v1.sends import MAX_IDEMPOTENCY_KEY_CHARS, SendIn, accept_send, create_send
 from clarion.domain.safe_input import loads_checked
@@ -59,7 +60,7 @@ class FastSends:
         body = await request.body()
         checked = _checked(request.headers, body)
         if checked is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         send_in, idempotency_key = checked
         scope["endpoint"] = create_send
@@ -91,16 +92,3 @@ def _checked(headers: Headers, body: bytes) -> tuple[SendIn, str | None] | None:
         return SendIn.model_validate(document), key
     except ValidationError:
         return None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -34,6 +34,7 @@ from clarion.domain.segment_filter import SegmentFilter, parse_filter
 from clarion.domain.vocabulary import ErrorCode
 from clarion.store import lists as list_store
 from clarion.store import segments as segment_store
+from clarion.store.deliveries import PLANNED_COLUMNS
 from clarion.store.lists import list_members
 from clarion.store.segments import FilterSources, compile_filter
 from clarion.store.send_tables import deliveries
@@ -245,23 +246,6 @@ def page_zones(conn: Connection, scope: PageScope, after_pk: int, last_pk: int) 
     return [row[0] for row in conn.execute(query.distinct())]
 
 
-_INSERTED = [
-    "send_id",
-    "installation_pk",
-    "app_id",
-    "installation_id",
-    "platform",
-    "recipient_kind",
-    "recipient",
-    "token",
-    "outcome",
-    "provider_reason",
-    "attempts",
-    "created_at",
-    "completed_at",
-]
-
-
 @dataclass(frozen=True)
 class PageRows:
     """Which delivery rows a page insert makes: the send, the pk range, zones and outcome."""
@@ -312,7 +296,7 @@ def insert_page(conn: Connection, scope: PageScope, page_rows: PageRows) -> int:
         if None in page_rows.zones:
             either.append(zone.is_(None))
         query = query.where(or_(*either))
-    result = conn.execute(insert(deliveries).from_select(_INSERTED, query))
+    result = conn.execute(insert(deliveries).from_select(list(PLANNED_COLUMNS), query))
     return int(result.rowcount)
 
 

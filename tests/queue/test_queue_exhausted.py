@@ -134,6 +134,9 @@ async def test_a_worker_that_lost_the_lease_does_not_end_the_job(
         {"slow": handle},
         on_exhausted={"slow": on_exhausted},
         owner="first",
+        # Busy with its one job, the first worker claims nothing more: it cannot take the
+        # expired job back itself before the second worker does.
+        concurrency=1,
         idle_seconds=0.05,
     )
     runner = asyncio.create_task(first.run())

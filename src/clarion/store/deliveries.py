@@ -90,7 +90,10 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
         return inserted
     result = await conn.execute(
         insert(deliveries).returning(
-            deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
+            deliveries.c.id,
+            deliveries.c.installation_pk,
+            deliveries.c.outcome,
+            sort_by_parameter_order=True,
         ),
         list(rows),
     )

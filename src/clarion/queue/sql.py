@@ -105,15 +105,7 @@ class SqlJobQueue:
             }
             for job in new_jobs
         ]
-        if len(rows) == 1:
-            # The everyday case (a send's one job): the prepared insert skips SQLAlchemy's
-            # per-execution work, which cost more than the insert.
-            ids = [found["id"] for found in await _INSERT_JOB.run(conn, rows[0])]
-        else:
-            result = await conn.execute(
-                insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
-            )
-            ids = list(result.scalars())
+        ids = [found["id"] for found in await _INSERT_JOBS.insert_returning(conn, rows)]
         if self._sqlite:
             wake_after_commit(conn, self._work_event.set)
         else:
@@ -199,13 +191,7 @@ class SqlJobQueue:
             }
             for job in new_jobs
         ]
-        if len(rows) == 1:
-            ids = [found["id"] for found in await _INSERT_JOB.run(conn, rows[0])]
-        else:
-            result = await conn.execute(
-                insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
-            )
-            ids = list(result.scalars())
+        ids = [found["id"] for found in await _INSERT_JOBS.insert_returning(conn, rows)]
         return [
             Job(
                 id=job_id,
@@ -422,9 +408,9 @@ _LEASED_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# A send's jobs are mostly one at a time: a prepared insert instead of a compiled one.
-_INSERT_JOB = Prepared(
+# Jobs made at accept and planning: a prepared insert instead of a compiled one.
+_INSERT_JOBS = Prepared(
     insert(jobs)
     .values({name: bindparam(name, type_=jobs.c[name].type) for name in _LEASED_COLUMNS})
-    .returning(jobs.c.id)
+    .returning(jobs.c.id, sort_by_parameter_order=True)
 )

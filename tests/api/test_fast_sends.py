@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from clarion.api.app import create_app
+from clarion.api.app import ClarionApp, create_app
 from clarion.api.fast_sends import FastSends
 from tests.conftest import admin_headers, make_project, make_settings
 
@@ -39,37 +39,19 @@ async def two_clients(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, Counted]]:
     """One app over one database, reached with and without the fast path."""
     app = create_app(make_settings(database_url, tmp_path))
-    fast = app.router.middleware_stack
-    assert isinstance(fast, FastSends)
-    counted = fast.app = Counted(fast.app)
-    routed_app = _without_fast_path(app, counted)
+    assert isinstance(app, ClarionApp) and isinstance(app.fast_sends, FastSends)
+    counted = Counted(app.router.middleware_stack)
+    app.router.middleware_stack = counted
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://clarion.test"
         ) as with_fast,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=routed_app), base_url="http://clarion.test"
+            transport=httpx.ASGITransport(app=app.routed), base_url="http://clarion.test"
         ) as routed,
     ):
         yield with_fast, routed, counted
-
-
-def _without_fast_path(app: Any, routed: ASGIApp) -> Callable[..., Any]:
-    async def call(scope: Scope, receive: Receive, send: Send) -> None:
-        # The same app, whose router gets every request of this client.
-        if scope["type"] == "http":
-            scope["clarion.routed"] = True
-        await app(scope, receive, send)
-
-    original = app.router.middleware_stack
-
-    async def switch(scope: Scope, receive: Receive, send: Send) -> None:
-        target = routed if scope.get("clarion.routed") else original
-        await target(scope, receive, send)
-
-    app.router.middleware_stack = switch
-    return call
 
 
 def _same_answer(fast: httpx.Response, routed: httpx.Response) -> None:

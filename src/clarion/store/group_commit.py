@@ -110,7 +110,8 @@ class GroupCommitWriter(Generic[S]):
         The group's items for one batch function are written by one call of it; if the
         group fails, each request is retried alone, so `batch` also runs with one item.
         """
-        return await self._submit(_Request[S](batch=batch, item=item))
+        request: _Request[S] = _Request(batch=batch, item=item)
+        return await self._submit(request)
 
     async def close(self) -> None:
         """Commit what is waiting, then stop the writer task."""
@@ -125,7 +126,8 @@ class GroupCommitWriter(Generic[S]):
             raise RuntimeError("the queue writer is closed")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="clarion-queue-writer")
-        await self._requests.put(request)
+        # The queue is unbounded: putting never waits.
+        self._requests.put_nowait(request)
         return await request.future
 
     async def _run(self) -> None:

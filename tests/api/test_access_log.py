@@ -6,7 +6,11 @@ import asyncio
 import io
 import logging
 
-from clarion.api.access_log import BatchedAccessHandler, uvicorn_log_config
+import pytest
+from uvicorn.config import LOGGING_CONFIG
+from uvicorn.logging import AccessFormatter
+
+from clarion.api.access_log import AccessLineFormatter, BatchedAccessHandler, uvicorn_log_config
 
 
 class CountingStream(io.StringIO):
@@ -60,4 +64,19 @@ async def test_closing_writes_what_is_left() -> None:
 def test_uvicorn_config_keeps_its_format() -> None:
     config = uvicorn_log_config()
     assert config["handlers"]["access"]["class"].endswith("BatchedAccessHandler")
-    assert config["formatters"]["access"]["()"] == "uvicorn.logging.AccessFormatter"
+    assert config["formatters"]["access"]["()"].endswith("AccessLineFormatter")
+    assert config["formatters"]["access"]["fmt"] == LOGGING_CONFIG["formatters"]["access"]["fmt"]
+
+
+@pytest.mark.parametrize("status", [200, 201, 404, 599])
+def test_lines_are_uvicorns_own(status: int) -> None:
+    fmt = LOGGING_CONFIG["formatters"]["access"]["fmt"]
+    ours = AccessLineFormatter(fmt, use_colors=False)
+    theirs = AccessFormatter(fmt, use_colors=False)
+    args = ("127.0.0.1:4321", "POST", "/v1/sends?x=1", "1.1", status)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    assert ours.format(record) == theirs.format(record)
+    coloured = AccessLineFormatter(fmt, use_colors=True)
+    assert coloured.format(record) == AccessFormatter(fmt, use_colors=True).format(record)

@@ -86,8 +86,8 @@ class FastSends:
         if isinstance(read, list):
             await self.full(scope, _replay(read, receive), send)
             return
-        headers = Headers(scope=scope)
-        checked = _checked(headers, read)
+        request = Request(scope, _replay([_whole(read)], receive))
+        checked = _checked(request.headers, read)
         if checked is None:
             await self.full(scope, _replay([_whole(read)], receive), send)
             return
@@ -97,7 +97,6 @@ class FastSends:
         scope["endpoint"] = create_send
         scope["path_params"] = {}
         scope["route"] = self.route
-        request = Request(scope, _replay([_whole(read)], receive))
         status = 500
         try:
             try:

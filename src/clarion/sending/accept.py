@@ -97,11 +97,13 @@ async def accept(
     status = SendStatus.SCHEDULED if due is not None and due > now else SendStatus.ACCEPTED
     send_id = send_store.new_send_id()
     document = command.to_document()
-    new_send = send_store.NewSend(send_id, project_id, kind, document, fingerprint, idempotency_key)
+    new_send = send_store.NewSend(
+        send_id, project_id, kind, document, fingerprint, idempotency_key, status, 0, due
+    )
     runner = queue.local
 
     async def store(conn: AsyncConnection) -> list[Job]:
-        await send_store.insert_sends(conn, [replace(new_send, status=status, scheduled_at=due)])
+        await send_store.insert_sends(conn, [new_send])
         run_at = due if status == SendStatus.SCHEDULED else None
         await queue.enqueue(conn, [plan_job(send_id, run_at)])
         return []
@@ -110,8 +112,7 @@ async def accept(
         # On SQLite this joins the queue's group commit: concurrent accepts share one
         # transaction and one sync, and never wait on each other for the write lock.
         if status == SendStatus.ACCEPTED and _plans_inline(command):
-            planned_now = replace(new_send, scheduled_at=due)
-            leased = await queue.run_batched(_store_planned, _Inline(planned_now, command, queue))
+            leased = await queue.run_batched(_store_planned, _Inline(new_send, command, queue))
         else:
             leased = await queue.run_in_transaction(store)
     except IntegrityError:

@@ -84,8 +84,15 @@ def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
     """A uvicorn server for the app; the loop it runs on is `eventloop`'s choice, not uvicorn's."""
     import uvicorn
 
+    from clarion.api.access_log import uvicorn_log_config
+
     config = uvicorn.Config(
-        asgi_app, host=settings.host, port=settings.port, log_level="info", loop="none"
+        asgi_app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        loop="none",
+        log_config=uvicorn_log_config(),
     )
     return uvicorn.Server(config)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from clarion.api.app import create_app
+from clarion.api.app import ClarionApp, create_app
 from clarion.api.fast_sends import FastSends
 from tests.conftest import admin_headers, make_project, make_settings
 
@@ -35,41 +35,23 @@ class Counted:
 
 @asynccontextmanager
 async def two_clients(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, **settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, Counted]]:
     """One app over one database, reached with and without the fast path."""
-    app = create_app(make_settings(database_url, tmp_path))
-    fast = app.router.middleware_stack
-    assert isinstance(fast, FastSends)
-    counted = fast.app = Counted(fast.app)
-    routed_app = _without_fast_path(app, counted)
+    app = create_app(make_settings(database_url, tmp_path, **settings))
+    assert isinstance(app, ClarionApp) and isinstance(app.fast_sends, FastSends)
+    counted = Counted(app.router.middleware_stack)
+    app.router.middleware_stack = counted
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://clarion.test"
         ) as with_fast,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=routed_app), base_url="http://clarion.test"
+            transport=httpx.ASGITransport(app=app.routed), base_url="http://clarion.test"
         ) as routed,
     ):
         yield with_fast, routed, counted
-
-
-def _without_fast_path(app: Any, routed: ASGIApp) -> Callable[..., Any]:
-    async def call(scope: Scope, receive: Receive, send: Send) -> None:
-        # The same app, whose router gets every request of this client.
-        if scope["type"] == "http":
-            scope["clarion.routed"] = True
-        await app(scope, receive, send)
-
-    original = app.router.middleware_stack
-
-    async def switch(scope: Scope, receive: Receive, send: Send) -> None:
-        target = routed if scope.get("clarion.routed") else original
-        await target(scope, receive, send)
-
-    app.router.middleware_stack = switch
-    return call
 
 
 def _same_answer(fast: httpx.Response, routed: httpx.Response) -> None:
@@ -165,3 +147,34 @@ async def test_other_json_content_types_take_the_route(
         answer = await fast.post("/v1/sends", content=raw, headers=headers)
         assert answer.status_code == 201, answer.text
         assert counted.paths[-1] == "/v1/sends"
+
+
+async def test_bodies_over_the_limit_are_refused_alike(database_url: str, tmp_path: Path) -> None:
+    async with two_clients(database_url, tmp_path, max_body_bytes=300) as (fast, routed, counted):
+        project = await make_project(fast)
+        await fast.post("/v1/apps", json={"id": "a1", "name": "A"}, headers=project.headers)
+        body = {"recipients": {"installation_ids": ["d1"]}, "content": {"body": "x" * 400}}
+        raw = httpx.Request("POST", "/", json=body).content
+
+        async def chunked() -> AsyncIterator[bytes]:
+            # No Content-Length: the limit is found while the body streams in.
+            for start in range(0, len(raw), 100):
+                yield raw[start : start + 100]
+
+        for content in (raw, chunked):
+            answers = [
+                await http.post(
+                    "/v1/sends",
+                    content=content() if callable(content) else content,
+                    headers=project.headers | JSON,
+                )
+                for http in (fast, routed)
+            ]
+            assert answers[0].status_code == 413, answers[0].text
+            _same_answer(*answers)
+        small = {"recipients": {"installation_ids": ["d1"]}, "content": {"body": "x"}}
+        before = len(counted.paths)
+        answer = await fast.post("/v1/sends", json=small, headers=project.headers)
+        assert answer.status_code == 201 and counted.paths[before:] == []
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")

@@ -12,8 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clarion.queue.models import NewJob
+from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
 from clarion.store.engine import create_engine
+from clarion.store.job_tables import jobs
 from clarion.store.migrate import upgrade
 from clarion.store.prepared import savepoint, sqlite_handle
 from clarion.store.projects import create_project
@@ -122,3 +125,20 @@ async def test_a_prepared_write_waits_for_another_writer(engine: AsyncEngine) ->
     await releasing
     holder.close()
     assert moved
+
+
+async def test_jobs_inserted_together_come_back_in_their_order(engine: AsyncEngine) -> None:
+    queue = SqlJobQueue(engine)
+    # More rows than one multi-row statement takes, so the chunks' ids must follow too.
+    new_jobs = [NewJob(kind="k", payload={"n": n}) for n in range(450)]
+    try:
+        async with engine.begin() as conn:
+            ids = await queue.enqueue(conn, new_jobs)
+            stored = {
+                row.id: row.payload["n"]
+                for row in await conn.execute(select(jobs.c.id, jobs.c.payload))
+            }
+    finally:
+        await queue.close()
+    assert len(set(ids)) == len(new_jobs)
+    assert [stored[job_id] for job_id in ids] == list(range(len(new_jobs)))

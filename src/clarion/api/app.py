@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarion import __version__
 from clarion.api.auth_throttle import FailedAuthThrottle
@@ -51,9 +51,24 @@ from clarion.store.secrets import SecretBox, load_or_create_secret
 class ClarionApp(FastAPI):
     """The FastAPI app whose every answer, server errors included, gets protection headers."""
 
+    #: Takes the everyday send before the middleware stack (set by `create_app`).
+    fast_sends: FastSends | None = None
+
     def build_middleware_stack(self) -> ASGIApp:
         """Put the header middleware outside the one that answers unhandled errors."""
         return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the everyday send directly; anything else through the whole stack."""
+        fast = self.fast_sends
+        if fast is not None and fast.takes(scope):
+            await fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The application as every request but the everyday send meets it."""
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -140,11 +155,15 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     install_typed_openapi(app)
-    # The everyday send skips route matching and dependency solving; it still passes
-    # every middleware and error handler, which wrap the router.
-    app.router.middleware_stack = FastSends(
-        app.router.middleware_stack, send_route(sends.router.routes)
-    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
+    # The everyday send skips the middleware layers, route matching and dependency
+    # solving; it gets the middlewares' work and the application's error handlers.
+    app.fast_sends = FastSends(
+        app,
+        app.routed,
+        send_route(sends.router.routes),
+        settings.max_body_bytes,
+        len(app.user_middleware),
+    )
     return app

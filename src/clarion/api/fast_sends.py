@@ -1,31 +1,44 @@
-"""The everyday `POST /v1/sends` answered without FastAPI's route matching and dependency solving.
+"""The everyday `POST /v1/sends` answered in front of the middleware stack, as the stack would.
 
 The route in api/v1/sends.py stays the definition (OpenAPI, and every request that does
 not come this way). A request is taken here only when it is a JSON POST without query
-string whose body the route would read and validate without complaint; for anything
-else, refusals included, the route gets the request with its body replayed, so that
-every error is the route's own. From authentication on, the route's own functions run
-in the route's order and raise the same errors to the same handlers.
+string whose body, within the size limit, the route would read and validate without
+complaint; for anything else the whole application gets the request with the messages
+read so far replayed, so that every such refusal is the route's own. From
+authentication on, the route's own functions run in the route's order; what they raise
+goes to the application's own exception handlers. The middlewares' work is done here
+once, without their layers (each a coroutine and a wrapped `send` per request): the
+protection headers, the request metrics, the body limit and the answer to an
+unexpected error, which is raised again for the server to log.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, cast
 
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette._utils import is_async_callable
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clarion.api.auth import authenticate, project_context
-from clarion.api.body_limit import replay_body
+from clarion.api.metrics import LATENCY, REQUESTS
+from clarion.api.security_headers import API_HEADERS, SecurityHeadersMiddleware
 from clarion.api.state import state_from
 from clarion.api.v1.sends import MAX_IDEMPOTENCY_KEY_CHARS, SendIn, accept_send, create_send
 from clarion.domain.safe_input import loads_checked
 
 PATH: Final = "/v1/sends"
+Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 
 
 def send_route(routes: list[Any]) -> APIRoute:
@@ -37,40 +50,164 @@ def send_route(routes: list[Any]) -> APIRoute:
 
 
 class FastSends:
-    """ASGI wrapper around the router taking plain, valid send requests directly."""
+    """Takes plain, valid send requests before the application's middleware stack."""
 
-    def __init__(self, app: ASGIApp, route: APIRoute) -> None:
+    def __init__(
+        self, app: FastAPI, full: ASGIApp, route: APIRoute, max_body_bytes: int, middlewares: int
+    ) -> None:
         self.app = app
+        #: The application as every other request meets it.
+        self.full = full
         self.route = route
+        self.max_body_bytes = max_body_bytes
+        # Middlewares added after this was built would be skipped: then nothing is taken.
+        self._middlewares = middlewares
+        self._created = REQUESTS.labels("POST", route.path, "201")
+        self._latency = LATENCY.labels("POST", route.path)
+
+    def takes(self, scope: Scope) -> bool:
+        """Whether a request may be answered here (its body still decides)."""
+        return (
+            scope["type"] == "http"
+            and scope["path"] == PATH
+            and scope["method"] == "POST"
+            and not scope.get("query_string")
+            and not scope.get("root_path")
+            and not self.app.root_path
+            # Overridden dependencies only take effect through the route.
+            and not self.app.dependency_overrides
+            and len(self.app.user_middleware) == self._middlewares
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer a plain send here; hand anything else to the router."""
-        if (
-            scope["type"] != "http"
-            or scope["path"] != PATH
-            or scope["method"] != "POST"
-            or scope.get("query_string")
-            or scope.get("root_path")
-            # Overridden dependencies only take effect through the route.
-            or scope["app"].dependency_overrides
-        ):
-            await self.app(scope, receive, send)
+        """Answer a plain send here; hand anything else to the whole application."""
+        started = time.perf_counter()
+        read = await self._read_body(scope, receive)
+        if isinstance(read, list):
+            await self.full(scope, _replay(read, receive), send)
             return
-        request = Request(scope, receive)
-        body = await request.body()
-        checked = _checked(request.headers, body)
+        request = Request(scope, _replay([_whole(read)], receive))
+        checked = _checked(request.headers, read)
         if checked is None:
-            await self.app(scope, replay_body(body, receive), send)
+            await self.full(scope, _replay([_whole(read)], receive), send)
             return
         send_in, idempotency_key = checked
+        scope["app"] = self.app
+        scope["router"] = self.app.router
         scope["endpoint"] = create_send
         scope["path_params"] = {}
         scope["route"] = self.route
-        state = state_from(request)
-        principal = await authenticate(request, state)
-        context = await project_context(request, principal, state, "send")
-        status, answer = await accept_send(send_in, idempotency_key, context, state)
-        await JSONResponse(answer, status_code=status)(scope, receive, send)
+        status = 500
+        try:
+            try:
+                state = state_from(request)
+                principal = await authenticate(request, state)
+                context = await project_context(request, principal, state, "send")
+                status, answer = await accept_send(send_in, idempotency_key, context, state)
+            except Exception as exc:
+                status = await self._refuse(request, exc, send)
+                return
+            body = json.dumps(
+                answer, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+            ).encode()
+            start: Message = {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                    *API_HEADERS,
+                ],
+            }
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            counter = (
+                self._created
+                if status == 201
+                else REQUESTS.labels("POST", self.route.path, str(status))
+            )
+            counter.inc()
+            self._latency.observe(time.perf_counter() - started)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | list[Message]:
+        """The whole body, or the messages read so far when the application must see them."""
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (
+                not value.isdigit() or int(value) > self.max_body_bytes
+            ):
+                return []
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                return messages
+            if not message.get("more_body", False):
+                break
+        if len(messages) == 1:
+            body: bytes = messages[0].get("body", b"")
+            return body
+        return b"".join(m.get("body", b"") for m in messages)
+
+    async def _refuse(self, request: Request, exc: Exception, send: Send) -> int:
+        """Answer an exception with the application's handler for it; its status.
+
+        One with no handler of its own is answered by the handler of unexpected errors
+        and raised again, as the server-error middleware does.
+        """
+        handler = self._handler(exc)
+        unexpected = handler is None
+        if handler is None:
+            handler = self.app.exception_handlers.get(500) or self.app.exception_handlers.get(
+                Exception
+            )
+        if handler is None:
+            response: Response = Response("Internal Server Error", status_code=500)
+        elif is_async_callable(handler):
+            response = await handler(request, exc)
+        else:
+            plain = cast(Callable[[Request, Exception], Response], handler)
+            response = await run_in_threadpool(plain, request, exc)
+        await SecurityHeadersMiddleware(response)(request.scope, request.receive, send)
+        if unexpected:
+            raise exc
+        return response.status_code
+
+    def _handler(self, exc: Exception) -> Handler | None:
+        """The exception middleware's choice: by status for HTTP errors, else by class."""
+        handlers = self.app.exception_handlers
+        if isinstance(exc, HTTPException) and exc.status_code in handlers:
+            found: Handler = handlers[exc.status_code]
+            return found
+        for cls in type(exc).__mro__:
+            if cls is Exception:
+                # Left to the server-error middleware, which also raises it again.
+                return None
+            if cls in handlers:
+                found = handlers[cls]
+                return found
+        return None
+
+
+def _whole(body: bytes) -> Message:
+    return {"type": "http.request", "body": body, "more_body": False}
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` giving the messages already read, then the client's later ones."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 def _checked(headers: Headers, body: bytes) -> tuple[SendIn, str | None] | None:

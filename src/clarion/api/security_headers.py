@@ -12,6 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: API answers are data, never something a browser should render, run or frame.
 API_POLICY: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+#: The headers an API answer gets, as raw ASGI header pairs.
+API_HEADERS: Final = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", API_POLICY.encode()),
+)
 
 # The API docs pages load their viewers from this server; inline scripts are allowed by hash.
 _HTML_SOURCES: Final = (

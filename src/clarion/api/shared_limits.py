@@ -133,6 +133,10 @@ class _Unavailable(Exception):
     """Redis is failing; the count goes to this process's memory."""
 
 
+#: Keys whose last event is remembered before those past their window are forgotten.
+_MOST_NOTED_KEYS = 10_000
+
+
 class MovingWindows:
     """Per-key moving windows of one limit, shared through Redis when there is one."""
 
@@ -140,6 +144,8 @@ class MovingWindows:
         self._limit = limit
         self._shared = shared
         self._local = MovingWindowRateLimiter(MemoryStorage())
+        #: When each key was last counted in this process, for keys counted only here.
+        self._last_local_hit: dict[str, float] = {}
 
     async def _run(self, op: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
         if self._shared is not None:
@@ -151,11 +157,29 @@ class MovingWindows:
 
     async def hit(self, rule: RateLimitItem, key: str) -> bool:
         """Count one event of `key`; False when that is over the rule (then it is not counted)."""
+        self._note_hit(key, rule)
         return await self._run(lambda limiter: limiter.hit(rule, self._limit, key))
 
     async def test(self, rule: RateLimitItem, key: str) -> bool:
         """Tell whether one more event of `key` would be within the rule, counting nothing."""
+        if self._shared is None:
+            # Most keys (every caller that never failed) have no event in their window:
+            # that needs no look at the counts.
+            last = self._last_local_hit.get(key)
+            if last is None or time.monotonic() - last > rule.get_expiry():
+                return True
         return await self._run(lambda limiter: limiter.test(rule, self._limit, key))
+
+    def _note_hit(self, key: str, rule: RateLimitItem) -> None:
+        if self._shared is not None:
+            return
+        now = time.monotonic()
+        if len(self._last_local_hit) >= _MOST_NOTED_KEYS:
+            expiry = rule.get_expiry()
+            self._last_local_hit = {
+                k: at for k, at in self._last_local_hit.items() if now - at <= expiry
+            }
+        self._last_local_hit[key] = now
 
     async def retry_after(self, rule: RateLimitItem, key: str) -> int:
         """Whole seconds until `key` may have one more event (at least 1)."""

@@ -7,6 +7,7 @@ transaction itself) run this on a connection whose transaction they own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from clarion.delivery.unplannable import Item, items_of, recipients_of
 from clarion.domain.command import SendCommand
 from clarion.domain.vocabulary import PLANNABLE_STATUSES, DeliveryOutcome, SendStatus
 from clarion.queue.handoff import LocalRunner
-from clarion.queue.models import Job
+from clarion.queue.models import Job, NewJob
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import deliveries as delivery_rows
 from clarion.store import sends as send_store
@@ -39,6 +40,24 @@ class PlannedRecipients:
     leased: list[Job]
 
 
+@dataclass(frozen=True)
+class ResolvedRecipients:
+    """A send's recipients resolved into delivery rows, before anything is written."""
+
+    send_id: str
+    targeted: int
+    unmatched: int
+    rows: list[dict[str, Any]]
+    #: Inbox items or SMS fallback follow the pushes (a `finish_send` job when none is due).
+    needs_finish: bool
+
+    @property
+    def status(self) -> SendStatus:
+        """The send's status once its rows are written."""
+        pending = any(row["outcome"] == send_store.PENDING for row in self.rows)
+        return SendStatus.DELIVERING if pending or self.needs_finish else SendStatus.DONE
+
+
 async def plan_recipients(
     conn: AsyncConnection,
     queue: SqlJobQueue,
@@ -54,6 +73,25 @@ async def plan_recipients(
     With a `runner` that has room, the deliver jobs are created leased to it: the caller
     hands `leased` to `runner.adopt` once the transaction has committed.
     """
+    resolved = await resolve_recipients(conn, send_id, project_id, command, failed)
+    leased = (await write_planned(conn, queue, [resolved], runner))[0]
+    await send_store.set_status(
+        conn, send_id, resolved.status, only_from=PLANNABLE_STATUSES, targeted=resolved.targeted
+    )
+    log.debug(
+        "send %s planned: %d devices, %d unmatched", send_id, resolved.targeted, resolved.unmatched
+    )
+    return PlannedRecipients(resolved.targeted, resolved.unmatched, leased)
+
+
+async def resolve_recipients(
+    conn: AsyncConnection,
+    send_id: str,
+    project_id: str,
+    command: SendCommand,
+    failed: dict[Item, str],
+) -> ResolvedRecipients:
+    """The delivery rows of a send's recipients: a device each, or why there is none."""
     recipients = command.recipients
     if failed:
         kept = [item for item in items_of(recipients) if item not in failed]
@@ -100,29 +138,48 @@ async def plan_recipients(
         _unplannable_row(send_id, kind, value, reason, now)
         for (kind, value), reason in failed.items()
     ]
-    pending_ids: list[int] = []
-    if rows:
-        result = await delivery_rows.insert_deliveries(conn, rows)
-        pending_ids = sorted(r.id for r in result if r.outcome == send_store.PENDING)
-    new_jobs = [
-        deliver_job(send_id, pending_ids[i : i + DELIVERY_BATCH])
-        for i in range(0, len(pending_ids), DELIVERY_BATCH)
-    ]
-    leased: list[Job] = []
-    if runner is not None and new_jobs and runner.has_room(DELIVER):
-        leased = await queue.enqueue_leased(conn, new_jobs, runner)
-    else:
-        await queue.enqueue(conn, new_jobs)
-    # Inbox items and SMS fallback run after the pushes, even when there is none.
-    needs_finish = command.engagement.needs_finish
-    status = SendStatus.DELIVERING if pending_ids or needs_finish else SendStatus.DONE
-    await send_store.set_status(
-        conn, send_id, status, only_from=PLANNABLE_STATUSES, targeted=len(targets)
+    return ResolvedRecipients(
+        send_id, len(targets), len(unmatched), rows, command.engagement.needs_finish
     )
-    if not pending_ids and needs_finish:
-        await queue.enqueue(conn, [finish_job(send_id)])
-    log.debug("send %s planned: %d devices, %d unmatched", send_id, len(targets), len(unmatched))
-    return PlannedRecipients(len(targets), len(unmatched), leased)
+
+
+async def write_planned(
+    conn: AsyncConnection,
+    queue: SqlJobQueue,
+    planned: Sequence[ResolvedRecipients],
+    runner: LocalRunner | None = None,
+) -> list[list[Job]]:
+    """Insert the delivery rows of sends and their jobs; the jobs leased to `runner`, per send.
+
+    Every send's rows go into one statement, and every send's jobs into another: the
+    cost of a statement is paid once for many small sends planned together.
+    """
+    rows = [row for send in planned for row in send.rows]
+    inserted = await delivery_rows.insert_deliveries(conn, rows)
+    to_lease: list[NewJob] = []
+    to_queue: list[NewJob] = []
+    start = 0
+    for send in planned:
+        mine = inserted[start : start + len(send.rows)]
+        start += len(send.rows)
+        pending_ids = sorted(r.id for r in mine if r.outcome == send_store.PENDING)
+        new_jobs = [
+            deliver_job(send.send_id, pending_ids[i : i + DELIVERY_BATCH])
+            for i in range(0, len(pending_ids), DELIVERY_BATCH)
+        ]
+        if runner is not None and new_jobs and runner.has_room(DELIVER):
+            to_lease += new_jobs
+        else:
+            to_queue += new_jobs
+        if not pending_ids and send.needs_finish:
+            # Inbox items and SMS fallback run after the pushes, even when there is none.
+            to_queue.append(finish_job(send.send_id))
+    await queue.enqueue(conn, to_queue)
+    leased: dict[str, list[Job]] = {}
+    if runner is not None and to_lease:
+        for job in await queue.enqueue_leased(conn, to_lease, runner):
+            leased.setdefault(job.send_id or "", []).append(job)
+    return [leased.get(send.send_id, []) for send in planned]
 
 
 def _unplannable_row(

@@ -7,6 +7,7 @@ the path of the offending value, e.g. `contents[1].data.deep`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Annotated, Any, Final
@@ -179,17 +180,23 @@ def loads_checked(raw: str | bytes, field: str | None = None) -> Any:
         text = raw
         strings = "\\u" in text or not text.isascii()
     try:
-        document = json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
+        if text.startswith("\ufeff"):
+            # As json.loads refuses it.
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        document = _decoder().decode(text)
     except RecursionError:
         raise UnsafeInput(
             f"{field or 'the body'} is nested deeper than {MAX_JSON_DEPTH} levels", field
         ) from None
     return _checked(document, field, strings)
+
+
+@functools.cache
+def _decoder() -> json.JSONDecoder:
+    """The checking decoder, made once (json.loads makes one per call given hooks)."""
+    return json.JSONDecoder(
+        parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+    )
 
 
 def _no_bool(value: Any) -> Any:

@@ -98,15 +98,14 @@ class SqlJobQueue:
                 "run_at": job.run_at or now,
                 "attempts": 0,
                 "max_attempts": job.max_attempts or self.max_attempts,
+                "lease_owner": None,
+                "lease_expires_at": None,
                 "created_at": now,
                 "updated_at": now,
             }
             for job in new_jobs
         ]
-        result = await conn.execute(
-            insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
-        )
-        ids = list(result.scalars())
+        ids = [found["id"] for found in await _INSERT_JOBS.insert_returning(conn, rows)]
         if self._sqlite:
             wake_after_commit(conn, self._work_event.set)
         else:
@@ -192,13 +191,7 @@ class SqlJobQueue:
             }
             for job in new_jobs
         ]
-        if len(rows) == 1:
-            ids = [found["id"] for found in await _INSERT_JOB.run(conn, rows[0])]
-        else:
-            result = await conn.execute(
-                insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True), rows
-            )
-            ids = list(result.scalars())
+        ids = [found["id"] for found in await _INSERT_JOBS.insert_returning(conn, rows)]
         return [
             Job(
                 id=job_id,
@@ -311,6 +304,22 @@ class SqlJobQueue:
         """
         return await self._write(write)
 
+    async def run_batched(
+        self, batch: Callable[[AsyncConnection, Sequence[Any]], Awaitable[Sequence[T]]], item: Any
+    ) -> T:
+        """Write `item` with `batch(conn, items)` and return its result once committed.
+
+        On SQLite the items of one group commit go to a single call of `batch`, which
+        writes them with a statement per table instead of a statement per item and
+        table; elsewhere each item has its own transaction. `batch` may be called
+        again with this item alone, if its group failed.
+        """
+        if self._sqlite:
+            result: T = await self.writer.write_batched(batch, item)
+            return result
+        async with self._engine.begin() as conn:
+            return (await batch(conn, [item]))[0]
+
     async def counts(self, send_id: str | None = None) -> dict[str, int]:
         """Jobs per status, of one send or of the whole queue (every status, zeros included)."""
         found = dict.fromkeys(STATUSES, 0)
@@ -399,9 +408,9 @@ _LEASED_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# The usual handoff creates one job: a prepared insert instead of a compiled one.
-_INSERT_JOB = Prepared(
+# Jobs made at accept and planning: a prepared insert instead of a compiled one.
+_INSERT_JOBS = Prepared(
     insert(jobs)
     .values({name: bindparam(name, type_=jobs.c[name].type) for name in _LEASED_COLUMNS})
-    .returning(jobs.c.id)
+    .returning(jobs.c.id, sort_by_parameter_order=True)
 )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,20 @@ def wake_after_commit(conn: AsyncConnection, wake: Callable[[], None]) -> None:
     write lock the committing transaction still holds, then sees the new rows.
     """
     sync_engine = conn.sync_engine
-    if not event.contains(sync_engine, "commit", _run_wakeups):
-        event.listen(sync_engine, "commit", _run_wakeups)
-        event.listen(sync_engine, "rollback", _drop_wakeups)
+    # Looking the listener up in SQLAlchemy's registry cost more than the rest of this.
+    if sync_engine not in _LISTENED:
+        if not event.contains(sync_engine, "commit", _run_wakeups):
+            event.listen(sync_engine, "commit", _run_wakeups)
+            event.listen(sync_engine, "rollback", _drop_wakeups)
+        _LISTENED.add(sync_engine)
     pending: set[Callable[[], None]] = conn.sync_connection.info.setdefault(  # type: ignore[union-attr]
         _PENDING_KEY, set()
     )
     pending.add(wake)
+
+
+#: Engines whose commits and rollbacks run the wake-ups.
+_LISTENED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def _run_wakeups(conn: Connection) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,11 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery.jobs import HandedSend, plan_job
-from clarion.delivery.recipient_plan import PlannedRecipients, plan_recipients
+from clarion.delivery.recipient_plan import resolve_recipients, write_planned
 from clarion.domain.command import SendCommand, canonical_json
 from clarion.domain.schedule import check_schedule, plan_at
 from clarion.domain.vocabulary import SendStatus
-from clarion.queue.handoff import LocalRunner
 from clarion.queue.models import Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
@@ -97,19 +97,13 @@ async def accept(
     status = SendStatus.SCHEDULED if due is not None and due > now else SendStatus.ACCEPTED
     send_id = send_store.new_send_id()
     document = command.to_document()
-    inline = status == SendStatus.ACCEPTED and _plans_inline(command)
+    new_send = send_store.NewSend(
+        send_id, project_id, kind, document, fingerprint, idempotency_key, status, 0, due
+    )
     runner = queue.local
 
     async def store(conn: AsyncConnection) -> list[Job]:
-        await send_store.insert_send(
-            conn, send_id, project_id, kind, document, fingerprint, idempotency_key
-        )
-        if due is not None:
-            await send_store.set_schedule(conn, send_id, status, due)
-        if inline:
-            planned = await _planned_inline(conn, queue, send_id, project_id, command, runner)
-            if planned is not None:
-                return planned.leased
+        await send_store.insert_sends(conn, [new_send])
         run_at = due if status == SendStatus.SCHEDULED else None
         await queue.enqueue(conn, [plan_job(send_id, run_at)])
         return []
@@ -117,7 +111,10 @@ async def accept(
     try:
         # On SQLite this joins the queue's group commit: concurrent accepts share one
         # transaction and one sync, and never wait on each other for the write lock.
-        leased = await queue.run_in_transaction(store)
+        if status == SendStatus.ACCEPTED and _plans_inline(command):
+            leased = await queue.run_batched(_store_planned, _Inline(new_send, command, queue))
+        else:
+            leased = await queue.run_in_transaction(store)
     except IntegrityError:
         # A concurrent request with the same key won the insert: answer with its send.
         if idempotency_key is None:
@@ -146,23 +143,54 @@ def _plans_inline(command: SendCommand) -> bool:
     return command.broadcast is None and command.recipients.total() <= INLINE_PLAN_LIMIT
 
 
-async def _planned_inline(
-    conn: AsyncConnection,
-    queue: SqlJobQueue,
-    send_id: str,
-    project_id: str,
-    command: SendCommand,
-    runner: LocalRunner | None,
-) -> PlannedRecipients | None:
-    """Plan the send now; None if it could not be (its planning job does it later)."""
+@dataclass(frozen=True, slots=True)
+class _Inline:
+    """A send due now, to store and plan in the accept transaction."""
+
+    send: send_store.NewSend
+    command: SendCommand
+    queue: SqlJobQueue
+
+
+async def _store_planned(conn: AsyncConnection, items: Sequence[_Inline]) -> list[list[Job]]:
+    """Store sends already planned: their rows, deliver jobs and final status, together.
+
+    The sends of one group commit are written with a statement per table. If planning
+    fails, the sends are stored with their planning jobs instead (which isolate the
+    recipients that cannot be planned): the accept itself must not fail for them.
+    """
+    queue = items[0].queue
+    duplicate = False
     try:
         async with savepoint(conn):
-            return await plan_recipients(conn, queue, send_id, project_id, command, {}, runner)
+            planned = [
+                await resolve_recipients(conn, item.send.id, item.send.project_id, item.command, {})
+                for item in items
+            ]
+            try:
+                await send_store.insert_sends(
+                    conn,
+                    [
+                        replace(item.send, status=plan.status, targeted=plan.targeted)
+                        for item, plan in zip(items, planned, strict=True)
+                    ],
+                )
+            except IntegrityError:
+                duplicate = True
+                raise
+            return await write_planned(conn, queue, planned, queue.local)
     except Exception as exc:
-        # The planning job isolates the recipients that cannot be planned; the accept
-        # itself must not fail for them.
-        log.info("send %s is planned by its job: %s", send_id, describe(exc))
-        return None
+        if duplicate:
+            # An idempotency key already used: the caller answers with the first send.
+            raise
+        log.info(
+            "sends %s are planned by their jobs: %s",
+            ", ".join(item.send.id for item in items),
+            describe(exc),
+        )
+    await send_store.insert_sends(conn, [item.send for item in items])
+    await queue.enqueue(conn, [plan_job(item.send.id, None) for item in items])
+    return [[] for _ in items]
 
 
 async def _replay(

@@ -70,27 +70,30 @@ PLANNED_COLUMNS = (
     "created_at",
     "completed_at",
 )
-_INSERT_ONE = Prepared(
+_INSERT_ROWS = Prepared(
     insert(deliveries)
     .values({name: bindparam(name, type_=deliveries.c[name].type) for name in PLANNED_COLUMNS})
-    .returning(deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome)
+    .returning(
+        deliveries.c.id,
+        deliveries.c.installation_pk,
+        deliveries.c.outcome,
+        sort_by_parameter_order=True,
+    )
 )
-#: Up to this many rows are inserted one prepared statement each (a send to a few devices).
-_ONE_BY_ONE = 16
 
 
 async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Any]:
     """Insert delivery rows; return (id, installation_pk, outcome) of each, in order."""
     if not rows:
         return []
-    if len(rows) <= _ONE_BY_ONE and all(len(row) == len(PLANNED_COLUMNS) for row in rows):
-        inserted: list[Any] = []
-        for row in rows:
-            inserted += [Inserted(**found) for found in await _INSERT_ONE.run(conn, row)]
-        return inserted
+    if all(len(row) == len(PLANNED_COLUMNS) for row in rows):
+        return [Inserted(**found) for found in await _INSERT_ROWS.insert_returning(conn, rows)]
     result = await conn.execute(
         insert(deliveries).returning(
-            deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
+            deliveries.c.id,
+            deliveries.c.installation_pk,
+            deliveries.c.outcome,
+            sort_by_parameter_order=True,
         ),
         list(rows),
     )

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WriteFn = Callable[[AsyncConnection], Awaitable[Any]]
+#: Writes many callers' items with one statement per table; returns a result per item.
+BatchFn = Callable[[AsyncConnection, Sequence[Any]], Awaitable[Sequence[Any]]]
 
 
 class Settling(Protocol):
@@ -43,6 +45,8 @@ ApplyFn = Callable[[AsyncConnection, Sequence[S]], Awaitable[set[int]]]
 class _Request(Generic[S]):
     settlements: Sequence[S] = ()
     write: WriteFn | None = None
+    batch: BatchFn | None = None
+    item: Any = None
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -100,6 +104,15 @@ class GroupCommitWriter(Generic[S]):
         result: T = await self._submit(_Request[S](write=write))
         return result
 
+    async def write_batched(self, batch: BatchFn, item: Any) -> Any:
+        """Hand `item` to `batch` in the next group, with the group's other items for it.
+
+        The group's items for one batch function are written by one call of it; if the
+        group fails, each request is retried alone, so `batch` also runs with one item.
+        """
+        request: _Request[S] = _Request(batch=batch, item=item)
+        return await self._submit(request)
+
     async def close(self) -> None:
         """Commit what is waiting, then stop the writer task."""
         self._closed = True
@@ -113,7 +126,8 @@ class GroupCommitWriter(Generic[S]):
             raise RuntimeError("the queue writer is closed")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="clarion-queue-writer")
-        await self._requests.put(request)
+        # The queue is unbounded: putting never waits.
+        self._requests.put_nowait(request)
         return await request.future
 
     async def _run(self) -> None:
@@ -161,11 +175,19 @@ class GroupCommitWriter(Generic[S]):
             rows = [s for request in group for s in request.settlements]
             applied = await self._apply(conn, rows) if rows else set()
             results: list[Any] = []
-            for request in group:
-                if request.write is not None:
+            batches: dict[BatchFn, list[int]] = {}
+            for index, request in enumerate(group):
+                if request.batch is not None:
+                    batches.setdefault(request.batch, []).append(index)
+                    results.append(None)
+                elif request.write is not None:
                     results.append(await request.write(conn))
                 else:
                     results.append({s.job_id for s in request.settlements} & applied)
+            for batch, indexes in batches.items():
+                done = await batch(conn, [group[index].item for index in indexes])
+                for index, result in zip(indexes, done, strict=True):
+                    results[index] = result
             await conn.commit()
         self.stats.settlements += sum(len(r.settlements) for r in group)
         return results

@@ -87,6 +87,36 @@ class Prepared:
             raise _wrapped(compiled, bound, error) from error
         return [_row(compiled, row) for row in rows]
 
+    async def insert_returning(
+        self, conn: AsyncConnection, params: Sequence[Mapping[str, Any]]
+    ) -> list[Row]:
+        """Insert one row per parameter set; the RETURNING rows in parameter order.
+
+        For an INSERT … VALUES … RETURNING whose first returned column is the table's
+        autoincrementing id, built with `sort_by_parameter_order=True`. On SQLite the rows
+        go in multi-row statements, whose new ids ascend in the order of their rows.
+        """
+        if not params:
+            return []
+        handle = await sqlite_handle(conn)
+        if handle is None:
+            result = await conn.execute(self.statement, [dict(p) for p in params])
+            return [dict(row) for row in result.mappings()]
+        compiled = self._compiled(conn.dialect)
+        head, values, tail = _rows_sql(compiled.sql)
+        memo: dict[int, Any] = {}
+        found: list[Row] = []
+        for start in range(0, len(params), _ROWS_PER_INSERT):
+            chunk = params[start : start + _ROWS_PER_INSERT]
+            sql = head + ", ".join([values] * len(chunk)) + tail
+            bound = [value for p in chunk for value in _bound(compiled, p, memo)]
+            try:
+                rows = await handle.fetch(sql, bound)
+            except sqlite3.Error as error:
+                raise _wrapped(compiled, bound, error) from error
+            found += sorted((_row(compiled, row) for row in rows), key=_first)
+        return found
+
     async def run_many(self, conn: AsyncConnection, params: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per parameter set (no rows returned)."""
         if not params:
@@ -104,6 +134,23 @@ class Prepared:
             await handle.run_many(compiled.sql, bound)
         except sqlite3.Error as error:
             raise _wrapped(compiled, bound, error) from error
+
+
+#: Rows per multi-row insert: far below SQLite's limit of bound values per statement.
+_ROWS_PER_INSERT = 200
+
+
+def _rows_sql(sql: str) -> tuple[str, str, str]:
+    """An `INSERT … VALUES (…) RETURNING …` cut around its one row of values."""
+    at = sql.index(" VALUES (") + len(" VALUES ")
+    end = sql.index(")", at) + 1
+    if set(sql[at + 1 : end - 1]) - set("?, "):
+        raise ValueError(f"not a row of plain parameters: {sql[at:end]}")
+    return sql[:at], sql[at:end], sql[end:]
+
+
+def _first(row: Row) -> Any:
+    return next(iter(row.values()))
 
 
 def _wrapped(compiled: _Compiled, params: Any, error: sqlite3.Error) -> Exception:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,38 @@ PENDING = DeliveryOutcome.PENDING
 
 def new_send_id() -> str:
     """A sortable-enough, unguessable send id."""
-    return "snd_" + secrets.token_hex(12)
+    return "snd_" + _RANDOM_HEX.take()
+
+
+class _RandomHex:
+    """Hex strings of the system's random source, read for many ids at once.
+
+    A read of the random source per id (a system call) cost more than the rest of
+    making the id; a forked child starts with none of its parent's unread bytes.
+    """
+
+    def __init__(self, size: int, count: int) -> None:
+        self._size = size
+        self._count = count
+        self._hex = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self.forget)
+
+    def take(self) -> str:
+        """The next `size` random bytes, in hex."""
+        if self._at >= len(self._hex):
+            self._hex = os.urandom(self._size * self._count).hex()
+            self._at = 0
+        start, self._at = self._at, self._at + 2 * self._size
+        return self._hex[start : self._at]
+
+    def forget(self) -> None:
+        """Drop the unread bytes (a forked child must not repeat its parent's ids)."""
+        self._hex = ""
+        self._at = 0
+
+
+_RANDOM_HEX = _RandomHex(12, 1024)
 
 
 async def insert_send(
@@ -39,21 +71,49 @@ async def insert_send(
     idempotency_key: str | None,
 ) -> None:
     """Insert an accepted send (the caller's transaction also enqueues its planning job)."""
+    await insert_sends(
+        conn, [NewSend(send_id, project_id, kind, request, request_hash, idempotency_key)]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewSend:
+    """A send to insert, already in the status its accept leaves it in."""
+
+    id: str
+    project_id: str
+    kind: str
+    request: dict[str, Any]
+    request_hash: str
+    idempotency_key: str | None
+    status: str = SendStatus.ACCEPTED
+    targeted: int = 0
+    #: When a send due later is to be planned.
+    scheduled_at: datetime | None = None
+
+
+async def insert_sends(conn: AsyncConnection, new_sends: Sequence[NewSend]) -> None:
+    """Insert accepted sends with one statement (a duplicate idempotency key fails them all)."""
     now = utcnow()
-    await _INSERT_SEND.run(
+    await _INSERT_SEND.run_many(
         conn,
-        {
-            "id": send_id,
-            "project_id": project_id,
-            "kind": kind,
-            "status": SendStatus.ACCEPTED,
-            "request": request,
-            "request_hash": request_hash,
-            "idempotency_key": idempotency_key,
-            "targeted": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
+        [
+            {
+                "id": send.id,
+                "project_id": send.project_id,
+                "kind": send.kind,
+                "status": send.status,
+                "request": send.request,
+                "request_hash": send.request_hash,
+                "idempotency_key": send.idempotency_key,
+                "targeted": send.targeted,
+                "created_at": now,
+                "updated_at": now,
+                "completed_at": now if send.status in FINAL_STATUSES else None,
+                "scheduled_at": send.scheduled_at,
+            }
+            for send in new_sends
+        ],
     )
 
 
@@ -72,6 +132,8 @@ _INSERT_SEND = Prepared(
                 "targeted",
                 "created_at",
                 "updated_at",
+                "completed_at",
+                "scheduled_at",
             )
         }
     )
@@ -243,13 +305,4 @@ async def set_error_once(conn: AsyncConnection, send_id: str, error: str) -> Non
         update(sends)
         .where(sends.c.id == send_id, sends.c.error.is_(None))
         .values(error=error, updated_at=utcnow())
-    )
-
-
-async def set_schedule(
-    conn: AsyncConnection, send_id: str, status: str, scheduled_at: datetime
-) -> None:
-    """Record when a just-inserted send is due to be planned, and its status until then."""
-    await conn.execute(
-        update(sends).where(sends.c.id == send_id).values(status=status, scheduled_at=scheduled_at)
     )

@@ -70,24 +70,34 @@ _ONE_BY_ONE = 16
 
 @dataclass(frozen=True, slots=True)
 class _Found:
-    """A row of `_base`, as the prepared lookups return it."""
+    """A row of the prepared lookups: only what a target is made of."""
 
     pk: int
     installation_id: str
     platform: str
     token: str | None
-    invalidated_at: Any
+    invalidated: bool
     invalid_reason: str | None
-    advertising_id: str | None
-    contact_pk: int | None
-    updated_at: Any
-    last_engaged_at: Any
     app_id: str
 
 
 def _by_value(column: Any) -> Prepared:
     project = bindparam("project", type_=apps.c.project_id.type)
-    return Prepared(_base(project, None).where(column == bindparam("value", type_=column.type)))
+    query = (
+        select(
+            installations.c.pk,
+            installations.c.installation_id,
+            installations.c.platform,
+            installations.c.token,
+            # Only whether it is set matters: the stored instant is not parsed.
+            (installations.c.invalidated_at.is_not(None)).label("invalidated"),
+            installations.c.invalid_reason,
+            apps.c.id.label("app_id"),
+        )
+        .select_from(installations.join(apps, installations.c.app_pk == apps.c.pk))
+        .where(apps.c.project_id == project, column == bindparam("value", type_=column.type))
+    )
+    return Prepared(query)
 
 
 _BY_VALUE = {
@@ -105,7 +115,8 @@ def _chunks(values: Sequence[str]) -> list[list[str]]:
 
 
 def _target(row: Any, kind: str, recipient: str) -> Target:
-    invalid = row.invalid_reason or "invalidated" if row.invalidated_at is not None else None
+    invalidated = row.invalidated if isinstance(row, _Found) else row.invalidated_at is not None
+    invalid = row.invalid_reason or "invalidated" if invalidated else None
     return Target(
         row.pk, row.app_id, row.installation_id, row.platform, row.token, kind, recipient, invalid
     )

@@ -119,9 +119,7 @@ _ONE_BY_ONE = 16
 # Built once: constructing the select costs more than running it for a batch of sends.
 _PENDING_MANY = (
     _pending_query()
-    .where(
-        deliveries.c.id.in_(bindparam("b_ids", expanding=True)), deliveries.c.outcome == PENDING
-    )
+    .where(deliveries.c.id.in_(bindparam("b_ids", expanding=True)), deliveries.c.outcome == PENDING)
     .order_by(deliveries.c.id)
 )
 _PENDING_ONE = Prepared(

@@ -1,0 +1,103 @@
+"""Small sends handed over at the same moment are delivered and recorded together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clarion.delivery.clients import ProviderClients
+from clarion.delivery.dispatcher import Dispatcher
+from clarion.domain.command import parse_send_command
+from clarion.providers.apns import ApnsClient
+from clarion.providers.outbound import policy_from
+from clarion.queue.models import Job
+from clarion.queue.sql import SqlJobQueue
+from clarion.sending.accept import accept, request_hash
+from clarion.store.engine import create_engine
+from clarion.store.job_tables import jobs
+from clarion.store.secrets import SecretBox
+from tests.delivery.injection import received
+from tests.delivery_env import DeliveryEnv, delivery_env
+from tests.local_outbound import LOCAL_ALLOWLIST
+
+
+class Holding:
+    """A local runner that keeps the jobs handed to it, for the test to run."""
+
+    owner = "test-runner"
+    lease_seconds = 60.0
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    def has_room(self, kind: str) -> bool:
+        return True
+
+    def adopt(self, jobs: Sequence[Job]) -> None:
+        self.jobs.extend(jobs)
+
+
+@pytest.fixture
+async def env(database_url: str, tmp_path: Path) -> AsyncIterator[DeliveryEnv]:
+    """Clarion with its in-process workers (which never see the jobs held here)."""
+    async with delivery_env(database_url, tmp_path, secret_key="test-secret") as harness:
+        yield harness
+
+
+async def test_sends_handed_over_together_share_one_provider_call_and_end_settled(
+    env: DeliveryEnv, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = [await env.ios(f"phone-{i}") for i in range(3)]
+    calls: list[int] = []
+    deliver_many = ApnsClient.deliver_many
+
+    async def counted(self: ApnsClient, items: list[Any]) -> Any:
+        calls.append(len(items))
+        return await deliver_many(self, items)
+
+    monkeypatch.setattr(ApnsClient, "deliver_many", counted)
+    engine = create_engine(database_url)
+    queue = SqlJobQueue(engine)
+    runner = Holding()
+    queue.local = runner
+    clients = ProviderClients(
+        engine,
+        SecretBox("test-secret"),
+        env.emulators.ca_file,
+        outbound=policy_from(LOCAL_ALLOWLIST),
+    )
+    try:
+        sends = []
+        for token in tokens:
+            body = {"recipients": {"tokens": [token]}, "content": {"body": "hi"}}
+            command = parse_send_command(body, None)
+            accepted = await accept(
+                engine, queue, env.project_id, command, fingerprint=request_hash(body)
+            )
+            sends.append(accepted.id)
+        assert len(runner.jobs) == 3
+
+        outcomes = await Dispatcher(engine, queue, clients).handle_handed(runner.jobs)
+
+        # Settled in the transaction of their outcomes, each lease still held.
+        assert outcomes == {job.id: True for job in runner.jobs}
+        assert calls == [3]
+        for send_id, token in zip(sends, tokens, strict=True):
+            done = await env.wait_done(send_id, seconds=5)
+            assert done["status"] == "done" and done["counts"]["sent"] == 1, done
+            assert received(env, "ios", token) == 1
+        async with engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(jobs.c.status, jobs.c.attempts).where(jobs.c.send_id.in_(sends))
+                )
+            ).all()
+        assert sorted(tuple(row) for row in found) == [("done", 1)] * 3
+    finally:
+        await clients.close()
+        await queue.close()
+        await engine.dispose()

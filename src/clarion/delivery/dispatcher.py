@@ -190,7 +190,10 @@ class Dispatcher:
             send = handed.send
             mine = [found[int(i)] for i in job.payload["delivery_ids"] if int(i) in found]
             rows = [row for row in mine if row.present]
-            prepared = self._prepare(str(send["id"]), send["request"], handed.command)
+            # Not kept in the cache: a small send is prepared once, and must not push out
+            # the templates of the big sends whose batches keep coming.
+            command = handed.command
+            prepared = _Prepared(str(send["id"]), command, compile_command(command))
             await self._clients(prepared, rows, clients)
             batch = _Batch(prepared, now, RenderMemo(prepared.compiled), clients)
             work += [(batch, row) for row in rows]

@@ -14,13 +14,13 @@ from clarion.delivery.dispatcher import Dispatcher
 from clarion.domain.command import parse_send_command
 from clarion.providers.apns import ApnsClient
 from clarion.providers.outbound import policy_from
-from clarion.queue.models import Job
+from clarion.queue.models import HandlerResult, Job
 from clarion.queue.sql import SqlJobQueue
 from clarion.sending.accept import accept, request_hash
 from clarion.store.engine import create_engine
 from clarion.store.job_tables import jobs
 from clarion.store.secrets import SecretBox
-from tests.delivery.injection import received
+from tests.delivery.injection import InjectedFault, received
 from tests.delivery_env import DeliveryEnv, delivery_env
 from tests.local_outbound import LOCAL_ALLOWLIST
 
@@ -97,6 +97,52 @@ async def test_sends_handed_over_together_share_one_provider_call_and_end_settle
                 )
             ).all()
         assert sorted(tuple(row) for row in found) == [("done", 1)] * 3
+    finally:
+        await clients.close()
+        await queue.close()
+        await engine.dispose()
+
+
+async def test_a_send_that_cannot_be_prepared_costs_only_its_own_job(
+    env: DeliveryEnv, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = [await env.ios(f"tablet-{i}") for i in range(3)]
+    engine = create_engine(database_url)
+    queue = SqlJobQueue(engine)
+    runner = Holding()
+    queue.local = runner
+    clients = ProviderClients(
+        engine,
+        SecretBox("test-secret"),
+        env.emulators.ca_file,
+        outbound=policy_from(LOCAL_ALLOWLIST),
+    )
+    try:
+        sends = []
+        for token in tokens:
+            body = {"recipients": {"tokens": [token]}, "content": {"body": "hi"}}
+            command = parse_send_command(body, None)
+            accepted = await accept(
+                engine, queue, env.project_id, command, fingerprint=request_hash(body)
+            )
+            sends.append(accepted.id)
+        prepare = Dispatcher._prepare
+
+        def picky(self: Dispatcher, send_id: str, *args: Any) -> Any:
+            if send_id == sends[1]:
+                raise InjectedFault("cannot prepare")
+            return prepare(self, send_id, *args)
+
+        monkeypatch.setattr(Dispatcher, "_prepare", picky)
+        first, second, third = runner.jobs
+
+        outcomes = await Dispatcher(engine, queue, clients).handle_handed(runner.jobs)
+
+        assert outcomes[first.id] is True and outcomes[third.id] is True
+        retried = outcomes[second.id]
+        assert isinstance(retried, HandlerResult) and retried.outcome == "retry"
+        assert retried.error == "InjectedFault: cannot prepare"
+        assert [received(env, "ios", token) for token in tokens] == [1, 0, 1]
     finally:
         await clients.close()
         await queue.close()

@@ -186,15 +186,21 @@ class Dispatcher:
         clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception] = {}
         work: list[tuple[_Batch, Any]] = []
         parts: list[tuple[Job, dict[str, Any], SendCommand, list[Any], list[DeviceResult]]] = []
+        failed: dict[int, HandlerResult | bool] = {}
         for job, handed in together:
             send = handed.send
             mine = [found[int(i)] for i in job.payload["delivery_ids"] if int(i) in found]
             rows = [row for row in mine if row.present]
-            # Not kept in the cache: a small send is prepared once, and must not push out
-            # the templates of the big sends whose batches keep coming.
-            command = handed.command
-            prepared = _Prepared(str(send["id"]), command, compile_command(command))
-            await self._clients(prepared, rows, clients)
+            try:
+                # Not kept in the cache: a small send is prepared once, and must not push
+                # out the templates of the big sends whose batches keep coming.
+                prepared = self._prepare(str(send["id"]), send["request"], handed.command, False)
+                await self._clients(prepared, rows, clients)
+            except Exception as exc:
+                # One send's failure is its own job's: the others of the batch go out.
+                log.warning("job %s (deliver) of send %s failed", job.id, send["id"], exc_info=True)
+                failed[job.id] = HandlerResult.retry(describe(exc, JOB_ERROR_CHARS))
+                continue
             batch = _Batch(prepared, now, RenderMemo(prepared.compiled), clients)
             work += [(batch, row) for row in rows]
             parts.append((job, send, prepared.command, rows, _gone(mine)))
@@ -203,7 +209,8 @@ class Dispatcher:
         for job, send, command, rows, gone in parts:
             sent = [next(delivered) for _ in rows]
             sends.append((job, rows, SendOutcomes(send, command, [*sent, *gone])))
-        outcomes = await self._save_together(sends)
+        outcomes = await self._save_together(sends) if sends else {}
+        outcomes.update(failed)
         for _, rows, send_outcomes in sends:
             results = send_outcomes.results[: len(rows)]
             await self.observer.record(self.engine, send_outcomes.send["id"], rows, results)
@@ -294,7 +301,11 @@ class Dispatcher:
         )
 
     def _prepare(
-        self, send_id: str, document: dict[str, Any], command: SendCommand | None = None
+        self,
+        send_id: str,
+        document: dict[str, Any],
+        command: SendCommand | None = None,
+        keep: bool = True,
     ) -> _Prepared:
         # Parsing and compiling templates once per send, not once per device.
         cached = self._prepared.get(send_id)
@@ -304,6 +315,8 @@ class Dispatcher:
         if command is None:
             command = SendCommand.from_document(document)
         prepared = _Prepared(send_id, command, compile_command(command))
+        if not keep:
+            return prepared
         self._prepared[send_id] = prepared
         if len(self._prepared) > 256:
             self._prepared.popitem(last=False)

@@ -211,9 +211,14 @@ class Dispatcher:
             sends.append((job, rows, SendOutcomes(send, command, [*sent, *gone])))
         outcomes = await self._save_together(sends) if sends else {}
         outcomes.update(failed)
-        for _, rows, send_outcomes in sends:
-            results = send_outcomes.results[: len(rows)]
-            await self.observer.record(self.engine, send_outcomes.send["id"], rows, results)
+        await self.observer.record_sends(
+            self.engine,
+            [
+                (str(each.send["id"]), rows, each.results[: len(rows)])
+                for _, rows, each in sends
+                if rows
+            ],
+        )
         return outcomes
 
     async def _save_together(

@@ -136,13 +136,20 @@ async def test_a_send_that_cannot_be_prepared_costs_only_its_own_job(
         monkeypatch.setattr(Dispatcher, "_prepare", picky)
         first, second, third = runner.jobs
 
-        outcomes = await Dispatcher(engine, queue, clients).handle_handed(runner.jobs)
+        dispatcher = Dispatcher(engine, queue, clients)
+        outcomes = await dispatcher.handle_handed(runner.jobs)
 
         assert outcomes[first.id] is True and outcomes[third.id] is True
         retried = outcomes[second.id]
         assert isinstance(retried, HandlerResult) and retried.outcome == "retry"
         assert retried.error == "InjectedFault: cannot prepare"
         assert [received(env, "ios", token) for token in tokens] == [1, 0, 1]
+        # Run again, it goes out and its send ends like the others.
+        monkeypatch.undo()
+        assert await dispatcher.handle_handed([second]) == {second.id: True}
+        assert [received(env, "ios", token) for token in tokens] == [1, 1, 1]
+        for send_id in sends:
+            assert (await env.wait_done(send_id, seconds=5))["status"] == "done"
     finally:
         await clients.close()
         await queue.close()

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clarion.delivery import dispatcher
-from clarion.delivery.outcomes import DeviceResult, record_outcomes
+from clarion.delivery.outcomes import DeviceResult, SendOutcomes, record_outcomes
 from tests.delivery.injection import POINTS, InjectedFault, Injector, install, received
 from tests.delivery_env import DeliveryEnv, delivery_env
 
@@ -112,7 +112,12 @@ async def test_an_outcome_that_cannot_be_written_costs_only_its_device(
             raise InjectedFault("value too long for the column")
         await record(conn, results=results, **kwargs)
 
+    async def picky_many(conn: Any, queue: Any, sends: list[SendOutcomes], *args: Any) -> None:
+        # Sends delivered together are refused together, then recorded each on its own.
+        raise InjectedFault("value too long for the column")
+
     monkeypatch.setattr(dispatcher, "record_outcomes", picky_record)
+    monkeypatch.setattr(dispatcher, "record_many", picky_many)
     send_id = await env.send(
         {"recipients": {"installation_ids": list(tokens)}, "content": {"body": "x"}}
     )

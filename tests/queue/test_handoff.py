@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -89,3 +90,53 @@ async def test_a_stopping_worker_has_no_room(queue: SqlJobQueue) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_jobs_handed_over_in_one_turn_run_in_one_batch_call(
+    queue: SqlJobQueue, engine: AsyncEngine
+) -> None:
+    calls: list[list[int]] = []
+
+    async def single(j: Job) -> HandlerResult:
+        raise AssertionError("handed-over jobs of this kind run in batches")
+
+    async def together(batch: Sequence[Job]) -> Mapping[int, HandlerResult | bool]:
+        calls.append([j.id for j in batch])
+        first, second, _unanswered = batch
+
+        async def settle(conn: AsyncConnection) -> set[int]:
+            return await queue.complete_in(conn, [first])
+
+        # The first is settled with the handler's own work; the second is left to the
+        # worker; the third has no answer, so it is retried.
+        held = await queue.run_in_transaction(settle)
+        return {first.id: first.id in held, second.id: HandlerResult.done()}
+
+    worker = Worker(
+        queue,
+        {"test": single},
+        batch_handlers={"test": together},
+        owner="here",
+        idle_seconds=30.0,
+    )
+    running = asyncio.create_task(worker.run())
+    await poll_until(lambda: _true(worker.has_room("test")), 5)
+
+    async def create(conn: AsyncConnection) -> list[Job]:
+        return await queue.enqueue_leased(conn, [job(), job(), job()], worker)
+
+    created = await queue.run_in_transaction(create)
+    # Handed over by three requests in the same turn of the loop.
+    for one in created:
+        worker.adopt([one])
+
+    async def settled() -> bool:
+        return all(r["status"] != "leased" for r in (await rows(engine)).values())
+
+    await poll_until(settled, 10)
+    await worker.stop(grace=5)
+    await running
+    assert calls == [[j.id for j in created]]
+    found = await rows(engine)
+    assert [found[j.id]["status"] for j in created] == ["done", "done", "queued"]
+    assert worker.stats.done == 2 and worker.stats.retried == 1

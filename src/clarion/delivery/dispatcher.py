@@ -12,19 +12,26 @@ import logging
 import random
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clarion.delivery import pacing
 from clarion.delivery.caps import reserve_caps
 from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.jobs import HandedSend
 from clarion.delivery.observe import BatchObserver
-from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
+from clarion.delivery.outcomes import (
+    DeviceResult,
+    SendOutcomes,
+    apply_answer,
+    record_many,
+    record_outcomes,
+)
 from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
@@ -47,6 +54,8 @@ from clarion.store.types import utcnow
 log = logging.getLogger(__name__)
 
 
+#: Longest error a job failed by the dispatcher keeps.
+JOB_ERROR_CHARS = 2000
 #: Backoff of devices whose provider answered with a transient error.
 DEVICE_RETRY = Backoff(base=1.0, cap=600.0)
 
@@ -70,7 +79,7 @@ class _Group:
     """The devices of a batch that one provider client sends, with their built requests."""
 
     client: Transport
-    waiting: list[tuple[Any, DeviceResult]] = field(default_factory=list)
+    waiting: list[tuple[_Batch, Any, DeviceResult]] = field(default_factory=list)
     items: list[tuple[Address, BuiltPayload]] = field(default_factory=list)
 
 
@@ -112,12 +121,7 @@ class Dispatcher:
                 return HandlerResult.done()
             found = await pending_rows(conn, ids)
         rows = [row for row in found if row.present]
-        # A device deleted since planning has no row to join: close its delivery.
-        gone = [
-            DeviceResult(row.id, DeliveryOutcome.NOT_FOUND, 0, reason="InstallationDeleted")
-            for row in found
-            if not row.present
-        ]
+        gone = _gone(found)
         if not rows and not gone:
             return HandlerResult.done()
         prepared = self._prepare(send_id, send["request"], handed.command if handed else None)
@@ -131,11 +135,126 @@ class Dispatcher:
         batch = _Batch(
             prepared, utcnow(), RenderMemo(prepared.compiled), await self._clients(prepared, rows)
         )
-        delivered = await self._deliver_all(batch, rows, logged)
+        delivered = await self._deliver_all([(batch, row) for row in rows], logged)
         results = [*delivered, *gone, *capped]
         await self._save(send, prepared.command, results)
         await self.observer.record(self.engine, send_id, rows, delivered)
         return HandlerResult.done()
+
+    async def handle_handed(self, jobs: Sequence[Job]) -> dict[int, HandlerResult | bool]:
+        """Deliver jobs handed over at accept together, and settle them with their outcomes.
+
+        Small sends accepted at the same moment share one read of their devices, one
+        provider call per client and one transaction that records every outcome, ends
+        the sends with nothing pending and settles the jobs (True: the lease was held).
+        A send paced by a throttle or counted against frequency caps runs on its own, as
+        a claimed job does.
+        """
+        together: list[tuple[Job, HandedSend]] = []
+        alone: list[Job] = []
+        for job in jobs:
+            handed = job.context
+            if isinstance(handed, HandedSend) and _joins_others(handed.command):
+                together.append((job, handed))
+            else:
+                alone.append(job)
+        if not alone:
+            return await self._handle_together(together)
+        outcomes, ran = await asyncio.gather(
+            self._handle_together(together),
+            asyncio.gather(*(self._handle_alone(job) for job in alone)),
+        )
+        outcomes.update(zip((job.id for job in alone), ran, strict=True))
+        return outcomes
+
+    async def _handle_alone(self, job: Job) -> HandlerResult:
+        try:
+            return await self.handle(job)
+        except Exception as exc:
+            log.warning("job %s (deliver) of send %s failed", job.id, job.send_id, exc_info=True)
+            return HandlerResult.retry(describe(exc, JOB_ERROR_CHARS))
+
+    async def _handle_together(
+        self, together: list[tuple[Job, HandedSend]]
+    ) -> dict[int, HandlerResult | bool]:
+        if not together:
+            return {}
+        ids = sorted({int(i) for job, _ in together for i in job.payload["delivery_ids"]})
+        async with self.engine.connect() as conn:
+            found = {int(row.id): row for row in await pending_rows(conn, ids)}
+        now = utcnow()
+        clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception] = {}
+        work: list[tuple[_Batch, Any]] = []
+        parts: list[tuple[Job, dict[str, Any], SendCommand, list[Any], list[DeviceResult]]] = []
+        failed: dict[int, HandlerResult | bool] = {}
+        for job, handed in together:
+            send = handed.send
+            mine = [found[int(i)] for i in job.payload["delivery_ids"] if int(i) in found]
+            rows = [row for row in mine if row.present]
+            try:
+                # Not kept in the cache: a small send is prepared once, and must not push
+                # out the templates of the big sends whose batches keep coming.
+                prepared = self._prepare(str(send["id"]), send["request"], handed.command, False)
+                await self._clients(prepared, rows, clients)
+            except Exception as exc:
+                # One send's failure is its own job's: the others of the batch go out.
+                log.warning("job %s (deliver) of send %s failed", job.id, send["id"], exc_info=True)
+                failed[job.id] = HandlerResult.retry(describe(exc, JOB_ERROR_CHARS))
+                continue
+            batch = _Batch(prepared, now, RenderMemo(prepared.compiled), clients)
+            work += [(batch, row) for row in rows]
+            parts.append((job, send, prepared.command, rows, _gone(mine)))
+        delivered = iter(await self._deliver_all(work, set()))
+        sends: list[tuple[Job, list[Any], SendOutcomes]] = []
+        for job, send, command, rows, gone in parts:
+            sent = [next(delivered) for _ in rows]
+            sends.append((job, rows, SendOutcomes(send, command, [*sent, *gone])))
+        outcomes = await self._save_together(sends) if sends else {}
+        outcomes.update(failed)
+        await self.observer.record_sends(
+            self.engine,
+            [
+                (str(each.send["id"]), rows, each.results[: len(rows)])
+                for _, rows, each in sends
+                if rows
+            ],
+        )
+        return outcomes
+
+    async def _save_together(
+        self, sends: list[tuple[Job, list[Any], SendOutcomes]]
+    ) -> dict[int, HandlerResult | bool]:
+        """Record every send's outcomes and settle the jobs in one transaction.
+
+        If that fails, each send is recorded on its own (device by device if need be) and
+        its job is left for the worker to settle.
+        """
+        jobs = [job for job, _, _ in sends]
+        recorded = [outcomes for _, _, outcomes in sends if outcomes.results]
+
+        async def record(conn: AsyncConnection) -> set[int]:
+            await record_many(conn, self.queue, recorded, self._retry_at)
+            return await self.queue.complete_in(conn, jobs)
+
+        try:
+            held = await self.queue.writer.write(record)
+            return {job.id: job.id in held for job in jobs}
+        except Exception as exc:
+            log.warning(
+                "recording the outcomes of %d sends together failed (%s); recording each alone",
+                len(sends),
+                describe(exc),
+            )
+        outcomes: dict[int, HandlerResult | bool] = {}
+        for job, _, each in sends:
+            try:
+                if each.results:
+                    await self._save(each.send, each.command, each.results)
+                outcomes[job.id] = HandlerResult.done()
+            except Exception as exc:
+                log.warning("recording the outcomes of job %s failed", job.id, exc_info=True)
+                outcomes[job.id] = HandlerResult.retry(describe(exc, JOB_ERROR_CHARS))
+        return outcomes
 
     async def _save(
         self, send: dict[str, Any], command: SendCommand, results: list[DeviceResult]
@@ -187,7 +306,11 @@ class Dispatcher:
         )
 
     def _prepare(
-        self, send_id: str, document: dict[str, Any], command: SendCommand | None = None
+        self,
+        send_id: str,
+        document: dict[str, Any],
+        command: SendCommand | None = None,
+        keep: bool = True,
     ) -> _Prepared:
         # Parsing and compiling templates once per send, not once per device.
         cached = self._prepared.get(send_id)
@@ -197,6 +320,8 @@ class Dispatcher:
         if command is None:
             command = SendCommand.from_document(document)
         prepared = _Prepared(send_id, command, compile_command(command))
+        if not keep:
+            return prepared
         self._prepared[send_id] = prepared
         if len(self._prepared) > 256:
             self._prepared.popitem(last=False)
@@ -243,14 +368,19 @@ class Dispatcher:
         return kept, results
 
     async def _clients(
-        self, prepared: _Prepared, rows: list[Any]
+        self,
+        prepared: _Prepared,
+        rows: list[Any],
+        clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception] | None = None,
     ) -> dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception]:
         """The provider client of each (app, provider, sandbox) in the batch, looked up once.
 
         A client that cannot be had is kept as its exception: it fails only the devices
-        that need it, each with its own outcome.
+        that need it, each with its own outcome. Given `clients`, those already there are
+        kept and the others added to it.
         """
-        clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception] = {}
+        if clients is None:
+            clients = {}
         for row in rows:
             key = self._client_key(prepared, row)
             if key is None or key in clients:
@@ -271,12 +401,15 @@ class Dispatcher:
         return (row.app_pk, provider, bool(row.sandbox) or prepared.message.options.sandbox)
 
     async def _deliver_all(
-        self, batch: _Batch, rows: list[Any], logged: set[type[BaseException]]
+        self, work: list[tuple[_Batch, Any]], logged: set[type[BaseException]]
     ) -> list[DeviceResult]:
-        """Render every device, hand each provider client its share at once, read the answers."""
-        results: list[DeviceResult] = []
+        """Render every device, hand each provider client its share at once, read the answers.
+
+        The results come in the order of `work`.
+        """
+        results: list[DeviceResult | None] = []
         groups: dict[int, _Group] = {}
-        for row in rows:
+        for batch, row in work:
             try:
                 ready = self._ready(batch, row)
             except Exception as exc:
@@ -289,22 +422,26 @@ class Dispatcher:
             group = groups.get(id(client))
             if group is None:
                 group = groups[id(client)] = _Group(client)
-            group.waiting.append((row, result))
+            group.waiting.append((batch, row, result))
             group.items.append((address, payload))
+            results.append(None)
         if len(groups) == 1:
-            answered = [await self._send_group(batch, group, logged) for group in groups.values()]
+            answered = [await self._send_group(group, logged) for group in groups.values()]
         else:
             answered = await asyncio.gather(
-                *(self._send_group(batch, group, logged) for group in groups.values())
+                *(self._send_group(group, logged) for group in groups.values())
             )
-        for part in answered:
-            results.extend(part)
-        return results
+        # Each device's answer takes its place among the results of the devices before it.
+        by_id = {result.delivery_id: result for part in answered for result in part}
+        return [
+            found if found is not None else by_id[row.id]
+            for found, (_, row) in zip(results, work, strict=True)
+        ]
 
     async def _send_group(
-        self, batch: _Batch, group: _Group, logged: set[type[BaseException]]
+        self, group: _Group, logged: set[type[BaseException]]
     ) -> list[DeviceResult]:
-        """One client's devices of the batch, sent in one call; each answer is its device's."""
+        """One client's devices, sent in one call; each answer is its device's."""
         answers: list[DeliveryResult | Exception]
         started = time.perf_counter()
         try:
@@ -314,7 +451,7 @@ class Dispatcher:
         # The whole call's time stands for each device's: the requests went out together.
         seconds = time.perf_counter() - started
         results = []
-        for (row, result), answer in zip(group.waiting, answers, strict=True):
+        for (batch, row, result), answer in zip(group.waiting, answers, strict=True):
             if isinstance(answer, Exception):
                 results.append(self._failed(batch, row, answer, logged))
             else:
@@ -402,3 +539,21 @@ class Dispatcher:
         hinted = max((r.retry_after for r in retry if r.retry_after is not None), default=None)
         delay = DEVICE_RETRY.delay(attempts, self._rng, retry_after=hinted)
         return now + timedelta(seconds=delay)
+
+
+def _gone(found: list[Any]) -> list[DeviceResult]:
+    """The outcomes of deliveries whose device was deleted since planning (no row to join)."""
+    return [
+        DeviceResult(row.id, DeliveryOutcome.NOT_FOUND, 0, reason="InstallationDeleted")
+        for row in found
+        if not row.present
+    ]
+
+
+def _joins_others(command: SendCommand) -> bool:
+    """Whether a handed-over send may be delivered in one batch with other sends.
+
+    Throttled sends are paced and capped sends reserve their caps first, one send at a
+    time.
+    """
+    return command.engagement.throttle is None and not command.message.options.labels

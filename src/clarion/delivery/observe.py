@@ -262,6 +262,26 @@ class BatchObserver:
         except Exception:
             log.warning("observing a batch of send %s failed", send_id, exc_info=True)
 
+    async def record_sends(
+        self,
+        engine: AsyncEngine,
+        batches: Sequence[tuple[str, Sequence[Any], Sequence[DeviceResult]]],
+    ) -> None:
+        """Observe the batches of several sends delivered together: (send id, rows, results)."""
+        try:
+            pks = {
+                int(row.app_pk) for _, rows, _ in batches for row in rows if row.app_pk is not None
+            }
+            known = await self.names.resolve(engine, pks)
+        except Exception:
+            log.warning("observing the batches of %d sends failed", len(batches), exc_info=True)
+            return
+        for send_id, rows, results in batches:
+            try:
+                self._count(known, send_id, rows, results)
+            except Exception:
+                log.warning("observing a batch of send %s failed", send_id, exc_info=True)
+
     def _count(
         self,
         known: dict[int, str],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +64,15 @@ def apply_answer(result: DeviceResult, delivery: DeliveryResult, row: Any) -> De
     return result
 
 
+@dataclass(frozen=True)
+class SendOutcomes:
+    """One send's results of a delivery batch, as `record_many` records them."""
+
+    send: dict[str, Any]
+    command: SendCommand
+    results: list[DeviceResult]
+
+
 async def record_outcomes(
     conn: AsyncConnection,
     queue: SqlJobQueue,
@@ -73,9 +82,19 @@ async def record_outcomes(
     retry_at: RetryAt,
 ) -> None:
     """Record a batch's outcomes; requeue the devices to retry, or complete the send."""
-    send_id = str(send["id"])
+    await record_many(conn, queue, [SendOutcomes(send, command, results)], retry_at)
+
+
+async def record_many(
+    conn: AsyncConnection, queue: SqlJobQueue, batches: Sequence[SendOutcomes], retry_at: RetryAt
+) -> None:
+    """Record the outcomes of several sends' batches at once, then move each send on.
+
+    One write of every device's outcome; then, per send, its devices to retry are
+    requeued, or it is completed.
+    """
     now = utcnow()
-    retry = [r for r in results if r.outcome == DeliveryOutcome.PENDING]
+    results = [r for batch in batches for r in batch.results]
     await delivery_rows.write_outcomes(
         conn,
         [
@@ -97,16 +116,23 @@ async def record_outcomes(
     await delivery_rows.invalidate_installations(
         conn, [(r.invalidate_pk, r.reason) for r in results if r.invalidate_pk], now
     )
-    await _record_engagement(conn, send, command, results, now)
-    if retry:
-        await queue.enqueue(
-            conn, [deliver_job(send_id, [r.delivery_id for r in retry], retry_at(now, retry))]
-        )
-    elif not command.engagement.needs_finish:
-        # One statement: done if nothing is pending any more.
-        await send_store.done_when_settled(conn, send_id)
-    elif not await send_store.has_pending(conn, send_id):
-        await complete_send(conn, queue, send_id, command.engagement)
+    settled: list[str] = []
+    for batch in batches:
+        send_id = str(batch.send["id"])
+        command = batch.command
+        await _record_engagement(conn, batch.send, command, batch.results, now)
+        retry = [r for r in batch.results if r.outcome == DeliveryOutcome.PENDING]
+        if retry:
+            await queue.enqueue(
+                conn, [deliver_job(send_id, [r.delivery_id for r in retry], retry_at(now, retry))]
+            )
+        elif not command.engagement.needs_finish:
+            settled.append(send_id)
+        elif not await send_store.has_pending(conn, send_id):
+            await complete_send(conn, queue, send_id, command.engagement)
+    if settled:
+        # One statement (a round of it for several): done if nothing is pending any more.
+        await send_store.done_when_settled(conn, *settled)
 
 
 async def _record_engagement(

@@ -63,6 +63,8 @@ class DeliveryRuntime:
                 DELIVER: self._delivery_given_up,
                 FINISH_SEND: self.endings.finishing_given_up,
             },
+            # Small sends handed over at accept are delivered together.
+            batch_handlers={DELIVER: self.dispatcher.handle_handed},
             concurrency=concurrency,
             lease_seconds=lease_seconds,
         )

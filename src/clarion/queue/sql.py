@@ -254,6 +254,16 @@ class SqlJobQueue:
             [_settlement(job, QUEUED, run_at=now, refund=1) for job in jobs_back]
         )
 
+    async def complete_in(self, conn: AsyncConnection, jobs_done: Sequence[Job]) -> set[int]:
+        """Mark jobs done inside the caller's open transaction; return the ids whose lease held.
+
+        For a handler whose work and settlement commit together: one transaction, and no
+        window where the work is recorded but its job still leased.
+        """
+        if not jobs_done:
+            return set()
+        return await _apply_settlements(conn, [_settlement(job, DONE) for job in jobs_done])
+
     async def settle(self, settlements: Sequence[Settlement]) -> set[int]:
         """Apply settlements in the next group commit; return those whose lease was held."""
         if not settlements:

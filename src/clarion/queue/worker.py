@@ -25,6 +25,10 @@ from clarion.store.types import utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], Awaitable[HandlerResult]]
+#: Runs jobs handed over together; per job id, its result, or whether the lease was still
+#: held when the handler itself settled the job `done` in the transaction of its work
+#: (True: held). A job missing from the answer is retried.
+BatchHandler = Callable[[Sequence[Job]], Awaitable[Mapping[int, HandlerResult | bool]]]
 #: Called once a job will not run again, with the reason: ends what the job was doing.
 ExhaustedHook = Callable[[Job, str], Awaitable[None]]
 
@@ -35,6 +39,8 @@ EXHAUSTED_HOOK_TRIES = 3
 #: takes nothing more until the worker is back under `concurrency`. A burst of 100
 #: concurrent one-token sends must not spill over into the claim path.
 HANDOFF_FACTOR = 16
+#: Most handed-over jobs one batch handler call takes.
+HANDED_BATCH = 256
 #: Longest job error kept in the queue.
 MAX_ERROR_CHARS = 2000
 
@@ -67,6 +73,10 @@ class Worker:
     the `on_exhausted` hook of its kind before it is marked failed, so that what it was
     doing ends too. The hook must be idempotent: when it raises, the job stays leased and
     is given up again when its lease runs out.
+
+    Jobs handed over with `adopt` whose kind has a batch handler are gathered for one
+    turn of the event loop and run together, so concurrent requests' jobs share one
+    handler call (one provider call, one transaction) instead of one task each.
     """
 
     def __init__(
@@ -75,6 +85,7 @@ class Worker:
         handlers: Mapping[str, Handler],
         *,
         on_exhausted: Mapping[str, ExhaustedHook] | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
         owner: str | None = None,
         concurrency: int = 32,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -90,6 +101,7 @@ class Worker:
         self.queue = queue
         self.handlers = dict(handlers)
         self.on_exhausted = dict(on_exhausted or {})
+        self.batch_handlers = dict(batch_handlers or {})
         self.owner = owner or default_owner()
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
@@ -99,6 +111,10 @@ class Worker:
         self.stats = WorkerStats()
         self._rng = rng or random.Random()
         self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        # Handed-over jobs waiting for the end of this loop turn, by kind.
+        self._handed: dict[str, list[Job]] = {}
+        self._handed_count = 0
+        self._claimed_counters: dict[str, Any] = {}
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
@@ -116,7 +132,7 @@ class Worker:
             self._running
             and not self._stopping.is_set()
             and kind in self.handlers
-            and len(self._inflight) < self.concurrency * HANDOFF_FACTOR
+            and len(self._inflight) + self._handed_count < self.concurrency * HANDOFF_FACTOR
         )
 
     def adopt(self, jobs: Sequence[Job]) -> None:
@@ -128,9 +144,90 @@ class Worker:
             if job.lease_owner != self.owner or job.id in self._inflight:
                 continue
             self.stats.claimed += 1
-            JOBS_CLAIMED.labels(job.kind).inc()
+            self._claimed_counter(job.kind).inc()
+            if job.kind in self.batch_handlers and job.attempts <= job.max_attempts:
+                if not self._handed_count:
+                    asyncio.get_running_loop().call_soon(self._start_handed)
+                self._handed.setdefault(job.kind, []).append(job)
+                self._handed_count += 1
+                continue
             task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
             self._inflight[job.id] = (job, task)
+
+    def _claimed_counter(self, kind: str) -> Any:
+        # The labelled child, looked up once per kind: `labels()` costs more than `inc()`.
+        counter = self._claimed_counters.get(kind)
+        if counter is None:
+            counter = self._claimed_counters[kind] = JOBS_CLAIMED.labels(kind)
+        return counter
+
+    def _start_handed(self) -> None:
+        """Start the jobs handed over during this loop turn, a batch handler call per batch."""
+        handed, self._handed, self._handed_count = self._handed, {}, 0
+        if not self._running or self._stopping.is_set():
+            # As for jobs handed over while stopping: their leases run out, then any worker
+            # claims them.
+            return
+        for kind, jobs in handed.items():
+            # A job handed over twice runs once.
+            waiting = [j for j in {j.id: j for j in jobs}.values() if j.id not in self._inflight]
+            for start in range(0, len(waiting), HANDED_BATCH):
+                batch = waiting[start : start + HANDED_BATCH]
+                task = asyncio.create_task(self._run_batch(kind, batch), name=f"jobs-{kind}")
+                for job in batch:
+                    self._inflight[job.id] = (job, task)
+
+    async def _run_batch(self, kind: str, batch: Sequence[Job]) -> None:
+        """Run handed-over jobs through their kind's batch handler and record each outcome."""
+        try:
+            started = time.perf_counter()
+            error = "no outcome"
+            results: Mapping[int, HandlerResult | bool] = {}
+            try:
+                results = await self.batch_handlers[kind](batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%d jobs (%s) failed together", len(batch), kind, exc_info=True)
+                error = describe(exc, MAX_ERROR_CHARS)
+            seconds = time.perf_counter() - started
+            observe = JOB_SECONDS.labels(kind).observe
+            recording = []
+            settled = {True: 0, False: 0}
+            for job in batch:
+                observe(seconds)
+                result = results.get(job.id)
+                if result is None:
+                    result = HandlerResult.retry(error)
+                if isinstance(result, bool):
+                    settled[result] += 1
+                    if not result:
+                        log.info(
+                            "job %s was taken over by another worker; its outcome is dropped",
+                            job.id,
+                        )
+                else:
+                    recording.append(self._record_logged(job, result))
+            # Counted once per batch: a labelled metric costs more than the job's own share.
+            self.stats.done += settled[True] + settled[False]
+            self.stats.lost_leases += settled[False]
+            for held, count in settled.items():
+                if count:
+                    JOB_OUTCOMES.labels(kind, "done" if held else "lost").inc(count)
+            if recording:
+                # Together, so that their settlements share one group commit.
+                await asyncio.gather(*recording)
+        finally:
+            for job in batch:
+                self._inflight.pop(job.id, None)
+            self._slot_freed.set()
+
+    async def _record_logged(self, job: Job, result: HandlerResult) -> None:
+        try:
+            await self._record(job, result)
+        except Exception as exc:
+            # The job stays leased; it comes back when the lease runs out.
+            log.warning("recording the outcome of job %s failed: %r", job.id, exc)
 
     async def run(self) -> None:
         """Claim and run jobs until stop() is called."""

@@ -83,12 +83,7 @@ async def pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
             found = await _PENDING_ONE.run(conn, {"b_id": delivery_id})
             rows += [_Row(row) for row in found]
         return rows
-    query = (
-        _pending_query()
-        .where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
-        .order_by(deliveries.c.id)
-    )
-    return list(await conn.execute(query))
+    return list(await conn.execute(_PENDING_MANY, {"b_ids": ids}))
 
 
 def _pending_query() -> Select[Any]:
@@ -121,6 +116,12 @@ class _Row(dict[str, Any]):
 #: Up to this many deliveries are read one prepared statement each (a send to a few
 #: devices); more are read by one query.
 _ONE_BY_ONE = 16
+# Built once: constructing the select costs more than running it for a batch of sends.
+_PENDING_MANY = (
+    _pending_query()
+    .where(deliveries.c.id.in_(bindparam("b_ids", expanding=True)), deliveries.c.outcome == PENDING)
+    .order_by(deliveries.c.id)
+)
 _PENDING_ONE = Prepared(
     _pending_query().where(
         deliveries.c.id == bindparam("b_id", type_=deliveries.c.id.type),

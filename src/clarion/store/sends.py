@@ -182,14 +182,19 @@ async def set_status(
     return bool(await statement.run(conn, params))
 
 
-async def done_when_settled(conn: AsyncConnection, send_id: str) -> bool:
-    """Mark a delivering send done if none of its deliveries is pending; tell whether it was."""
+async def done_when_settled(conn: AsyncConnection, *send_ids: str) -> bool:
+    """Mark delivering sends done if none of their deliveries is pending; tell whether any was.
+
+    Several sends (a batch of small ones) are checked in one round of the same statement.
+    """
     now = utcnow()
-    params = {"b_id": send_id, "b_now": now}
-    return bool(await _DONE_WHEN_SETTLED.run(conn, params))
+    if len(send_ids) == 1:
+        return bool(await _DONE_WHEN_SETTLED.run(conn, {"b_id": send_ids[0], "b_now": now}))
+    await _DONE_WHEN_SETTLED_MANY.run_many(conn, [{"b_id": i, "b_now": now} for i in send_ids])
+    return False
 
 
-_DONE_WHEN_SETTLED = Prepared(
+_DONE_WHEN_SETTLED_UPDATE = (
     update(sends)
     .where(
         sends.c.id == bindparam("b_id", type_=sends.c.id.type),
@@ -203,8 +208,9 @@ _DONE_WHEN_SETTLED = Prepared(
         updated_at=bindparam("b_now", type_=sends.c.updated_at.type),
         completed_at=bindparam("b_now", type_=sends.c.completed_at.type),
     )
-    .returning(sends.c.id)
 )
+_DONE_WHEN_SETTLED = Prepared(_DONE_WHEN_SETTLED_UPDATE.returning(sends.c.id))
+_DONE_WHEN_SETTLED_MANY = Prepared(_DONE_WHEN_SETTLED_UPDATE)
 _STATUS_UPDATES: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], Prepared] = {}
 
 

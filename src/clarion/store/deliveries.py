@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,6 +116,25 @@ async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now:
     ]
     if not params:
         return
+    if conn.dialect.name == "sqlite" and len(params) > 1:
+        # One statement over the batch as a JSON array: an executemany steps SQLite and
+        # converts every parameter once per row.
+        batch = [
+            [
+                param["b_id"],
+                str(param["b_outcome"]),
+                param["b_status"],
+                param["b_reason"],
+                param["b_message_id"],
+                param["b_language"],
+                param["b_attempts"],
+                param["b_completed"] is not None,
+                param["b_first"] is not None,
+            ]
+            for param in params
+        ]
+        await _WRITE_OUTCOMES_SQLITE.run(conn, {"b_rows": json.dumps(batch), "b_now": now})
+        return
     if conn.dialect.name == "postgresql" and len(params) > 1:
         # One statement over arrays: an executemany would run (and plan) one UPDATE per row.
         columns = {name: [param[name] for param in params] for name in params[0]}
@@ -147,6 +167,31 @@ _WRITE_OUTCOMES_PG = text(
     WHERE d.id = v.id AND d.outcome = '{PENDING.value}'
     """
 ).bindparams(bindparam("b_now", type_=deliveries.c.last_attempt_at.type))
+
+
+# SQLite: the batch's rows as one JSON array of
+# [id, outcome, status, reason, message_id, language, attempts, final, first attempt].
+_WRITE_OUTCOMES_SQLITE = Prepared(
+    text(
+        f"""
+        UPDATE deliveries SET
+            outcome = json_extract(v.value, '$[1]'),
+            provider_status = json_extract(v.value, '$[2]'),
+            provider_reason = json_extract(v.value, '$[3]'),
+            provider_message_id = json_extract(v.value, '$[4]'),
+            language = json_extract(v.value, '$[5]'),
+            attempts = json_extract(v.value, '$[6]'),
+            completed_at = CASE WHEN json_extract(v.value, '$[7]') THEN :b_now END,
+            first_attempt_at = coalesce(
+                deliveries.first_attempt_at, CASE WHEN json_extract(v.value, '$[8]') THEN :b_now END
+            ),
+            last_attempt_at = :b_now
+        FROM json_each(:b_rows) AS v
+        WHERE deliveries.id = json_extract(v.value, '$[0]')
+            AND deliveries.outcome = '{PENDING.value}'
+        """
+    ).bindparams(bindparam("b_now", type_=deliveries.c.last_attempt_at.type))
+)
 
 
 # One statement for the whole batch: the first attempt's time rides along, kept once set.

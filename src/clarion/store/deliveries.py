@@ -100,6 +100,25 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
 
 async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now: datetime) -> None:
     """Record attempts on deliveries still pending (an outcome is never overwritten)."""
+    if conn.dialect.name == "sqlite" and len(rows) > 1:
+        # One statement over the batch as a JSON array: an executemany steps SQLite and
+        # converts every parameter once per row.
+        batch = [
+            [
+                row.delivery_id,
+                str(row.outcome),
+                row.status,
+                _fit(row.reason, REASON_CHARS),
+                _fit(row.message_id, MESSAGE_ID_CHARS),
+                row.language,
+                row.attempts,
+                row.final,
+                row.first_attempt,
+            ]
+            for row in rows
+        ]
+        await _WRITE_OUTCOMES_SQLITE.run(conn, {"b_rows": json.dumps(batch), "b_now": now})
+        return
     params = [
         {
             "b_id": row.delivery_id,
@@ -115,25 +134,6 @@ async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now:
         for row in rows
     ]
     if not params:
-        return
-    if conn.dialect.name == "sqlite" and len(params) > 1:
-        # One statement over the batch as a JSON array: an executemany steps SQLite and
-        # converts every parameter once per row.
-        batch = [
-            [
-                param["b_id"],
-                str(param["b_outcome"]),
-                param["b_status"],
-                param["b_reason"],
-                param["b_message_id"],
-                param["b_language"],
-                param["b_attempts"],
-                param["b_completed"] is not None,
-                param["b_first"] is not None,
-            ]
-            for param in params
-        ]
-        await _WRITE_OUTCOMES_SQLITE.run(conn, {"b_rows": json.dumps(batch), "b_now": now})
         return
     if conn.dialect.name == "postgresql" and len(params) > 1:
         # One statement over arrays: an executemany would run (and plan) one UPDATE per row.

@@ -110,8 +110,16 @@ class Dispatcher:
         send_id = str(job.payload["send_id"])
         ids = [int(i) for i in job.payload["delivery_ids"]]
         handed = job.context if isinstance(job.context, HandedSend) else None
+        # A send's request never changes: once parsed, only its status is read again.
+        cached = self._prepared.get(send_id)
+        send: dict[str, Any] | None
         async with self.engine.connect() as conn:
-            send = handed.send if handed is not None else await send_store.get_send(conn, send_id)
+            if handed is not None:
+                send = handed.send
+            elif cached is not None:
+                send = await send_store.get_send_head(conn, send_id)
+            else:
+                send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] == SendStatus.CANCELLED:
                 return HandlerResult.done()
             found = await pending_rows(conn, ids)
@@ -124,7 +132,11 @@ class Dispatcher:
         ]
         if not rows and not gone:
             return HandlerResult.done()
-        prepared = self._prepare(send_id, send["request"], handed.command if handed else None)
+        if cached is not None:
+            self._prepared.move_to_end(send_id)
+            prepared = cached
+        else:
+            prepared = self._prepare(send_id, send["request"], handed.command if handed else None)
         throttle = prepared.command.engagement.throttle
         if throttle is not None and rows:
             rows = (await pacing.pace(self.queue, send_id, throttle, rows, utcnow())).due

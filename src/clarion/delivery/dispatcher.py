@@ -31,7 +31,7 @@ from clarion.domain.errors import DomainError
 from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
-from clarion.domain.vocabulary import DeliveryOutcome, Provider, SendStatus, provider_of
+from clarion.domain.vocabulary import PLATFORM_PROVIDER, DeliveryOutcome, Provider, SendStatus
 from clarion.providers.result import DeliveryResult
 from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
@@ -56,6 +56,8 @@ class _Prepared:
     send_id: str
     command: SendCommand
     compiled: tuple[CompiledContent[LocalizedContent], ...]
+    #: Whether the send asks for the APNs sandbox for every device.
+    sandbox: bool = False
 
     @property
     def message(self) -> Message:
@@ -212,7 +214,8 @@ class Dispatcher:
             return cached
         if command is None:
             command = SendCommand.from_document(document)
-        prepared = _Prepared(send_id, command, compile_command(command))
+        sandbox = bool(command.message.options.sandbox)
+        prepared = _Prepared(send_id, command, compile_command(command), sandbox)
         self._prepared[send_id] = prepared
         if len(self._prepared) > 256:
             self._prepared.popitem(last=False)
@@ -279,12 +282,12 @@ class Dispatcher:
 
     @staticmethod
     def _client_key(prepared: _Prepared, row: Any) -> ClientKey | None:
-        provider = provider_of(row.platform)
+        provider = PLATFORM_PROVIDER.get(row.platform)
         if provider is None:
             return None
         # A device registered as a development build, or a send asking for the
         # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
-        return (row.app_pk, provider, bool(row.sandbox) or prepared.message.options.sandbox)
+        return (row.app_pk, provider, prepared.sandbox or bool(row.sandbox))
 
     async def _deliver_all(
         self, batch: _Batch, rows: list[Any], logged: set[type[BaseException]]

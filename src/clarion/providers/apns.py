@@ -250,6 +250,9 @@ def _answer_result(answer: BatchAnswer) -> DeliveryResult | Exception:
 
 
 def _result_from(response: Http2Response) -> DeliveryResult:
+    if response.status == 200 and not response.body:
+        # Nearly every answer: accepted, nothing to parse but its id.
+        return DeliveryResult(Outcome.SENT, 200, None, response.headers.get("apns-id"))
     reason = _reason(response.body)
     outcome = outcome_for(response.status, reason)
     return DeliveryResult(

@@ -25,7 +25,7 @@ MESSAGE_ID_CHARS = 256
 INVALID_REASON_CHARS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutcomeRow:
     """One delivery's attempt as it is written; `final` False keeps it pending."""
 

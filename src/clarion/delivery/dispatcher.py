@@ -25,13 +25,13 @@ from clarion.delivery.clients import MissingCredentials, ProviderClients
 from clarion.delivery.jobs import HandedSend
 from clarion.delivery.observe import BatchObserver
 from clarion.delivery.outcomes import DeviceResult, apply_answer, record_outcomes
-from clarion.delivery.rendering import Rendered, RenderMemo, compile_command, render_for_device
+from clarion.delivery.rendering import RenderMemo, compile_command, render_for_device
 from clarion.domain.command import SendCommand
 from clarion.domain.errors import DomainError
 from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
-from clarion.domain.vocabulary import PLATFORM_PROVIDER, DeliveryOutcome, Provider, SendStatus
+from clarion.domain.vocabulary import PLATFORM_PROVIDER, DeliveryOutcome, SendStatus
 from clarion.providers.result import DeliveryResult
 from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
@@ -84,10 +84,6 @@ class _Batch:
     now: datetime
     memo: RenderMemo
     clients: dict[ClientKey, tuple[Transport, dict[str, Any]] | Exception]
-    #: Requests already rendered, by what alone decides them when the memo reuses
-    #: requests: client, platform and the two languages. A device found here is
-    #: neither turned into a `Device` nor rendered.
-    rendered: dict[tuple[Any, ...], Rendered] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -389,24 +385,15 @@ class Dispatcher:
             if isinstance(entry, Exception):
                 raise entry
             client, public = entry
-            shared = None
-            # An FCM request names its device inside the body: it is never shared.
-            if batch.memo.reusable and key[1] != Provider.FCM:
-                contact_language = row.contact_language if row.external_id is not None else None
-                shared = (key, row.platform, row.language, contact_language)
-            rendered = batch.rendered.get(shared) if shared is not None else None
-            if rendered is None:
-                rendered = render_for_device(
-                    prepared.command,
-                    prepared.compiled,
-                    device_from_row(row),
-                    public,
-                    send_id=prepared.send_id,
-                    now=batch.now,
-                    memo=batch.memo,
-                )
-                if shared is not None:
-                    batch.rendered[shared] = rendered
+            rendered = render_for_device(
+                prepared.command,
+                prepared.compiled,
+                device_from_row(row),
+                public,
+                send_id=prepared.send_id,
+                now=batch.now,
+                memo=batch.memo,
+            )
             result.language = rendered.language
             inbox = prepared.command.engagement.inbox
             if inbox is not None:

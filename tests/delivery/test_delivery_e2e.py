@@ -120,3 +120,48 @@ async def test_web_push_gone_subscription_is_pruned(env: DeliveryEnv) -> None:
     )
     (trail,) = await env.deliveries(done["id"])
     assert trail["outcome"] == "undeliverable" and trail["provider_status"] in (404, 410)
+
+
+async def test_plain_content_follows_each_devices_languages_within_one_batch(
+    env: DeliveryEnv,
+) -> None:
+    response = await env.http.put("/v1/contacts/dora", json={"language": "de"}, headers=env.headers)
+    assert response.status_code in (200, 201), response.text
+    tokens = {
+        "fr-phone": await env.ios("fr-phone", language="fr"),
+        # The contact's language comes before the installation's.
+        "de-contact": await env.ios("de-contact", language="fr", external_id="dora"),
+        "plain": await env.ios("plain"),
+        "fr-again": await env.ios("fr-again", language="fr"),
+        "es-phone": await env.ios("es-phone", language="es"),
+    }
+    send_id = await env.send(
+        {
+            "recipients": {"installation_ids": list(tokens)},
+            "contents": [
+                {"title": "Hello", "body": "EN"},
+                {"language": "fr", "title": "Bonjour", "body": "FR"},
+                {"language": "de", "title": "Hallo", "body": "DE"},
+            ],
+        }
+    )
+    done = await env.wait_done(send_id)
+    assert done["counts"]["sent"] == len(tokens), done
+    titles = {
+        name: [
+            d.payload["aps"]["alert"]["title"]
+            for d in env.emulators.apns.deliveries
+            if d.target == token
+        ]
+        for name, token in tokens.items()
+    }
+    assert titles == {
+        "fr-phone": ["Bonjour"],
+        "de-contact": ["Hallo"],
+        "plain": ["Hello"],
+        "fr-again": ["Bonjour"],
+        "es-phone": ["Hello"],
+    }
+    trail = {d["installation_id"]: d["language"] for d in await env.deliveries(send_id)}
+    assert trail["fr-phone"] == "fr" and trail["de-contact"] == "de"
+    assert trail["fr-again"] == "fr"

@@ -38,7 +38,7 @@ from clarion.domain.errors import DomainError
 from clarion.domain.limits import BuiltPayload
 from clarion.domain.message import LocalizedContent, Message
 from clarion.domain.personalize import CompiledContent
-from clarion.domain.vocabulary import DeliveryOutcome, SendStatus, provider_of
+from clarion.domain.vocabulary import PLATFORM_PROVIDER, DeliveryOutcome, SendStatus
 from clarion.providers.result import DeliveryResult
 from clarion.providers.transport import Address, Transport
 from clarion.queue.backoff import Backoff
@@ -65,6 +65,8 @@ class _Prepared:
     send_id: str
     command: SendCommand
     compiled: tuple[CompiledContent[LocalizedContent], ...]
+    #: Whether the send asks for the APNs sandbox for every device.
+    sandbox: bool = False
 
     @property
     def message(self) -> Message:
@@ -115,8 +117,16 @@ class Dispatcher:
         send_id = str(job.payload["send_id"])
         ids = [int(i) for i in job.payload["delivery_ids"]]
         handed = job.context if isinstance(job.context, HandedSend) else None
+        # A send's request never changes: once parsed, only its status is read again.
+        cached = self._prepared.get(send_id)
+        send: dict[str, Any] | None
         async with self.engine.connect() as conn:
-            send = handed.send if handed is not None else await send_store.get_send(conn, send_id)
+            if handed is not None:
+                send = handed.send
+            elif cached is not None:
+                send = await send_store.get_send_head(conn, send_id)
+            else:
+                send = await send_store.get_send(conn, send_id)
             if send is None or send["status"] == SendStatus.CANCELLED:
                 return HandlerResult.done()
             found = await pending_rows(conn, ids)
@@ -124,7 +134,11 @@ class Dispatcher:
         gone = _gone(found)
         if not rows and not gone:
             return HandlerResult.done()
-        prepared = self._prepare(send_id, send["request"], handed.command if handed else None)
+        if cached is not None:
+            self._prepared.move_to_end(send_id)
+            prepared = cached
+        else:
+            prepared = self._prepare(send_id, send["request"], handed.command if handed else None)
         throttle = prepared.command.engagement.throttle
         if throttle is not None and rows:
             rows = (await pacing.pace(self.queue, send_id, throttle, rows, utcnow())).due
@@ -319,7 +333,8 @@ class Dispatcher:
             return cached
         if command is None:
             command = SendCommand.from_document(document)
-        prepared = _Prepared(send_id, command, compile_command(command))
+        sandbox = bool(command.message.options.sandbox)
+        prepared = _Prepared(send_id, command, compile_command(command), sandbox)
         if not keep:
             return prepared
         self._prepared[send_id] = prepared
@@ -393,12 +408,12 @@ class Dispatcher:
 
     @staticmethod
     def _client_key(prepared: _Prepared, row: Any) -> ClientKey | None:
-        provider = provider_of(row.platform)
+        provider = PLATFORM_PROVIDER.get(row.platform)
         if provider is None:
             return None
         # A device registered as a development build, or a send asking for the
         # sandbox, goes to APNs' sandbox (unless the app names its own endpoint).
-        return (row.app_pk, provider, bool(row.sandbox) or prepared.message.options.sandbox)
+        return (row.app_pk, provider, prepared.sandbox or bool(row.sandbox))
 
     async def _deliver_all(
         self, work: list[tuple[_Batch, Any]], logged: set[type[BaseException]]

@@ -145,9 +145,9 @@ async def _record_engagement(
     """Inbox items (one per contact) and frequency cap records of what was delivered."""
     # A rendered message goes to the inbox whatever its push outcome: the inbox is
     # the copy that remains when the push is lost.
-    rendered = [r for r in results if r.extra.get("contact_pk") and "content" in r.extra]
     inbox = command.engagement.inbox
     if inbox is not None:
+        rendered = [r for r in results if r.extra.get("contact_pk") and "content" in r.extra]
         items = {
             r.extra["contact_pk"]: inbox_item(
                 send["project_id"],
@@ -161,12 +161,14 @@ async def _record_engagement(
         }
         await inbox_store.store_items(conn, list(items.values()))
     labels = command.message.options.labels
+    if not labels:
+        return
     sent = [
         r.extra["contact_pk"]
         for r in results
         if r.outcome == DeliveryOutcome.SENT and r.extra.get("contact_pk")
     ]
-    if labels and sent:
+    if sent:
         await cap_store.record_hits(conn, hits_for(send["id"], labels, sent, now))
     # A cap counted before sending is given back when none of the contact's devices got it.
     unsent = [
@@ -174,5 +176,5 @@ async def _record_engagement(
         for r in results
         if r.outcome != DeliveryOutcome.SENT and r.extra.get("contact_pk")
     ]
-    if labels and unsent:
+    if unsent:
         await cap_store.release_unsent(conn, send["id"], unsent)

@@ -102,12 +102,12 @@ class ApnsClient:
         self, items: Sequence[tuple[Address, BuiltPayload]]
     ) -> list[DeliveryResult | Exception]:
         """Send a batch of built requests as one unit through the pool."""
-        results: list[DeliveryResult | Exception] = [
-            DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken") for _ in items
-        ]
+        missing = DeliveryResult(Outcome.FAILED, reason="MissingDeviceToken")
+        # Every sendable entry is overwritten with its answer; the others keep `missing`.
+        results: list[DeliveryResult | Exception] = [missing] * len(items)
         bearer = self._tokens.current() if self._tokens else None
         sendable = [
-            (index, "/3/device/" + quote(address.token, safe=""), payload)
+            (index, _device_path(address.token), payload)
             for index, (address, payload) in enumerate(items)
             if address.token
         ]
@@ -157,7 +157,7 @@ class ApnsClient:
 
     async def send(self, token: str, headers: dict[str, str], payload: bytes) -> DeliveryResult:
         """Deliver one notification; transport failures come back as `retry`, never raise."""
-        path = "/3/device/" + quote(token, safe="")
+        path = _device_path(token)
         try:
             return await self._send_with_auth(path, headers, payload)
         except QueueTimeoutError:
@@ -222,6 +222,18 @@ class ApnsClient:
         await self._pool.close()
 
 
+#: What `quote(token, safe="")` leaves as it is: a token made only of these (hex, as
+#: APNs tokens are) needs no quoting.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def _device_path(token: str) -> str:
+    """The request path naming a device token, percent-encoded when it needs to be."""
+    if _UNQUOTED.fullmatch(token):
+        return "/3/device/" + token
+    return "/3/device/" + quote(token, safe="")
+
+
 def _answer_result(answer: BatchAnswer) -> DeliveryResult | Exception:
     """A batch answer as `send` would have reported it; unexpected errors stay errors."""
     if isinstance(answer, Http2Response):
@@ -238,6 +250,9 @@ def _answer_result(answer: BatchAnswer) -> DeliveryResult | Exception:
 
 
 def _result_from(response: Http2Response) -> DeliveryResult:
+    if response.status == 200 and not response.body:
+        # Nearly every answer: accepted, nothing to parse but its id.
+        return DeliveryResult(Outcome.SENT, 200, None, response.headers.get("apns-id"))
     reason = _reason(response.body)
     outcome = outcome_for(response.status, reason)
     return DeliveryResult(

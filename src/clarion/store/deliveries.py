@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ MESSAGE_ID_CHARS = 256
 INVALID_REASON_CHARS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutcomeRow:
     """One delivery's attempt as it is written; `final` False keeps it pending."""
 
@@ -102,6 +103,25 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
 
 async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now: datetime) -> None:
     """Record attempts on deliveries still pending (an outcome is never overwritten)."""
+    if conn.dialect.name == "sqlite" and len(rows) > 1:
+        # One statement over the batch as a JSON array: an executemany steps SQLite and
+        # converts every parameter once per row.
+        batch = [
+            [
+                row.delivery_id,
+                str(row.outcome),
+                row.status,
+                _fit(row.reason, REASON_CHARS),
+                _fit(row.message_id, MESSAGE_ID_CHARS),
+                row.language,
+                row.attempts,
+                row.final,
+                row.first_attempt,
+            ]
+            for row in rows
+        ]
+        await _WRITE_OUTCOMES_SQLITE.run(conn, {"b_rows": json.dumps(batch), "b_now": now})
+        return
     params = [
         {
             "b_id": row.delivery_id,
@@ -150,6 +170,31 @@ _WRITE_OUTCOMES_PG = text(
     WHERE d.id = v.id AND d.outcome = '{PENDING.value}'
     """
 ).bindparams(bindparam("b_now", type_=deliveries.c.last_attempt_at.type))
+
+
+# SQLite: the batch's rows as one JSON array of
+# [id, outcome, status, reason, message_id, language, attempts, final, first attempt].
+_WRITE_OUTCOMES_SQLITE = Prepared(
+    text(
+        f"""
+        UPDATE deliveries SET
+            outcome = json_extract(v.value, '$[1]'),
+            provider_status = json_extract(v.value, '$[2]'),
+            provider_reason = json_extract(v.value, '$[3]'),
+            provider_message_id = json_extract(v.value, '$[4]'),
+            language = json_extract(v.value, '$[5]'),
+            attempts = json_extract(v.value, '$[6]'),
+            completed_at = CASE WHEN json_extract(v.value, '$[7]') THEN :b_now END,
+            first_attempt_at = coalesce(
+                deliveries.first_attempt_at, CASE WHEN json_extract(v.value, '$[8]') THEN :b_now END
+            ),
+            last_attempt_at = :b_now
+        FROM json_each(:b_rows) AS v
+        WHERE deliveries.id = json_extract(v.value, '$[0]')
+            AND deliveries.outcome = '{PENDING.value}'
+        """
+    ).bindparams(bindparam("b_now", type_=deliveries.c.last_attempt_at.type))
+)
 
 
 # One statement for the whole batch: the first attempt's time rides along, kept once set.

@@ -58,16 +58,16 @@ def device_from_row(row: Any) -> Device:
             "timezone": row.contact_timezone,
             "attributes": row.contact_attributes or {},
         }
-    return Device(
-        platform=row.platform,
-        installation_id=row.installation_id,
-        token=row.token,
-        subscription=row.subscription,
-        language=row.language,
-        timezone=row.timezone,
-        tags=list(row.tags or []),
-        attributes=dict(row.attributes or {}),
-        contact=contact,
+    return Device.assembled(
+        row.platform,
+        row.installation_id,
+        row.token,
+        row.subscription,
+        row.language,
+        row.timezone,
+        list(row.tags or []),
+        dict(row.attributes or {}),
+        contact,
     )
 
 

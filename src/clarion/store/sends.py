@@ -139,6 +139,11 @@ _INSERT_SEND = Prepared(
     )
 )
 _GET_SEND = Prepared(select(sends).where(sends.c.id == bindparam("id", type_=sends.c.id.type)))
+_GET_SEND_HEAD = Prepared(
+    select(sends.c.id, sends.c.project_id, sends.c.kind, sends.c.status).where(
+        sends.c.id == bindparam("id", type_=sends.c.id.type)
+    )
+)
 _HAS_PENDING = Prepared(
     select(deliveries.c.id)
     .where(
@@ -152,6 +157,16 @@ _HAS_PENDING = Prepared(
 async def get_send(conn: AsyncConnection, send_id: str) -> dict[str, Any] | None:
     """Fetch one send."""
     found = await _GET_SEND.run(conn, {"id": send_id})
+    return found[0] if found else None
+
+
+async def get_send_head(conn: AsyncConnection, send_id: str) -> dict[str, Any] | None:
+    """Fetch one send's id, project, kind and status: not its stored request.
+
+    The request of a send to thousands of devices holds every recipient; a reader that
+    already has it parsed need not decode it again.
+    """
+    found = await _GET_SEND_HEAD.run(conn, {"id": send_id})
     return found[0] if found else None
 
 

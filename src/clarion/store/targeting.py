@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.recipients import Recipients
+from clarion.domain.vocabulary import DeliveryOutcome
+from clarion.store.deliveries import PLANNED_COLUMNS
 from clarion.store.prepared import Prepared
+from clarion.store.send_tables import deliveries
 from clarion.store.tables import apps, contacts, installations
+from clarion.store.types import UtcDateTime
+
+PENDING = DeliveryOutcome.PENDING.value
+UNDELIVERABLE = DeliveryOutcome.UNDELIVERABLE.value
+NOT_FOUND = DeliveryOutcome.NOT_FOUND.value
 
 #: Devices a contact is reached on unless the send asks for all of them.
 RECENT_DEVICES = 10
@@ -203,3 +227,129 @@ async def _by_contact(
             unmatched.append(Unmatched(kind, value))
         for row in chosen:
             targets.setdefault(row.pk, _target(row, kind, value))
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """How many delivery rows a set-based plan made: devices found, recipients unmatched."""
+
+    targeted: int
+    unmatched: int
+
+
+#: The installation column each single-column recipient kind is looked up by.
+_COLUMNS = {
+    "token": installations.c.token,
+    "installation_id": installations.c.installation_id,
+    "advertising_id": installations.c.advertising_id,
+}
+
+
+def single_column(recipients: Recipients) -> tuple[str, Sequence[str]] | None:
+    """The kind and values of recipients that name devices by one column only, else None.
+
+    Such a list is planned by two INSERT … SELECT statements: each value names devices
+    directly, so no device can be claimed by two recipients of different kinds.
+    """
+    if recipients.external_ids or recipients.emails:
+        return None
+    named = [
+        (kind, values)
+        for kind, values in (
+            ("token", recipients.tokens),
+            ("installation_id", recipients.installation_ids),
+            ("advertising_id", recipients.advertising_ids),
+        )
+        if values
+    ]
+    if len(named) != 1 or len(set(named[0][1])) != len(named[0][1]):
+        return None
+    return named[0]
+
+
+def _wanted(dialect: str, values: Sequence[str]) -> Any:
+    """The values as a table (`value`, `position`), built in the database from one parameter."""
+    if dialect == "postgresql":
+        unnested = func.unnest(bindparam("wanted", list(values), type_=ARRAY(String)))
+        return unnested.table_valued("value", with_ordinality="position").render_derived("wanted")
+    each = func.json_each(bindparam("wanted", json.dumps(list(values)), type_=String))
+    table = each.table_valued("key", "value").alias("wanted")
+    return select(table.c.value, table.c.key.label("position")).subquery("wanted")
+
+
+async def insert_single_column(
+    conn: AsyncConnection,
+    send_id: str,
+    project_id: str,
+    kind: str,
+    values: Sequence[str],
+    app_ids: Sequence[str] | None,
+    now: datetime,
+) -> Inserted:
+    """Make the delivery rows of a one-column recipient list in the database.
+
+    The same rows `resolve` and a row per target would give: a row per device found (in
+    the order of the values, `undeliverable` when its token was invalidated), then a
+    `not_found` row per value that found none. No device passes through Python.
+    """
+    column = _COLUMNS[kind]
+    wanted = _wanted(conn.dialect.name, values)
+    scope = apps.c.project_id == project_id
+    if app_ids is not None:
+        scope = and_(scope, apps.c.id.in_(list(app_ids)))
+    valid = installations.c.invalidated_at.is_(None)
+    found = (
+        select(
+            literal(send_id, String),
+            installations.c.pk,
+            apps.c.id,
+            installations.c.installation_id,
+            installations.c.platform,
+            literal(kind, String),
+            wanted.c.value,
+            installations.c.token,
+            case((valid, literal(PENDING, String)), else_=literal(UNDELIVERABLE, String)),
+            case(
+                (valid, null()),
+                else_=func.coalesce(installations.c.invalid_reason, "invalidated"),
+            ),
+            literal(0, Integer),
+            literal(now, UtcDateTime),
+            case((valid, null()), else_=literal(now, UtcDateTime)),
+        )
+        .select_from(
+            wanted.join(installations, column == wanted.c.value).join(
+                apps, installations.c.app_pk == apps.c.pk
+            )
+        )
+        .where(scope)
+        .order_by(wanted.c.position, installations.c.pk)
+    )
+    made = await conn.execute(insert(deliveries).from_select(list(PLANNED_COLUMNS), found))
+    matching = (
+        select(installations.c.pk)
+        .select_from(installations.join(apps, installations.c.app_pk == apps.c.pk))
+        .where(scope, column == wanted.c.value)
+    )
+    missing = (
+        select(
+            literal(send_id, String),
+            null(),
+            null(),
+            null(),
+            null(),
+            literal(kind, String),
+            wanted.c.value,
+            null(),
+            literal(NOT_FOUND, String),
+            null(),
+            literal(0, Integer),
+            literal(now, UtcDateTime),
+            literal(now, UtcDateTime),
+        )
+        .select_from(wanted)
+        .where(~exists(matching))
+        .order_by(wanted.c.position)
+    )
+    lost = await conn.execute(insert(deliveries).from_select(list(PLANNED_COLUMNS), missing))
+    return Inserted(int(made.rowcount), int(lost.rowcount))

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, String, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.recipients import Recipients
@@ -100,6 +101,25 @@ _BY_VALUE = {
 }
 
 
+def _by_array(
+    project_id: str, app_ids: Sequence[str] | None, column: Any, values: list[str]
+) -> Any:
+    """PostgreSQL: every value in one array parameter, joined to the installations.
+
+    An IN list of bound parameters, once PostgreSQL switches the prepared statement to
+    its generic plan, was scanned with a linear filter on every installation of the
+    app (a third of a second per 500 values); a join on the unnested array is hashed or
+    looked up by index whatever the plan, and needs one statement for any number of
+    values.
+    """
+    wanted = (
+        func.unnest(bindparam("values", values, type_=ARRAY(String)))
+        .table_valued("value")
+        .render_derived(name="wanted")
+    )
+    return _base(project_id, app_ids).join(wanted, column == wanted.c.value)
+
+
 def _chunks(values: Sequence[str]) -> list[list[str]]:
     return [list(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
@@ -126,6 +146,10 @@ async def resolve(
                 found[value] = [
                     _Found(**row) for row in await _BY_VALUE[column.name].run(conn, params)
                 ]
+        elif conn.dialect.name == "postgresql":
+            distinct = list(dict.fromkeys(values))
+            for row in await conn.execute(_by_array(project_id, app_ids, column, distinct)):
+                found.setdefault(getattr(row, column.name), []).append(row)
         else:
             for chunk in _chunks(values):
                 for row in await conn.execute(_base(project_id, app_ids).where(column.in_(chunk))):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +23,7 @@ from clarion.store import deliveries as delivery_rows
 from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
 from clarion.store.deliveries import OutcomeRow
+from clarion.store.group_commit import before_commit
 from clarion.store.types import utcnow
 
 #: Provider attempts per device before its outcome is recorded as an error.
@@ -102,7 +104,21 @@ async def record_outcomes(
         await queue.enqueue(
             conn, [deliver_job(send_id, [r.delivery_id for r in retry], retry_at(now, retry))]
         )
-    elif not command.engagement.needs_finish:
+        return
+    # Once per send and group of writes, after every batch of the group is written.
+    await before_commit(
+        conn,
+        f"send:{send_id}",
+        partial(_settle_send, queue=queue, send_id=send_id, command=command),
+    )
+
+
+async def _settle_send(
+    conn: AsyncConnection, queue: SqlJobQueue, send_id: str, command: SendCommand
+) -> None:
+    """End the send if none of its deliveries is pending any more."""
+    await send_store.lock_for_settling(conn, send_id)
+    if not command.engagement.needs_finish:
         # One statement: done if nothing is pending any more.
         await send_store.done_when_settled(conn, send_id)
     elif not await send_store.has_pending(conn, send_id):

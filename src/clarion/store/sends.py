@@ -120,6 +120,26 @@ async def set_status(
     return bool(await statement.run(conn, params))
 
 
+async def lock_for_settling(conn: AsyncConnection, send_id: str) -> None:
+    """Hold the send's row until the caller's transaction ends, before asking what is pending.
+
+    Under PostgreSQL's READ COMMITTED, two batches of one send finishing at once each see
+    the other's deliveries still pending, and neither would end the send. With the row
+    held, the later one waits for the earlier one's commit, then sees its outcomes. Take
+    it after writing the batch's outcomes, so the wait is only the other commit. SQLite
+    has one writer at a time: nothing to do there.
+    """
+    if conn.dialect.name == "postgresql":
+        await _LOCK_SEND.run(conn, {"b_id": send_id})
+
+
+_LOCK_SEND = Prepared(
+    select(sends.c.id)
+    .where(sends.c.id == bindparam("b_id", type_=sends.c.id.type))
+    .with_for_update(key_share=True)
+)
+
+
 async def done_when_settled(conn: AsyncConnection, send_id: str) -> bool:
     """Mark a delivering send done if none of its deliveries is pending; tell whether it was."""
     now = utcnow()

@@ -65,6 +65,8 @@ class DeliveryRuntime:
             },
             concurrency=concurrency,
             lease_seconds=lease_seconds,
+            # Planning a large send keeps a worker busy: several processes share them.
+            single_kinds=(PLAN_SEND,),
         )
         self.queue = queue
         self.sweep = sweep

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import TextClause, delete, func, select, text, update
+from sqlalchemy import TextClause, delete, func, select, text, union_all, update
 from sqlalchemy.sql.dml import Delete, ReturningUpdate, Update
 from sqlalchemy.sql.selectable import Select
 
@@ -23,24 +23,46 @@ def claim_statement(
     kinds: Sequence[str] | None,
     *,
     skip_locked: bool,
+    single_kinds: Sequence[str] = (),
 ) -> ReturningUpdate[Any]:
-    """Lease up to `limit` due jobs (queued and due, or leased with an expired lease)."""
-    due = (
-        select(jobs.c.id)
-        .where(CLAIMABLE, jobs.c.run_at <= now)
-        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-        .limit(limit)
-    )
-    if kinds is not None:
-        due = due.where(jobs.c.kind.in_(list(kinds)))
-    if skip_locked:
-        # Rows another claimer is leasing right now are skipped, not waited for.
-        due = due.with_for_update(skip_locked=True)
-    picked = due.cte("picked")
+    """Lease up to `limit` due jobs (queued and due, or leased with an expired lease).
+
+    Of `single_kinds` (jobs that each keep a process busy a while), one at most: the next
+    one is left to whichever worker claims next, idle ones first.
+    """
+
+    def due(limit: int, *conditions: Any) -> Any:
+        query = (
+            select(jobs.c.id)
+            .where(CLAIMABLE, jobs.c.run_at <= now, *conditions)
+            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+            .limit(limit)
+        )
+        if kinds is not None:
+            query = query.where(jobs.c.kind.in_(list(kinds)))
+        if skip_locked:
+            # Rows another claimer is leasing right now are skipped, not waited for.
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    single = [kind for kind in single_kinds if kinds is None or kind in kinds]
+    if not single:
+        ctes = [due(limit).cte("picked")]
+    else:
+        ctes = [
+            due(limit, jobs.c.kind.not_in(single)).cte("picked"),
+            due(1, jobs.c.kind.in_(single)).cte("picked_single"),
+        ]
+    if single:
+        both = union_all(*(select(cte.c.id) for cte in ctes)).subquery("both_picked")
+        picked_ids = select(both.c.id).limit(limit)
+    else:
+        picked_ids = select(ctes[0].c.id)
+    statement = update(jobs)
+    for cte in ctes:
+        statement = statement.add_cte(cte)
     return (
-        update(jobs)
-        .add_cte(picked)
-        .where(jobs.c.id.in_(select(picked.c.id)))
+        statement.where(jobs.c.id.in_(picked_ids))
         .values(
             status=LEASED,
             lease_owner=owner,

@@ -88,6 +88,11 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
         for row in rows:
             inserted += [Inserted(**found) for found in await _INSERT_ONE.run(conn, row)]
         return inserted
+    if conn.dialect.name == "postgresql" and all(len(row) == len(PLANNED_COLUMNS) for row in rows):
+        # One statement over arrays: a multi-row VALUES insert bound every cell as a
+        # parameter of its own, a thousand rows per statement.
+        columns = {name: [row[name] for row in rows] for name in PLANNED_COLUMNS}
+        return [Inserted(*found) for found in await conn.execute(_INSERT_MANY_PG, columns)]
     result = await conn.execute(
         insert(deliveries).returning(
             deliveries.c.id, deliveries.c.installation_pk, deliveries.c.outcome
@@ -95,6 +100,22 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
         list(rows),
     )
     return list(result)
+
+
+_PG_ARRAY_TYPES = {
+    "installation_pk": "bigint[]",
+    "attempts": "integer[]",
+    "created_at": "timestamptz[]",
+    "completed_at": "timestamptz[]",
+}
+# PostgreSQL: the planned rows as parallel arrays, unnested into one INSERT … SELECT.
+_INSERT_MANY_PG = text(
+    f"INSERT INTO deliveries ({', '.join(PLANNED_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(
+        f"CAST(:{name} AS {_PG_ARRAY_TYPES.get(name, 'text[]')})" for name in PLANNED_COLUMNS
+    )
+    + ") RETURNING id, installation_pk, outcome"
+)
 
 
 async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now: datetime) -> None:

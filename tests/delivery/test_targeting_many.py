@@ -62,3 +62,28 @@ async def test_many_recipients_resolve_to_their_devices_and_the_rest_is_unmatche
     if engine.dialect.name == "postgresql":
         # One statement per kind of recipient, whatever their number.
         assert len([s for s in statements if "installations" in s]) == 2, statements
+
+
+async def test_many_contacts_resolve_to_their_devices_and_the_rest_is_unmatched(
+    env: DeliveryEnv, engine: AsyncEngine
+) -> None:
+    devices = {
+        f"person-{i}": await env.ios(f"phone-{i}", external_id=f"person-{i}") for i in range(KNOWN)
+    }
+    unknown = [f"stranger-{i}" for i in range(UNKNOWN)]
+    recipients = Recipients(external_ids=(*devices, *unknown))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    async with engine.connect() as conn:
+        targets, unmatched = await resolve(conn, env.project_id, recipients, None)
+    event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+    assert sorted(t.recipient for t in targets) == sorted(devices)
+    assert {t.recipient: t.token for t in targets} == devices
+    assert sorted(u.recipient for u in unmatched) == sorted(unknown)
+    if engine.dialect.name == "postgresql":
+        assert len([s for s in statements if "contacts" in s]) == 1, statements

@@ -112,12 +112,17 @@ def _by_array(
     looked up by index whatever the plan, and needs one statement for any number of
     values.
     """
-    wanted = (
+    wanted = _wanted(values)
+    return _base(project_id, app_ids).join(wanted, column == wanted.c.value)
+
+
+def _wanted(values: list[str]) -> Any:
+    """The values as the rows of a table `wanted(value)`, from one array parameter."""
+    return (
         func.unnest(bindparam("values", values, type_=ARRAY(String)))
         .table_valued("value")
         .render_derived(name="wanted")
     )
-    return _base(project_id, app_ids).join(wanted, column == wanted.c.value)
 
 
 def _chunks(values: Sequence[str]) -> list[list[str]]:
@@ -197,14 +202,21 @@ async def _by_contact(
         return
     recency = func.coalesce(installations.c.last_engaged_at, installations.c.updated_at)
     found: dict[str, list[Any]] = {}
-    for chunk in _chunks(values):
+    # On PostgreSQL every value in one array, for the reason `_by_array` gives.
+    postgresql = conn.dialect.name == "postgresql"
+    chunks = [list(dict.fromkeys(values))] if postgresql else _chunks(values)
+    for chunk in chunks:
         query = (
             _base(project_id, app_ids)
             .add_columns(column.label("contact_key"))
             .join(contacts, installations.c.contact_pk == contacts.c.pk)
-            .where(contacts.c.project_id == project_id, column.in_(chunk))
+            .where(contacts.c.project_id == project_id)
             .order_by(recency.desc(), installations.c.pk.desc())
         )
+        if postgresql:
+            query = query.join(wanted := _wanted(chunk), column == wanted.c.value)
+        else:
+            query = query.where(column.in_(chunk))
         for row in await conn.execute(query):
             found.setdefault(row.contact_key, []).append(row)
     for value in values:

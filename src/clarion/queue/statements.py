@@ -27,40 +27,30 @@ def claim_statement(
 ) -> ReturningUpdate[Any]:
     """Lease up to `limit` due jobs (queued and due, or leased with an expired lease).
 
-    Of `single_kinds` (jobs that each keep a process busy a while), one at most: the next
-    one is left to whichever worker claims next, idle ones first.
+    Of `single_kinds` (jobs that each keep a process busy a while) among them, one at
+    most: the others stay queued for whichever worker claims next, idle ones first. The
+    claim still reads only the first `limit` due jobs, however long the queue.
     """
-
-    def due(limit: int, *conditions: Any) -> Any:
-        query = (
-            select(jobs.c.id)
-            .where(CLAIMABLE, jobs.c.run_at <= now, *conditions)
-            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(limit)
-        )
-        if kinds is not None:
-            query = query.where(jobs.c.kind.in_(list(kinds)))
-        if skip_locked:
-            # Rows another claimer is leasing right now are skipped, not waited for.
-            query = query.with_for_update(skip_locked=True)
-        return query
-
+    due = (
+        select(jobs.c.id, jobs.c.kind)
+        .where(CLAIMABLE, jobs.c.run_at <= now)
+        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+        .limit(limit)
+    )
+    if kinds is not None:
+        due = due.where(jobs.c.kind.in_(list(kinds)))
+    if skip_locked:
+        # Rows another claimer is leasing right now are skipped, not waited for.
+        due = due.with_for_update(skip_locked=True)
+    picked = due.cte("picked")
     single = [kind for kind in single_kinds if kinds is None or kind in kinds]
-    if not single:
-        ctes = [due(limit).cte("picked")]
-    else:
-        ctes = [
-            due(limit, jobs.c.kind.not_in(single)).cte("picked"),
-            due(1, jobs.c.kind.in_(single)).cte("picked_single"),
-        ]
+    picked_ids: Any = select(picked.c.id)
     if single:
-        both = union_all(*(select(cte.c.id) for cte in ctes)).subquery("both_picked")
-        picked_ids = select(both.c.id).limit(limit)
-    else:
-        picked_ids = select(ctes[0].c.id)
-    statement = update(jobs)
-    for cte in ctes:
-        statement = statement.add_cte(cte)
+        picked_ids = union_all(
+            select(picked.c.id).where(picked.c.kind.not_in(single)),
+            select(func.min(picked.c.id)).where(picked.c.kind.in_(single)),
+        )
+    statement = update(jobs).add_cte(picked)
     return (
         statement.where(jobs.c.id.in_(picked_ids))
         .values(

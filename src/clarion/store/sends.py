@@ -121,22 +121,27 @@ async def set_status(
 
 
 async def lock_for_settling(conn: AsyncConnection, send_id: str) -> None:
-    """Hold the send's row until the caller's transaction ends, before asking what is pending.
+    """Hold the send's settling lock until the caller's transaction ends, then ask what is pending.
 
     Under PostgreSQL's READ COMMITTED, two batches of one send finishing at once each see
-    the other's deliveries still pending, and neither would end the send. With the row
+    the other's deliveries still pending, and neither would end the send. With the lock
     held, the later one waits for the earlier one's commit, then sees its outcomes. Take
-    it after writing the batch's outcomes, so the wait is only the other commit. SQLite
-    has one writer at a time: nothing to do there.
+    it after writing the batch's outcomes, so the wait is only the other commit. An
+    advisory lock, not the send's row: a cancel, which changes the row and then the
+    deliveries, must not wait crosswise with a batch that changed deliveries first.
+    SQLite has one writer at a time: nothing to do there.
     """
     if conn.dialect.name == "postgresql":
         await _LOCK_SEND.run(conn, {"b_id": send_id})
 
 
+# A 64-bit hash of the send id: two sends sharing one lock are too unlikely to matter.
 _LOCK_SEND = Prepared(
-    select(sends.c.id)
-    .where(sends.c.id == bindparam("b_id", type_=sends.c.id.type))
-    .with_for_update(key_share=True)
+    select(
+        func.pg_advisory_xact_lock(
+            func.hashtextextended(bindparam("b_id", type_=sends.c.id.type), 0)
+        )
+    )
 )
 
 

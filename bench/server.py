@@ -25,6 +25,8 @@ ADMIN_KEY = "bench-admin-key-0123456789abcdef0123456789"
 PROJECT, APP_ID = "bench", "bench-app"
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 START_SECONDS = 60.0
+#: What `clarion worker` logs once its workers take jobs.
+WORKER_STARTED = b"delivery workers started"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,19 @@ async def _wait_healthy(http: httpx.AsyncClient, process: subprocess.Popen[bytes
     raise RuntimeError("clarion serve did not become healthy in time")
 
 
+async def _wait_worker_started(process: subprocess.Popen[bytes], log: Path) -> None:
+    # A worker still importing when the sends arrive would have its start-up counted as
+    # delivery time (and its CPU as delivery CPU).
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"clarion worker exited with {process.returncode}")
+        if WORKER_STARTED in await asyncio.to_thread(log.read_bytes):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("clarion worker did not start in time")
+
+
 async def _configure(http: httpx.AsyncClient, sink_url: str) -> dict[str, str]:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     reply = await http.post("/v1/projects", json={"id": PROJECT, "name": "Bench"}, headers=admin)
@@ -158,9 +173,14 @@ async def running_clarion(
             await _wait_healthy(http, process)
             headers = await _configure(http, sink_url)
         cpus = os.cpu_count() or 1
-        for number in range(worker_processes):
+        logs = [
+            workdir / f"clarion-{port}-worker{number}.log" for number in range(worker_processes)
+        ]
+        for number, log in enumerate(logs):
             worker = pinned(number % cpus, [clarion, "worker"])
-            helpers.append(_spawn(worker, env, workdir / f"clarion-{port}-worker{number}.log"))
+            helpers.append(_spawn(worker, env, log))
+        for helper, log in zip(helpers, logs, strict=True):
+            await _wait_worker_started(helper, log)
         pids = (process.pid, *(helper.pid for helper in helpers))
         yield Clarion(base_url, headers, process.pid, database_url, pids)
     finally:

@@ -61,6 +61,18 @@ async def test_claim_honours_limit_kinds_and_priority(queue: SqlJobQueue) -> Non
     assert [j.id for j in claimed] == [other]
 
 
+async def test_a_claim_takes_one_job_at_most_of_the_single_kinds(queue: SqlJobQueue) -> None:
+    plans = await enqueue(queue, *[job(kind="plan") for _ in range(3)])
+    small = await enqueue(queue, *[job(kind="small") for _ in range(3)])
+    claimed = await queue.claim("w", 10, 30, ["plan", "small"], single_kinds=["plan"])
+    assert sorted(j.id for j in claimed) == sorted([plans[0], *small])
+    # Another worker finds the next one; the limit counts both kinds together.
+    claimed = await queue.claim("other", 1, 30, ["plan", "small"], single_kinds=["plan"])
+    assert [j.id for j in claimed] == [plans[1]]
+    claimed = await queue.claim("w", 10, 30, ["plan", "small"])
+    assert [j.id for j in claimed] == [plans[2]]
+
+
 async def test_concurrent_claimers_never_share_a_job(db_url: str, queue: SqlJobQueue) -> None:
     total = 600
     await enqueue(queue, *[job(payload={"i": i}) for i in range(total)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +23,7 @@ from clarion.store import deliveries as delivery_rows
 from clarion.store import inbox as inbox_store
 from clarion.store import sends as send_store
 from clarion.store.deliveries import OutcomeRow
+from clarion.store.group_commit import before_commit
 from clarion.store.types import utcnow
 
 #: Provider attempts per device before its outcome is recorded as an error.
@@ -116,7 +118,7 @@ async def record_many(
     await delivery_rows.invalidate_installations(
         conn, [(r.invalidate_pk, r.reason) for r in results if r.invalidate_pk], now
     )
-    settled: list[str] = []
+    ending: list[tuple[str, SendCommand]] = []
     for batch in batches:
         send_id = str(batch.send["id"])
         command = batch.command
@@ -126,13 +128,33 @@ async def record_many(
             await queue.enqueue(
                 conn, [deliver_job(send_id, [r.delivery_id for r in retry], retry_at(now, retry))]
             )
-        elif not command.engagement.needs_finish:
-            settled.append(send_id)
-        elif not await send_store.has_pending(conn, send_id):
-            await complete_send(conn, queue, send_id, command.engagement)
-    if settled:
+        else:
+            ending.append((send_id, command))
+    if not ending:
+        return
+    if conn.dialect.name != "postgresql":
+        # One writer at a time: what is pending now is what the commit leaves.
+        await _settle_sends(conn, queue, ending)
+        return
+    for send_id, command in ending:
+        # Once per send and group of writes, after every batch of the group is written.
+        settle = partial(_settle_sends, queue=queue, ending=[(send_id, command)])
+        await before_commit(conn, f"send:{send_id}", settle)
+
+
+async def _settle_sends(
+    conn: AsyncConnection, queue: SqlJobQueue, ending: Sequence[tuple[str, SendCommand]]
+) -> None:
+    """End the sends none of whose deliveries is pending any more."""
+    for send_id, _ in ending:
+        await send_store.lock_for_settling(conn, send_id)
+    plain = [send_id for send_id, command in ending if not command.engagement.needs_finish]
+    if plain:
         # One statement (a round of it for several): done if nothing is pending any more.
-        await send_store.done_when_settled(conn, *settled)
+        await send_store.done_when_settled(conn, *plain)
+    for send_id, command in ending:
+        if command.engagement.needs_finish and not await send_store.has_pending(conn, send_id):
+            await complete_send(conn, queue, send_id, command.engagement)
 
 
 async def _record_engagement(

@@ -67,6 +67,8 @@ class DeliveryRuntime:
             batch_handlers={DELIVER: self.dispatcher.handle_handed},
             concurrency=concurrency,
             lease_seconds=lease_seconds,
+            # Planning a large send keeps a worker busy: several processes share them.
+            single_kinds=(PLAN_SEND,),
         )
         self.queue = queue
         self.sweep = sweep

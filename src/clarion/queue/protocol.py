@@ -13,9 +13,14 @@ class JobQueue(Protocol):
     """Claiming and settling leased jobs."""
 
     async def claim(
-        self, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str] | None = None
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        kinds: Sequence[str] | None = None,
+        single_kinds: Sequence[str] = (),
     ) -> list[Job]:
-        """Lease up to `limit` due jobs to `owner`."""
+        """Lease up to `limit` due jobs to `owner`, one at most of `single_kinds`."""
         ...
 
     async def complete(self, jobs: Sequence[Job]) -> set[int]:

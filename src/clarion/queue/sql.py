@@ -210,9 +210,17 @@ class SqlJobQueue:
         ]
 
     async def claim(
-        self, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str] | None = None
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        kinds: Sequence[str] | None = None,
+        single_kinds: Sequence[str] = (),
     ) -> list[Job]:
-        """Lease up to `limit` due jobs (and jobs whose lease expired) to `owner`."""
+        """Lease up to `limit` due jobs (and jobs whose lease expired) to `owner`.
+
+        Of `single_kinds`, one job at most per claim.
+        """
         if limit <= 0:
             return []
 
@@ -225,6 +233,7 @@ class SqlJobQueue:
                 now + timedelta(seconds=lease_seconds),
                 kinds,
                 skip_locked=not self._sqlite,
+                single_kinds=single_kinds,
             )
             rows = (await conn.execute(statement)).mappings().all()
             return sorted((_job(row) for row in rows), key=lambda j: (-j.priority, j.id))

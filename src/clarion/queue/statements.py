@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import TextClause, delete, func, select, text, update
+from sqlalchemy import TextClause, delete, func, select, text, union_all, update
 from sqlalchemy.sql.dml import Delete, ReturningUpdate, Update
 from sqlalchemy.sql.selectable import Select
 
@@ -23,10 +23,16 @@ def claim_statement(
     kinds: Sequence[str] | None,
     *,
     skip_locked: bool,
+    single_kinds: Sequence[str] = (),
 ) -> ReturningUpdate[Any]:
-    """Lease up to `limit` due jobs (queued and due, or leased with an expired lease)."""
+    """Lease up to `limit` due jobs (queued and due, or leased with an expired lease).
+
+    Of `single_kinds` (jobs that each keep a process busy a while) among them, one at
+    most: the others stay queued for whichever worker claims next, idle ones first. The
+    claim still reads only the first `limit` due jobs, however long the queue.
+    """
     due = (
-        select(jobs.c.id)
+        select(jobs.c.id, jobs.c.kind)
         .where(CLAIMABLE, jobs.c.run_at <= now)
         .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
         .limit(limit)
@@ -37,10 +43,16 @@ def claim_statement(
         # Rows another claimer is leasing right now are skipped, not waited for.
         due = due.with_for_update(skip_locked=True)
     picked = due.cte("picked")
+    single = [kind for kind in single_kinds if kinds is None or kind in kinds]
+    picked_ids: Any = select(picked.c.id)
+    if single:
+        picked_ids = union_all(
+            select(picked.c.id).where(picked.c.kind.not_in(single)),
+            select(func.min(picked.c.id)).where(picked.c.kind.in_(single)),
+        )
+    statement = update(jobs).add_cte(picked)
     return (
-        update(jobs)
-        .add_cte(picked)
-        .where(jobs.c.id.in_(select(picked.c.id)))
+        statement.where(jobs.c.id.in_(picked_ids))
         .values(
             status=LEASED,
             lease_owner=owner,

@@ -93,6 +93,7 @@ class Worker:
         idle_seconds: float = 1.0,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        single_kinds: Sequence[str] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -107,6 +108,8 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.batch = batch or concurrency
         self.idle_seconds = idle_seconds
+        #: Kinds taken one job per claim: long jobs, which other workers may share.
+        self.single_kinds = tuple(single_kinds)
         self.backoff = backoff or Backoff()
         self.stats = WorkerStats()
         self._rng = rng or random.Random()
@@ -267,7 +270,7 @@ class Worker:
                 continue
             try:
                 jobs = await self.queue.claim(
-                    self.owner, min(self.batch, free), self.lease_seconds, kinds
+                    self.owner, min(self.batch, free), self.lease_seconds, kinds, self.single_kinds
                 )
             except Exception as exc:
                 failures += 1

@@ -88,6 +88,11 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
     if not rows:
         return []
     if all(len(row) == len(PLANNED_COLUMNS) for row in rows):
+        if conn.dialect.name == "postgresql" and len(rows) > 1:
+            # One statement over arrays: a multi-row VALUES insert bound every cell as a
+            # parameter of its own, a thousand rows per statement.
+            columns = {name: [row[name] for row in rows] for name in PLANNED_COLUMNS}
+            return [Inserted(*found) for found in await conn.execute(_INSERT_MANY_PG, columns)]
         return [Inserted(**found) for found in await _INSERT_ROWS.insert_returning(conn, rows)]
     result = await conn.execute(
         insert(deliveries).returning(
@@ -99,6 +104,22 @@ async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]
         list(rows),
     )
     return list(result)
+
+
+_PG_ARRAY_TYPES = {
+    "installation_pk": "bigint[]",
+    "attempts": "integer[]",
+    "created_at": "timestamptz[]",
+    "completed_at": "timestamptz[]",
+}
+# PostgreSQL: the planned rows as parallel arrays, unnested into one INSERT … SELECT.
+_INSERT_MANY_PG = text(
+    f"INSERT INTO deliveries ({', '.join(PLANNED_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(
+        f"CAST(:{name} AS {_PG_ARRAY_TYPES.get(name, 'text[]')})" for name in PLANNED_COLUMNS
+    )
+    + ") RETURNING id, installation_pk, outcome"
+)
 
 
 async def write_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow], now: datetime) -> None:

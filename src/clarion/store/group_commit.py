@@ -25,6 +25,23 @@ T = TypeVar("T")
 WriteFn = Callable[[AsyncConnection], Awaitable[Any]]
 #: Writes many callers' items with one statement per table; returns a result per item.
 BatchFn = Callable[[AsyncConnection, Sequence[Any]], Awaitable[Sequence[Any]]]
+#: Where a group transaction keeps the steps its writes left for just before its commit.
+_LAST_STEPS = "clarion.group_commit.last_steps"
+
+
+async def before_commit(conn: AsyncConnection, key: str, step: WriteFn) -> None:
+    """Run `step` just before the writer's transaction on `conn` commits: once per `key`.
+
+    A group's steps run in key order, after all its writes: steps that lock rows (a send's,
+    to decide whether it is finished) then take them in one order in every process, so two
+    groups never wait for each other crosswise, and hold them only until the commit. On a
+    connection the writer does not run, the step runs at once.
+    """
+    steps: dict[str, WriteFn] | None = conn.sync_connection.info.get(_LAST_STEPS)  # type: ignore[union-attr]
+    if steps is None:
+        await step(conn)
+    else:
+        steps.setdefault(key, step)
 
 
 class Settling(Protocol):
@@ -172,22 +189,30 @@ class GroupCommitWriter(Generic[S]):
         async with self._engine.connect() as conn:
             if self._immediate:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            rows = [s for request in group for s in request.settlements]
-            applied = await self._apply(conn, rows) if rows else set()
-            results: list[Any] = []
-            batches: dict[BatchFn, list[int]] = {}
-            for index, request in enumerate(group):
-                if request.batch is not None:
-                    batches.setdefault(request.batch, []).append(index)
-                    results.append(None)
-                elif request.write is not None:
-                    results.append(await request.write(conn))
-                else:
-                    results.append({s.job_id for s in request.settlements} & applied)
-            for batch, indexes in batches.items():
-                done = await batch(conn, [group[index].item for index in indexes])
-                for index, result in zip(indexes, done, strict=True):
-                    results[index] = result
+            steps: dict[str, WriteFn] = {}
+            conn.sync_connection.info[_LAST_STEPS] = steps  # type: ignore[union-attr]
+            try:
+                rows = [s for request in group for s in request.settlements]
+                applied = await self._apply(conn, rows) if rows else set()
+                results: list[Any] = []
+                batches: dict[BatchFn, list[int]] = {}
+                for index, request in enumerate(group):
+                    if request.batch is not None:
+                        batches.setdefault(request.batch, []).append(index)
+                        results.append(None)
+                    elif request.write is not None:
+                        results.append(await request.write(conn))
+                    else:
+                        results.append({s.job_id for s in request.settlements} & applied)
+                for batch, indexes in batches.items():
+                    done = await batch(conn, [group[index].item for index in indexes])
+                    for index, result in zip(indexes, done, strict=True):
+                        results[index] = result
+                for key in sorted(steps):
+                    await steps[key](conn)
+            finally:
+                # The pooled connection outlives this transaction.
+                conn.sync_connection.info.pop(_LAST_STEPS, None)  # type: ignore[union-attr]
             await conn.commit()
         self.stats.settlements += sum(len(r.settlements) for r in group)
         return results

@@ -197,6 +197,31 @@ async def set_status(
     return bool(await statement.run(conn, params))
 
 
+async def lock_for_settling(conn: AsyncConnection, send_id: str) -> None:
+    """Hold the send's settling lock until the caller's transaction ends, then ask what is pending.
+
+    Under PostgreSQL's READ COMMITTED, two batches of one send finishing at once each see
+    the other's deliveries still pending, and neither would end the send. With the lock
+    held, the later one waits for the earlier one's commit, then sees its outcomes. Take
+    it after writing the batch's outcomes, so the wait is only the other commit. An
+    advisory lock, not the send's row: a cancel, which changes the row and then the
+    deliveries, must not wait crosswise with a batch that changed deliveries first.
+    SQLite has one writer at a time: nothing to do there.
+    """
+    if conn.dialect.name == "postgresql":
+        await _LOCK_SEND.run(conn, {"b_id": send_id})
+
+
+# A 64-bit hash of the send id: two sends sharing one lock are too unlikely to matter.
+_LOCK_SEND = Prepared(
+    select(
+        func.pg_advisory_xact_lock(
+            func.hashtextextended(bindparam("b_id", type_=sends.c.id.type), 0)
+        )
+    )
+)
+
+
 async def done_when_settled(conn: AsyncConnection, *send_ids: str) -> bool:
     """Mark delivering sends done if none of their deliveries is pending; tell whether any was.
 

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Integer,
     Select,
     String,
@@ -23,6 +22,7 @@ from sqlalchemy import (
     null,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clarion.domain.recipients import Recipients
@@ -134,6 +134,30 @@ _BY_VALUE = {
 }
 
 
+def _by_array(
+    project_id: str, app_ids: Sequence[str] | None, column: Any, values: list[str]
+) -> Any:
+    """PostgreSQL: every value in one array parameter, joined to the installations.
+
+    An IN list of bound parameters, once PostgreSQL switches the prepared statement to
+    its generic plan, was scanned with a linear filter on every installation of the
+    app (a third of a second per 500 values); a join on the unnested array is hashed or
+    looked up by index whatever the plan, and needs one statement for any number of
+    values.
+    """
+    wanted = _array_values(values)
+    return _base(project_id, app_ids).join(wanted, column == wanted.c.value)
+
+
+def _array_values(values: list[str]) -> Any:
+    """The values as the rows of a table `wanted(value)`, from one array parameter."""
+    return (
+        func.unnest(bindparam("values", values, type_=ARRAY(String)))
+        .table_valued("value")
+        .render_derived(name="wanted")
+    )
+
+
 def _chunks(values: Sequence[str]) -> list[list[str]]:
     return [list(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
 
@@ -161,6 +185,10 @@ async def resolve(
                 found[value] = [
                     _Found(**row) for row in await _BY_VALUE[column.name].run(conn, params)
                 ]
+        elif conn.dialect.name == "postgresql":
+            distinct = list(dict.fromkeys(values))
+            for row in await conn.execute(_by_array(project_id, app_ids, column, distinct)):
+                found.setdefault(getattr(row, column.name), []).append(row)
         else:
             for chunk in _chunks(values):
                 for row in await conn.execute(_base(project_id, app_ids).where(column.in_(chunk))):
@@ -208,14 +236,21 @@ async def _by_contact(
         return
     recency = func.coalesce(installations.c.last_engaged_at, installations.c.updated_at)
     found: dict[str, list[Any]] = {}
-    for chunk in _chunks(values):
+    # On PostgreSQL every value in one array, for the reason `_by_array` gives.
+    postgresql = conn.dialect.name == "postgresql"
+    chunks = [list(dict.fromkeys(values))] if postgresql else _chunks(values)
+    for chunk in chunks:
         query = (
             _base(project_id, app_ids)
             .add_columns(column.label("contact_key"))
             .join(contacts, installations.c.contact_pk == contacts.c.pk)
-            .where(contacts.c.project_id == project_id, column.in_(chunk))
+            .where(contacts.c.project_id == project_id)
             .order_by(recency.desc(), installations.c.pk.desc())
         )
+        if postgresql:
+            query = query.join(wanted := _array_values(chunk), column == wanted.c.value)
+        else:
+            query = query.where(column.in_(chunk))
         for row in await conn.execute(query):
             found.setdefault(row.contact_key, []).append(row)
     for value in values:

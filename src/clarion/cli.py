@@ -84,7 +84,7 @@ def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
     """A uvicorn server for the app; the loop it runs on is `eventloop`'s choice, not uvicorn's."""
     import uvicorn
 
-    from clarion.api.access_log import uvicorn_log_config
+    from clarion.api.access_log import install_access_logger, uvicorn_log_config
 
     config = uvicorn.Config(
         asgi_app,
@@ -94,6 +94,7 @@ def _server(asgi_app: FastAPI, settings: Settings) -> uvicorn.Server:
         loop="none",
         log_config=uvicorn_log_config(),
     )
+    install_access_logger()
     return uvicorn.Server(config)
 
 

@@ -10,7 +10,14 @@ import pytest
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.logging import AccessFormatter
 
-from clarion.api.access_log import AccessLineFormatter, BatchedAccessHandler, uvicorn_log_config
+from clarion.api.access_log import (
+    ACCESS_LOGGER,
+    AccessLineFormatter,
+    AccessLogger,
+    BatchedAccessHandler,
+    install_access_logger,
+    uvicorn_log_config,
+)
 
 
 class CountingStream(io.StringIO):
@@ -80,3 +87,76 @@ def test_lines_are_uvicorns_own(status: int) -> None:
     assert ours.format(record) == theirs.format(record)
     coloured = AccessLineFormatter(fmt, use_colors=True)
     assert coloured.format(record) == AccessFormatter(fmt, use_colors=True).format(record)
+
+
+def _access_logger(stream: CountingStream) -> logging.Logger:
+    """A logger set up as uvicorn sets up its access logger, made an AccessLogger."""
+    logger = AccessLogger("access-direct-test")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = BatchedAccessHandler(stream)
+    handler.setFormatter(AccessLineFormatter(LOGGING_CONFIG["formatters"]["access"]["fmt"]))
+    handler.formatter.use_colors = False  # type: ignore[union-attr]
+    logger.addHandler(handler)
+    return logger
+
+
+ACCESS_ARGS = ("127.0.0.1:4321", "POST", "/v1/sends", "1.1", 201)
+
+
+async def test_access_lines_without_records_are_uvicorns_own() -> None:
+    fmt = LOGGING_CONFIG["formatters"]["access"]["fmt"]
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', ACCESS_ARGS, None
+    )
+    expected = AccessFormatter(fmt, use_colors=False).format(record) + "\n"
+    stream = CountingStream()
+    logger = _access_logger(stream)
+    made: list[logging.LogRecord] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record)
+        return record
+
+    logging.setLogRecordFactory(counting)
+    try:
+        logger.info('%s - "%s %s HTTP/%s" %d', *ACCESS_ARGS)
+        logger.info('%s - "%s %s HTTP/%s" %d', *ACCESS_ARGS)
+    finally:
+        logging.setLogRecordFactory(factory)
+    await asyncio.sleep(0)
+    assert stream.getvalue() == expected * 2 and stream.writes == 1
+    assert made == []
+
+
+async def test_filters_levels_and_other_messages_still_apply() -> None:
+    stream = CountingStream()
+    logger = _access_logger(stream)
+    logger.addFilter(lambda record: record.args != ACCESS_ARGS)
+    logger.info('%s - "%s %s HTTP/%s" %d', *ACCESS_ARGS)
+    logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/healthz", "1.1", 200)
+    await asyncio.sleep(0)
+    assert stream.getvalue() == 'INFO:     127.0.0.1:1 - "GET /healthz HTTP/1.1" 200 OK\n'
+    quiet = CountingStream()
+    logger = _access_logger(quiet)
+    logger.setLevel(logging.WARNING)
+    logger.info('%s - "%s %s HTTP/%s" %d', *ACCESS_ARGS)
+    await asyncio.sleep(0)
+    assert quiet.getvalue() == ""
+    # A logger that passes records on to its parents makes them as logging does.
+    propagated = CountingStream()
+    logger = _access_logger(propagated)
+    logger.propagate = True
+    seen: list[logging.LogRecord] = []
+    logger.addFilter(lambda record: not seen.append(record))
+    logger.info('%s - "%s %s HTTP/%s" %d', *ACCESS_ARGS)
+    await asyncio.sleep(0)
+    assert [record.args for record in seen] == [ACCESS_ARGS]
+    assert propagated.getvalue().endswith('"POST /v1/sends HTTP/1.1" 201 Created\n')
+
+
+def test_uvicorns_access_logger_is_made_an_access_logger() -> None:
+    install_access_logger()
+    assert type(logging.getLogger(ACCESS_LOGGER)) is AccessLogger

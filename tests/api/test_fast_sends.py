@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clarion.api.app import ClarionApp, create_app
-from clarion.api.fast_sends import FastSends
+from clarion.api.fast_sends import FastSends, answer_bytes
 from tests.conftest import admin_headers, make_project, make_settings
 
 JSON = {"Content-Type": "application/json"}
@@ -178,3 +179,17 @@ async def test_bodies_over_the_limit_are_refused_alike(database_url: str, tmp_pa
         assert answer.status_code == 201 and counted.paths[before:] == []
         assert answer.headers["x-frame-options"] == "DENY"
         assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": "snd_0123456789abcdef", "status": "accepted", "recipients": 1},
+        {"id": 'é"\\\u2028\n\x01', "status": "scheduled", "recipients": 0},
+        {"id": "snd_1", "status": "accepted", "recipients": 3, "replayed": True},
+        {"id": "snd_1", "status": "accepted", "recipients": None},
+        {"id": "snd_1", "status": "accepted", "recipients": True},
+    ],
+)
+def test_answers_are_written_as_the_route_writes_them(answer: dict[str, Any]) -> None:
+    assert answer_bytes(answer) == JSONResponse(answer).body

@@ -14,6 +14,9 @@ from uvicorn.logging import AccessFormatter
 
 #: uvicorn's access line format, which `AccessLineFormatter` writes without its machinery.
 _UVICORN_FORMAT = LOGGING_CONFIG["formatters"]["access"]["fmt"]
+#: The logger uvicorn writes access lines to, and the message it logs for each.
+ACCESS_LOGGER = "uvicorn.access"
+_UVICORN_MESSAGE = '%s - "%s %s HTTP/%s" %d'
 
 
 class AccessLineFormatter(AccessFormatter):
@@ -27,11 +30,18 @@ class AccessLineFormatter(AccessFormatter):
         args = record.args
         if self.use_colors or self._fmt != _UVICORN_FORMAT or not isinstance(args, tuple):
             return super().formatMessage(record)
-        client_addr, method, full_path, http_version, status_code = args
-        level = record.levelname
-        request_line = f"{method} {full_path} HTTP/{http_version}"
-        status = _status_and_phrase(int(status_code))  # type: ignore[call-overload]
-        return f'{level}:{" " * (8 - len(level))} {client_addr} - "{request_line}" {status}'
+        return _line(record.levelname, args)
+
+    def plain(self) -> bool:
+        """Whether lines are uvicorn's own format without colour (what `_line` writes)."""
+        return not self.use_colors and self._fmt == _UVICORN_FORMAT
+
+
+def _line(level: str, args: tuple[Any, ...]) -> str:
+    client_addr, method, full_path, http_version, status_code = args
+    request_line = f"{method} {full_path} HTTP/{http_version}"
+    status = _status_and_phrase(int(status_code))
+    return f'{level}:{" " * (8 - len(level))} {client_addr} - "{request_line}" {status}'
 
 
 @functools.cache
@@ -63,6 +73,14 @@ class BatchedAccessHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
+        self._schedule()
+
+    def keep(self, line: str) -> None:
+        """Keep a line already formatted for this iteration's write."""
+        self._lines.append(line + self.terminator)
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self._scheduled:
             return
         try:
@@ -90,6 +108,58 @@ class BatchedAccessHandler(logging.StreamHandler[TextIO]):
         """Write what is left, then close."""
         self.write_lines()
         super().close()
+
+
+class AccessLogger(logging.Logger):
+    """uvicorn's access logger, which writes its lines without a LogRecord each when it can.
+
+    When the line would reach only a `BatchedAccessHandler` writing uvicorn's plain
+    format, through no filter, the line is made from the arguments directly: a record,
+    the caller's frame lookup and the handler chain cost several times the line itself.
+    Anything else (other handlers, filters, formats, levels, messages) goes through
+    `logging` as usual.
+    """
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log at INFO; uvicorn's access lines straight to the batching handler."""
+        handler = self._direct() if msg == _UVICORN_MESSAGE and not kwargs else None
+        if handler is None or len(args) != 5:
+            super().info(msg, *args, **kwargs)
+            return
+        try:
+            line = _line("INFO", args)
+        except Exception:
+            super().info(msg, *args, **kwargs)
+            return
+        handler.keep(line)
+
+    def _direct(self) -> BatchedAccessHandler | None:
+        """The one handler a line goes to, when nothing else would see the record."""
+        if self.filters or self.propagate or not self.isEnabledFor(logging.INFO):
+            return None
+        handlers = self.handlers
+        if len(handlers) != 1:
+            return None
+        handler = handlers[0]
+        if (
+            type(handler) is not BatchedAccessHandler
+            or handler.filters
+            or handler.level > logging.INFO
+        ):
+            return None
+        formatter = handler.formatter
+        if type(formatter) is not AccessLineFormatter or not formatter.plain():
+            return None
+        return handler
+
+
+def install_access_logger() -> None:
+    """Make uvicorn's access logger an `AccessLogger` (uvicorn looks it up by name)."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if type(logger) is logging.Logger:
+        # The logger may exist already (uvicorn's modules look it up on import), and
+        # the logging module keeps one object per name: its class is changed in place.
+        logger.__class__ = AccessLogger
 
 
 def uvicorn_log_config() -> dict[str, Any]:

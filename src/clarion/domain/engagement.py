@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from clarion.domain.errors import DomainError
 from clarion.domain.render_check import check_template_bounds
@@ -122,8 +122,15 @@ def parse_sms_fallback(value: Any) -> SmsFallbackSpec | None:
 
 def parse_engagement(document: Mapping[str, Any]) -> Engagement:
     """The engagement options of a native send body."""
+    if not _ENGAGEMENT_FIELDS.intersection(document):
+        return _NO_ENGAGEMENT
     return Engagement(
         parse_inbox(document.get("inbox"), document.get("inbox_only")),
         parse_sms_fallback(document.get("sms_fallback")),
         parse_throttle(document.get("throttle")),
     )
+
+
+#: The fields `parse_engagement` reads: a body with none of them has no engagement.
+_ENGAGEMENT_FIELDS: Final = frozenset({"inbox", "inbox_only", "sms_fallback", "throttle"})
+_NO_ENGAGEMENT: Final = Engagement()

@@ -25,9 +25,18 @@ async def test_projects_need_the_server_admin_key(
         "/v1/projects", json={"id": "other", "name": "x"}, headers=project.headers
     )
     assert response.status_code == 403
-    response = await client.get("/v1/projects", headers=admin_headers())
-    assert response.status_code == 200
-    assert project.id in [p["id"] for p in response.json()["data"]]
+    # The database may hold other tests' projects: the list is read to its end.
+    listed: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+        response = await client.get("/v1/projects", params=params, headers=admin_headers())
+        assert response.status_code == 200
+        listed += [p["id"] for p in response.json()["data"]]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert project.id in listed
 
 
 async def test_scopes_are_enforced(client: httpx.AsyncClient, project: Project) -> None:

@@ -39,13 +39,25 @@ async def _devices(client: httpx.AsyncClient, project: Project) -> None:
         assert reply.status_code in (200, 201), reply.text
 
 
-async def _rows(database_url: str) -> tuple[list[Any], list[Any], list[Any]]:
+async def _rows(database_url: str, project_id: str) -> tuple[list[Any], list[Any], list[Any]]:
+    """The project's sends, their deliveries and jobs (the database may hold other tests')."""
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
-            found_sends = (await conn.execute(select(sends))).mappings().all()
-            found_deliveries = (await conn.execute(select(deliveries))).mappings().all()
-            found_jobs = (await conn.execute(select(jobs))).mappings().all()
+            mine = select(sends.c.id).where(sends.c.project_id == project_id)
+            found_sends = (
+                (await conn.execute(select(sends).where(sends.c.project_id == project_id)))
+                .mappings()
+                .all()
+            )
+            found_deliveries = (
+                (await conn.execute(select(deliveries).where(deliveries.c.send_id.in_(mine))))
+                .mappings()
+                .all()
+            )
+            found_jobs = (
+                (await conn.execute(select(jobs).where(jobs.c.send_id.in_(mine)))).mappings().all()
+            )
     finally:
         await engine.dispose()
     return list(found_sends), list(found_deliveries), list(found_jobs)
@@ -76,7 +88,7 @@ async def test_concurrent_small_sends_each_get_their_own_rows_and_jobs(
     assert sorted(r.status_code for r in twice) == [200, 201]
     assert twice[0].json()["id"] == twice[1].json()["id"]
 
-    found_sends, found_deliveries, found_jobs = await _rows(database_url)
+    found_sends, found_deliveries, found_jobs = await _rows(database_url, project.id)
     by_id = {row["id"]: row for row in found_sends}
     assert len(by_id) == DEVICES + 2
     rows_of: dict[str, list[Any]] = {}

@@ -190,3 +190,82 @@ def test_rendering_does_not_change_the_compiled_content() -> None:
 def test_no_html_escaping_of_values() -> None:
     rendered = render(Content(body="{{ params.v }}"), RenderContext(params={"v": "<b>&"}))
     assert rendered.body == "<b>&"
+
+
+def _full_content(v: str) -> dict[str, object]:
+    return {
+        "title": v,
+        "subtitle": v,
+        "body": v,
+        "deeplink": f"app://{v}",
+        "media": {
+            "icon": f"https://cdn/{v}/i.png",
+            "picture": f"https://cdn/{v}/p.png",
+            "audio": f"https://cdn/{v}/a.mp3",
+            "video": f"https://cdn/{v}/v.mp4",
+        },
+        "data": {"plain": v, "nested": {"list": [v, 4, {"deep": v}]}},
+        "actions": [{"id": "a", "label": v, "deeplink": f"app://{v}"}],
+        "landing": {
+            "theme": "light",
+            "header": v,
+            "title": v,
+            "body": v,
+            "image": f"https://cdn/{v}",
+            "image_description": v,
+            "webview_url": f"https://web/{v}",
+            "actions": [{"label": v, "args": {"l": [v]}}],
+            "contents": [
+                {
+                    "header": v,
+                    "title": v,
+                    "body": v,
+                    "image": f"https://cdn/{v}",
+                    "image_description": v,
+                    "actions": [{"label": v, "args": {"l": v}}],
+                }
+            ],
+        },
+    }
+
+
+def _leaves(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, key))]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _leaves(item, (*path, index))]
+    # A theme is a code, not a text.
+    return [path] if isinstance(value, str) and path[-1:] != ("theme",) else []
+
+
+def _at(document: object, path: tuple[object, ...]) -> object:
+    for step in path:
+        document = document[step]  # type: ignore[index]
+    return document
+
+
+@pytest.mark.parametrize("path", _leaves(_full_content("p")), ids=str)
+def test_a_single_template_anywhere_is_rendered(path: tuple[object, ...]) -> None:
+    # Only one text holds markup: the rest of the content is plain, yet this one renders.
+    document = _full_content("p")
+    parent = _at(document, path[:-1])
+    source = str(parent[path[-1]])  # type: ignore[index]
+    parent[path[-1]] = source.replace("p", "{{ params.v }}", 1)  # type: ignore[index]
+    rendered = render(
+        parse_message({"content": document}).localized()[0], RenderContext(params={"v": "X"})
+    )
+    assert _at(rendered.model_dump(mode="json"), path) == source.replace("p", "X", 1)
+
+
+def test_plain_content_renders_to_itself_with_blank_optional_texts_dropped() -> None:
+    document = _full_content("p")
+    document["subtitle"] = "  "
+    document["data"] = {"{{ keys }}": "are not rendered", "blank": " "}
+    content = parse_message({"content": document}).localized()[0]
+    rendered = render(content, RenderContext())
+    assert rendered.subtitle is None
+    assert rendered.data == {"{{ keys }}": "are not rendered", "blank": " "}
+    assert rendered.model_dump(exclude={"subtitle"}) == content.model_dump(exclude={"subtitle"})
+    assert render(content.model_copy(update={"subtitle": "s"}), RenderContext()) == (
+        content.model_copy(update={"subtitle": "s"})
+    )

@@ -80,6 +80,21 @@ def _target(provider: Provider, device: Device, public: Mapping[str, Any]) -> st
     return ""
 
 
+def _context(
+    command: SendCommand, device: Device, send_id: str | None, now: datetime
+) -> RenderContext:
+    contact, installation = device.context_objects()
+    current: dict[str, Any] = {"now": now.isoformat()}
+    if send_id is not None:
+        current["send_id"] = send_id
+    return RenderContext(
+        contact=contact,
+        installation=installation,
+        params=command.params,
+        current=current | command.current,
+    )
+
+
 def render_for_device(
     command: SendCommand,
     compiled: Compiled,
@@ -111,17 +126,9 @@ def render_for_device(
         built = memo.get(key)
         if built is not None:
             return built
-    contact, installation = device.context_objects()
-    current: dict[str, Any] = {"now": now.isoformat()}
-    if send_id is not None:
-        current["send_id"] = send_id
-    context = RenderContext(
-        contact=contact,
-        installation=installation,
-        params=command.params,
-        current=current | command.current,
-    )
-    content = render_content(chosen, context)
+    content = chosen.plain
+    if content is None:
+        content = render_content(chosen, _context(command, device, send_id, now))
     sent, payload = build_payload(
         provider,
         content,

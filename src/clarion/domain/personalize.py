@@ -21,7 +21,7 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
@@ -233,6 +233,8 @@ class CompiledContent(Generic[_Content]):
     content: _Content
     cache: TemplateCache
     field: str | None
+    #: What every recipient gets when no text of the content holds markup.
+    plain: _Content | None = None
 
     @property
     def language(self) -> str | None:
@@ -343,13 +345,74 @@ def map_texts(content: _Content, mapper: TextMapper, path: str | None = None) ->
     return content.model_copy(update=update)
 
 
+def _texts(content: Content) -> Iterator[tuple[str, bool]]:
+    """Every text `map_texts` visits, with whether it is optional, in no particular order."""
+    for name in ("title", "subtitle", "body", "deeplink"):
+        value = getattr(content, name)
+        if value is not None:
+            yield value, True
+    media = content.media
+    if not media.is_empty():
+        for name in ("icon", "picture", "audio", "video"):
+            value = getattr(media, name)
+            if value is not None:
+                yield value, True
+    if content.data:
+        yield from _json_texts(content.data)
+    for action in content.actions:
+        yield action.label, False
+        if action.deeplink is not None:
+            yield action.deeplink, True
+    landing = content.landing
+    if landing is not None:
+        for name in (*_LANDING_TEXTS, "webview_url"):
+            value = getattr(landing, name)
+            if value is not None:
+                yield value, True
+        for item in landing.contents:
+            for name in _LANDING_TEXTS:
+                value = getattr(item, name)
+                if value is not None:
+                    yield value, True
+        for landing_action in (*landing.actions, *(a for c in landing.contents for a in c.actions)):
+            yield landing_action.label, False
+            yield from _json_texts(landing_action.args)
+
+
+def _json_texts(value: JsonValue) -> Iterator[tuple[str, bool]]:
+    if isinstance(value, str):
+        yield value, False
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_texts(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _json_texts(item)
+
+
+def _keep_text(source: str, path: str) -> str:
+    return source
+
+
 def compile_content(
     content: _Content, cache: TemplateCache | None = None, field_path: str | None = "content"
 ) -> CompiledContent[_Content]:
     """Compile every template of a content (raising TemplateSyntaxError with its field)."""
     shared = cache if cache is not None else TemplateCache()
-    map_texts(content, shared.compile, field_path)
-    return CompiledContent(content, shared, field_path)
+    templated = blank = False
+    for text, optional in _texts(content):
+        if has_template_markup(text):
+            templated = True
+            break
+        if optional and not text.strip():
+            blank = True
+    if templated:
+        # The full walk names the field of a template that does not compile.
+        map_texts(content, shared.compile, field_path)
+        return CompiledContent(content, shared, field_path)
+    # Without markup every recipient gets the same content, blank optional texts dropped.
+    plain = map_texts(content, _keep_text, field_path) if blank else content
+    return CompiledContent(content, shared, field_path, plain)
 
 
 def compile_contents(
@@ -365,6 +428,9 @@ def compile_contents(
 
 def render_content(compiled: CompiledContent[_Content], context: RenderContext) -> _Content:
     """The content personalized for one recipient."""
+
+    if compiled.plain is not None:
+        return compiled.plain
 
     def render(source: str, path: str) -> str:
         """Render one text of the content for this recipient."""

@@ -77,13 +77,16 @@ async def pending_rows(conn: AsyncConnection, ids: list[int]) -> list[Any]:
     One read for the whole batch: a delivery whose installation was deleted since
     planning comes back too, with `present` false and no device columns.
     """
-    if len(ids) <= _ONE_BY_ONE:
-        rows: list[Any] = []
-        for delivery_id in sorted(set(ids)):
-            found = await _PENDING_ONE.run(conn, {"b_id": delivery_id})
-            rows += [_Row(row) for row in found]
-        return rows
-    return list(await conn.execute(_PENDING_MANY, {"b_ids": ids}))
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    if len(wanted) > _SLOTS[-1]:
+        return list(await conn.execute(_PENDING_MANY, {"b_ids": wanted}))
+    slots = next(size for size in _SLOTS if size >= len(wanted))
+    # The unused slots repeat the last id, so that each size's statement is prepared once.
+    padded = wanted + [wanted[-1]] * (slots - len(wanted))
+    found = await _PENDING_IN[slots].run(conn, {f"b_{i}": v for i, v in enumerate(padded)})
+    return [_Row(row) for row in found]
 
 
 def _pending_query() -> Select[Any]:
@@ -113,18 +116,25 @@ class _Row(dict[str, Any]):
             raise AttributeError(name) from exc
 
 
-#: Up to this many deliveries are read one prepared statement each (a send to a few
-#: devices); more are read by one query.
-_ONE_BY_ONE = 16
+#: The lengths of id list the read is prepared for: a SQLAlchemy execution costs more
+#: than the read of a batch of small sends. A longer list (a page of a big send) is
+#: read by one expanding query.
+_SLOTS = (1, 4, 16, 64, 256)
 # Built once: constructing the select costs more than running it for a batch of sends.
 _PENDING_MANY = (
     _pending_query()
     .where(deliveries.c.id.in_(bindparam("b_ids", expanding=True)), deliveries.c.outcome == PENDING)
     .order_by(deliveries.c.id)
 )
-_PENDING_ONE = Prepared(
-    _pending_query().where(
-        deliveries.c.id == bindparam("b_id", type_=deliveries.c.id.type),
-        deliveries.c.outcome == PENDING,
+
+
+def _pending_in(slots: int) -> Prepared:
+    ids = [bindparam(f"b_{i}", type_=deliveries.c.id.type) for i in range(slots)]
+    return Prepared(
+        _pending_query()
+        .where(deliveries.c.id.in_(ids), deliveries.c.outcome == PENDING)
+        .order_by(deliveries.c.id)
     )
-)
+
+
+_PENDING_IN = {slots: _pending_in(slots) for slots in _SLOTS}

@@ -16,7 +16,6 @@ from clarion.domain.command import SendCommand
 from clarion.domain.vocabulary import DeliveryOutcome
 from clarion.queue.sql import SqlJobQueue
 from clarion.store import sends as send_store
-from clarion.store.engine import create_engine
 from clarion.store.group_commit import GroupCommitWriter, before_commit
 from clarion.store.send_tables import deliveries
 from tests.delivery_env import DeliveryEnv, delivery_env
@@ -30,14 +29,6 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[DeliveryEnv]:
     """Clarion without workers: the test records the outcomes itself."""
     async with delivery_env(database_url, tmp_path, inprocess_workers=False) as harness:
         yield harness
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A second engine on the same database, as another process would have."""
-    made = create_engine(database_url)
-    yield made
-    await made.dispose()
 
 
 async def _record(

@@ -11,7 +11,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clarion.domain.recipients import Recipients
-from clarion.store.engine import create_engine
 from clarion.store.targeting import resolve
 from tests.delivery_env import DeliveryEnv, delivery_env
 
@@ -26,14 +25,6 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[DeliveryEnv]:
     """Clarion without workers: only the devices matter here."""
     async with delivery_env(database_url, tmp_path, inprocess_workers=False) as harness:
         yield harness
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on the test database."""
-    made = create_engine(database_url)
-    yield made
-    await made.dispose()
 
 
 async def test_many_recipients_resolve_to_their_devices_and_the_rest_is_unmatched(
